@@ -1,0 +1,235 @@
+"""Read candle CSVs (plain or gzip) in atb's bundled format or in Binance's kline export format.
+
+Formats, detected from the first line:
+- atb / bundled: header ``open_time_ms,open,high,low,close,volume``;
+- Binance kline export (data.binance.vision, the REST ``klines`` payload saved as CSV): 12 columns
+  ``open_time, open, high, low, close, volume, close_time, quote_volume, trades, taker_base, taker_quote,
+  ignore`` with no header, or with a header naming them. Open times in seconds, milliseconds or
+  microseconds (Binance spot files since 2025) are all recognised by their magnitude.
+Every error names the file, the line (1-based, as an editor shows it) and the rule broken.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from application.ports.errors import MarketDataUnavailable, UnknownSymbolError
+from application.ports.market_data import DatasetInfo
+from domain.model.candles import CandleSeries, infer_timeframe
+from domain.model.errors import DomainError, InvalidCandles
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+
+_COLUMNS = ("open_time", "open", "high", "low", "close", "volume")
+_HEADER_ALIASES = {
+    "open_time_ms": "open_time",
+    "opentime": "open_time",
+    "timestamp": "open_time",
+    "time": "open_time",
+}
+_BUNDLED_NAME = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?P<tf>\d+[mhdw])\.csv(\.gz)?$")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise MarketDataUnavailable(f"{path}: not a readable gzip file ({e})") from e
+    try:
+        return io.StringIO(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise MarketDataUnavailable(f"{path}: not a text file ({e.reason} at byte {e.start})") from e
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _to_ms(times: np.ndarray) -> np.ndarray:
+    """Open times in UTC ms, whatever unit the file used (judged by magnitude of the first time)."""
+    first = float(times[0]) if times.size else 0.0
+    if first >= 1e14:  # microseconds
+        return (times // 1000).astype(np.int64)
+    if first < 1e11:  # seconds
+        return (times * 1000).astype(np.int64)
+    return times.astype(np.int64)
+
+
+def read_candle_file(path: Path, symbol: Symbol, timeframe: Timeframe | None = None) -> CandleSeries:
+    """Read and validate one candle file. ``timeframe`` None: inferred from the bars' spacing."""
+    if not path.is_file():
+        raise MarketDataUnavailable(f"{path}: no such file")
+    text = _open_text(path)
+    first_line = text.readline()
+    text.seek(0)
+    fields = [f.strip().lower() for f in first_line.split(",")]
+    if not first_line.strip():
+        raise MarketDataUnavailable(f"{path}: the file is empty")
+    has_header = not _is_number(fields[0])
+    if has_header:
+        names = [_HEADER_ALIASES.get(f, f) for f in fields]
+        missing = [c for c in _COLUMNS if c not in names]
+        if missing:
+            raise MarketDataUnavailable(
+                f"{path}, line 1: unrecognised header (missing {', '.join(missing)}); expected "
+                "open_time_ms,open,high,low,close,volume or Binance's kline columns"
+            )
+        usecols = [names.index(c) for c in _COLUMNS]
+    elif len(fields) in (6, 12):
+        usecols = list(range(6))
+    else:
+        raise MarketDataUnavailable(
+            f"{path}, line 1: {len(fields)} columns; expected 6 (atb format) or 12 (Binance kline export)"
+        )
+    skip = 1 if has_header else 0
+    try:
+        frame = pd.read_csv(text, header=None, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as e:
+        raise MarketDataUnavailable(f"{path}: malformed CSV ({str(e).strip()})") from e
+    if frame.empty:
+        raise MarketDataUnavailable(f"{path}: no candle rows")
+    frame.columns = list(_COLUMNS)
+    columns: dict[str, np.ndarray] = {}
+    for name in _COLUMNS:
+        raw = frame[name]
+        values = pd.to_numeric(raw.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(values) & ~raw.str.strip().str.lower().isin(["nan", ""]).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise MarketDataUnavailable(f"{path}, line {row + 1 + skip}: {name} is not a number ({raw.iloc[row]!r})")
+        columns[name] = values
+    times_f = columns["open_time"]
+    if np.isnan(times_f).any():
+        row = int(np.argmax(np.isnan(times_f)))
+        raise MarketDataUnavailable(f"{path}, line {row + 1 + skip}: open time is missing")
+    times = _to_ms(times_f)
+    try:
+        tf = timeframe or infer_timeframe(times if times.size < 3 else np.sort(times))
+        return CandleSeries.from_arrays(
+            symbol,
+            tf,
+            times,
+            columns["open"],
+            columns["high"],
+            columns["low"],
+            columns["close"],
+            columns["volume"],
+        )
+    except InvalidCandles as e:
+        raise MarketDataUnavailable(f"{path}, line {e.row + 1 + skip}: {e.rule}") from e
+    except DomainError as e:
+        raise MarketDataUnavailable(f"{path}: {e}") from e
+
+
+def _slice(series: CandleSeries, start_ms: int | None, end_ms: int | None, source: str) -> CandleSeries:
+    part = series.between(start_ms, end_ms)
+    if len(part) == 0:
+        from datetime import UTC, datetime
+
+        def day(ms: int) -> str:
+            return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+        raise MarketDataUnavailable(
+            f"{source} has no {series.symbol} bars in the requested range; it covers "
+            f"{day(series.start_ms)} to {day(series.end_ms)} UTC"
+        )
+    return part
+
+
+def _info(series: CandleSeries, source: str) -> DatasetInfo:
+    return DatasetInfo(
+        series.symbol, series.timeframe, series.start_ms, series.end_ms, len(series), series.gaps(), source
+    )
+
+
+class CsvMarketData:
+    """One user file as a ``MarketData`` source. The symbol comes from the caller or the file name."""
+
+    def __init__(self, path: Path, symbol: Symbol | None = None, timeframe: Timeframe | None = None) -> None:
+        self._path = Path(path)
+        if symbol is None:
+            stem = self._path.name.split(".")[0]
+            guess = re.split(r"[-_ ]", stem)[0]
+            try:
+                symbol = Symbol.parse(guess)
+            except DomainError:
+                raise MarketDataUnavailable(
+                    f"{self._path}: cannot tell the symbol from the file name; pass --symbol"
+                ) from None
+        self._symbol = symbol
+        self._timeframe = timeframe
+        self._series: CandleSeries | None = None
+
+    def _load(self) -> CandleSeries:
+        if self._series is None:
+            self._series = read_candle_file(self._path, self._symbol, self._timeframe)
+        return self._series
+
+    def candles(
+        self, symbol: Symbol, timeframe: Timeframe, start_ms: int | None = None, end_ms: int | None = None
+    ) -> CandleSeries:
+        series = self._load()
+        if symbol != series.symbol:
+            raise UnknownSymbolError(str(symbol), [str(series.symbol)])
+        if timeframe != series.timeframe:
+            raise MarketDataUnavailable(f"{self._path} holds {series.timeframe.value} bars, not {timeframe.value}")
+        return _slice(series, start_ms, end_ms, str(self._path))
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [_info(self._load(), str(self._path))]
+
+
+@lru_cache(maxsize=8)
+def _bundled_series(name: str, symbol: Symbol, timeframe: Timeframe) -> CandleSeries:
+    ref = resources.files("adapters.files").joinpath("bundled").joinpath(name)
+    with resources.as_file(ref) as path:
+        return read_candle_file(path, symbol, timeframe)
+
+
+class BundledMarketData:
+    """The real Binance candles shipped inside the package (see docs/data.md)."""
+
+    def _files(self) -> dict[tuple[Symbol, Timeframe], str]:
+        found: dict[tuple[Symbol, Timeframe], str] = {}
+        for entry in resources.files("adapters.files").joinpath("bundled").iterdir():
+            m = _BUNDLED_NAME.match(entry.name)
+            if m:
+                found[(Symbol.parse(m["symbol"]), Timeframe.parse(m["tf"]))] = entry.name
+        return found
+
+    def symbols(self) -> list[str]:
+        return sorted({str(s) for s, _ in self._files()})
+
+    def candles(
+        self, symbol: Symbol, timeframe: Timeframe, start_ms: int | None = None, end_ms: int | None = None
+    ) -> CandleSeries:
+        files = self._files()
+        name = files.get((symbol, timeframe))
+        if name is None:
+            if not any(s == symbol for s, _ in files):
+                raise UnknownSymbolError(str(symbol), self.symbols())
+            have = sorted(tf.value for s, tf in files if s == symbol)
+            raise MarketDataUnavailable(
+                f"no bundled {timeframe.value} candles for {symbol}; bundled timeframes: {', '.join(have)}"
+            )
+        return _slice(_bundled_series(name, symbol, timeframe), start_ms, end_ms, "bundled data")
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [
+            _info(_bundled_series(name, s, tf), f"bundled:{name}")
+            for (s, tf), name in sorted(self._files().items(), key=lambda kv: kv[1])
+        ]

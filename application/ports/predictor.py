@@ -1,0 +1,25 @@
+"""Model predictions (served by ONNX Runtime in [M5])."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Predictor(Protocol):
+    """Predicts the next-bar return from feature windows.
+
+    ``predict`` takes windows shaped ``(batch, window, features)`` (float32, features in the order of the
+    model's schema) and returns one prediction per window (float64). It raises ``SchemaMismatch`` when
+    the windows do not match the model's feature schema. Pure: the same windows give the same values.
+    """
+
+    @property
+    def feature_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def window(self) -> int: ...
+
+    def predict(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]: ...

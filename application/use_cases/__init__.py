@@ -1,0 +1,1 @@
+"""Use cases: what a person asks atb to do."""

@@ -1,0 +1,1 @@
+"""The trading domain: pure Python and numpy. No I/O, no clock reads, no frameworks."""

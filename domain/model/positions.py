@@ -1,0 +1,74 @@
+"""Positions, long and short, with exact bookkeeping of cost basis, realised PnL and fees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from domain.model.errors import InvalidOrder
+from domain.model.orders import Fill
+from domain.model.symbols import Symbol
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A net position in one symbol (quote-currency accounting).
+
+    ``quantity`` is signed (> 0 long, < 0 short); ``cost`` is the signed cost basis of the open quantity
+    (quantity x average entry). Removing cost on a reduction keeps ``cost_removed + cost_left == cost``
+    exactly, so for any sequence of fills: realised + unrealised - fees == change of equity, to the last digit.
+    """
+
+    symbol: Symbol
+    quantity: Decimal = ZERO
+    cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def is_long(self) -> bool:
+        return self.quantity > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.quantity < 0
+
+    @property
+    def average_entry(self) -> Decimal:
+        """Average entry price of the open quantity (0 when flat)."""
+        return self.cost / self.quantity if self.quantity else ZERO
+
+    def unrealized_pnl(self, price: Decimal) -> Decimal:
+        """Profit of the open quantity if it were closed at ``price`` (before fees)."""
+        return self.quantity * price - self.cost
+
+    def market_value(self, price: Decimal) -> Decimal:
+        return self.quantity * price
+
+    def apply(self, fill: Fill) -> Position:
+        """The position after ``fill``. A fill larger than the open quantity closes it and opens the rest
+        on the other side at the fill price."""
+        if fill.symbol != self.symbol:
+            raise InvalidOrder(f"fill for {fill.symbol} applied to a {self.symbol} position")
+        delta = fill.signed_quantity
+        qty, cost, realized = self.quantity, self.cost, self.realized_pnl
+        if qty == 0 or (qty > 0) == (delta > 0):
+            cost += delta * fill.price
+            qty += delta
+        else:
+            closing = min(abs(delta), abs(qty))
+            removed = cost if closing == abs(qty) else cost * closing / abs(qty)
+            direction = 1 if qty > 0 else -1
+            realized += direction * closing * fill.price - removed
+            cost -= removed
+            qty += delta
+            if qty != 0 and (qty > 0) != (direction > 0):
+                # Flipped: what is left opens a position on the other side at the fill price.
+                cost = qty * fill.price
+        return Position(self.symbol, qty, cost, realized, self.fees + fill.fee)

@@ -1,0 +1,89 @@
+"""Symbols and their exchange rules (tick size, step size, minimum notional)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from domain.model.errors import InvalidOrder, UnknownSymbol
+
+# Longest first, so that "USDT" wins over "USD" when parsing "BTCUSDT".
+KNOWN_QUOTES: tuple[str, ...] = (
+    "USDT",
+    "USDC",
+    "FDUSD",
+    "BUSD",
+    "TUSD",
+    "USD",
+    "EUR",
+    "GBP",
+    "BTC",
+    "ETH",
+    "BNB",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A traded pair, e.g. BTC quoted in USDT. ``str(symbol)`` is the exchange form ``BTCUSDT``."""
+
+    base: str
+    quote: str
+
+    def __post_init__(self) -> None:
+        for part in (self.base, self.quote):
+            if not part or not part.isalnum() or part.upper() != part:
+                raise UnknownSymbol(f"invalid symbol part {part!r}: use upper-case letters and digits")
+
+    def __str__(self) -> str:
+        return f"{self.base}{self.quote}"
+
+    @classmethod
+    def parse(cls, text: str) -> Symbol:
+        """Parse ``BTCUSDT``, ``BTC-USDT`` or ``BTC/USDT`` (case-insensitive)."""
+        raw = text.strip().upper()
+        for sep in ("-", "/", "_"):
+            if sep in raw:
+                base, _, quote = raw.partition(sep)
+                return cls(base, quote)
+        for quote in KNOWN_QUOTES:
+            if raw.endswith(quote) and len(raw) > len(quote):
+                return cls(raw[: -len(quote)], quote)
+        raise UnknownSymbol(f"cannot tell base from quote in {text!r}; write it as BASE-QUOTE, e.g. BTC-USDT")
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A symbol with the exchange's trading rules.
+
+    Prices are multiples of ``tick_size`` and quantities multiples of ``step_size`` (both in their own
+    currency units); an order's notional (price x quantity, in the quote currency) must reach ``min_notional``.
+    """
+
+    symbol: Symbol
+    tick_size: Decimal = Decimal("0.01")
+    step_size: Decimal = Decimal("0.00001")
+    min_notional: Decimal = Decimal("10")
+
+    def __post_init__(self) -> None:
+        if self.tick_size <= 0 or self.step_size <= 0 or self.min_notional < 0:
+            raise InvalidOrder(f"{self.symbol}: tick and step sizes must be positive, min notional >= 0")
+
+    def round_price(self, price: Decimal | float) -> Decimal:
+        """Round a price to the nearest tick (half to even)."""
+        ticks = (Decimal(str(price)) / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        return ticks * self.tick_size
+
+    def round_quantity(self, quantity: Decimal | float) -> Decimal:
+        """Round a quantity down to the step grid: never trade more than was asked for."""
+        steps = (Decimal(str(quantity)) / self.step_size).to_integral_value(rounding=ROUND_DOWN)
+        return steps * self.step_size
+
+    def check_notional(self, price: Decimal, quantity: Decimal) -> None:
+        """Raise :class:`InvalidOrder` when ``price * quantity`` is below the exchange minimum."""
+        notional = price * quantity
+        if notional < self.min_notional:
+            raise InvalidOrder(
+                f"{self.symbol}: order notional {notional:f} {self.symbol.quote} is below the exchange "
+                f"minimum of {self.min_notional:f}"
+            )

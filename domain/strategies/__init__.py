@@ -1,0 +1,1 @@
+"""Strategies: pure functions from candles (and, later, predictions and sentiment) to per-bar signals."""

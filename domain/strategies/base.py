@@ -1,0 +1,124 @@
+"""What a strategy is: typed, validated parameters and a causal function from candles to signals."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import numpy as np
+
+from domain.model.candles import BoolArray, CandleSeries, FloatArray
+from domain.model.errors import InvalidParameter
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Signals:
+    """Decisions taken at each bar's close, as arrays aligned with the candles.
+
+    ``long_entry[t]``: open a long position at the next bar (if flat); ``long_exit[t]``: close it.
+    ``short_entry`` / ``short_exit`` likewise. ``stop_distance[t]``: distance in price units from the
+    decision bar's close to the protective stop of an entry decided at ``t`` (NaN: no stop).
+    ``size[t]``: fraction of equity an entry decided at ``t`` commits (0..1). Bars before ``warmup``
+    carry no decision.
+    """
+
+    long_entry: BoolArray
+    long_exit: BoolArray
+    short_entry: BoolArray
+    short_exit: BoolArray
+    stop_distance: FloatArray
+    size: FloatArray
+    warmup: int
+
+    def event_bars(self) -> np.ndarray:
+        """Sorted indices of the bars where any decision is taken (the engine visits only those)."""
+        any_event = self.long_entry | self.long_exit | self.short_entry | self.short_exit
+        return np.flatnonzero(any_event)
+
+    def at(self, t: int) -> tuple[bool, bool, bool, bool]:
+        """The four decisions of bar ``t``, for callers that step one bar at a time."""
+        return (
+            bool(self.long_entry[t]),
+            bool(self.long_exit[t]),
+            bool(self.short_entry[t]),
+            bool(self.short_exit[t]),
+        )
+
+
+class Strategy(Protocol):
+    """A named, versioned signal function. Implementations are frozen dataclasses holding their params."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+
+    @property
+    def warmup(self) -> int:
+        """Bars of history needed before the first decision."""
+        ...
+
+    def signals(self, candles: CandleSeries) -> Signals:
+        """Signals for every bar of ``candles``; causal: ``signals(c)[t] == signals(c[: t + 1])[t]``."""
+        ...
+
+
+def no_signals(n: int, warmup: int) -> Signals:
+    """All-false signals of length ``n`` (a starting point that strategies fill in)."""
+    false = np.zeros(n, dtype=np.bool_)
+    return Signals(false, false.copy(), false.copy(), false.copy(), np.full(n, np.nan), np.ones(n), warmup)
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if raw.strip().lower() in ("none", "null", ""):
+            return None
+        kind = options[0]
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is str:
+            return raw
+    except ValueError:
+        raise InvalidParameter(f"parameter {name}: {raw!r} is not a valid {kind.__name__}") from None
+    raise InvalidParameter(f"parameter {name} has an unsupported type {kind}")
+
+
+def parameter_fields(params_cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The settable parameters of a strategy's dataclass, by name."""
+    return {f.name: f for f in dataclasses.fields(params_cls) if f.init}
+
+
+P = TypeVar("P")
+
+
+def build_params(params_cls: type[P], overrides: Mapping[str, str | int | float | bool]) -> P:
+    """An instance of ``params_cls`` with ``overrides`` (strings are converted by the field's type).
+
+    Unknown names are refused with the list of valid ones; range checks live in the class's
+    ``__post_init__`` and raise :class:`InvalidParameter`.
+    """
+    fields = parameter_fields(params_cls)
+    hints = typing.get_type_hints(params_cls)
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        valid = ", ".join(sorted(fields)) or "none"
+        raise InvalidParameter(f"unknown parameter {', '.join(unknown)}; valid: {valid}")
+    values = {
+        name: _convert(name, raw, hints[name]) if isinstance(raw, str) else raw for name, raw in overrides.items()
+    }
+    return params_cls(**values)

@@ -1,0 +1,1 @@
+"""Ways in: the ``atb`` CLI, (later) the admin web app, and the container that wires adapters to ports."""

@@ -1,0 +1,1 @@
+"""The ``atb`` command line (click)."""

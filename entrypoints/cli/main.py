@@ -1,0 +1,230 @@
+"""``atb``: the command line. Every user error is one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from application.engine import ProgressCallback
+from application.ports.errors import ApplicationError
+from application.use_cases.run_backtest import BacktestRequest
+from domain.model.errors import DomainError
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+from domain.strategies.registry import DEFAULT_STRATEGY, strategy_names
+from entrypoints.cli.render import print_datasets, print_report, report_json
+from entrypoints.container import build_container
+from entrypoints.logging_setup import configure_logging
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("atb.cli")
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+def parse_date(value: str | None, what: str) -> int | None:
+    """``YYYY-MM-DD`` or an ISO 8601 time (UTC unless it says otherwise) to UTC ms."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=what) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r}: write name=value", param_hint="--param")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _decimal(value: float | str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+
+
+def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | None, Callable[[], None]]:
+    """A progress callback drawing on stderr (only on a terminal), and a function that closes it."""
+    if not enabled:
+        return None, lambda: None
+    progress = Progress(
+        TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(), console=console, transient=True,
+    )  # fmt: skip
+    task = progress.add_task("bars", total=None)
+    progress.start()
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return update, progress.stop
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="atb", prog_name="atb")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors and log at DEBUG.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON (for machines).")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"), show_default=True)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, log_level: str | None, log_format: str | None, env_file: Path) -> None:
+    """atb: long-term, risk-balanced trend following on crypto markets.
+
+    Settings come from defaults, then .env, then ATB_* environment variables, then these flags.
+    """
+    overrides: dict[str, Any] = {"log_level": "DEBUG" if debug else log_level, "log_format": log_format}
+    settings = load_settings(overrides, env_file)
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    ctx.obj = {"settings": settings, "env_file": env_file, "debug": debug}
+
+
+def _settings(ctx: click.Context, **flags: Any) -> Settings:
+    """The group's settings with this command's flags on top."""
+    base: Settings = ctx.obj["settings"]
+    if not any(v is not None for v in flags.values()):
+        return base
+    return load_settings({**{k: v for k, v in flags.items() if v is not None}}, ctx.obj["env_file"])
+
+
+@cli.command()
+@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, help="Strategy name (see below).")
+@click.option("--symbol", help="Symbol, e.g. BTCUSDT (default: settings' default_symbol).")
+@click.option("--timeframe", help="Candle timeframe, e.g. 1h (default: settings' default_timeframe).")
+@click.option("--start", help="First bar to trade, YYYY-MM-DD (UTC). Default: start of the data.")
+@click.option("--end", help="End of the range, exclusive, YYYY-MM-DD (UTC). Default: end of the data.")
+@click.option("--balance", type=float, help="Starting balance in the quote currency (default 10000).")
+@click.option("--fee-bps", type=float, help="Fee per side in basis points (default 10 = 0.1%).")
+@click.option("--slippage-bps", type=float, help="Slippage on market and stop fills, in basis points.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter (repeatable).")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
+@click.pass_context
+def backtest(
+    ctx: click.Context,
+    strategy: str,
+    symbol: str | None,
+    timeframe: str | None,
+    start: str | None,
+    end: str | None,
+    balance: float | None,
+    fee_bps: float | None,
+    slippage_bps: float | None,
+    params: tuple[str, ...],
+    data_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Backtest a strategy on bundled candles or your own file and print the report."""
+    settings = _settings(
+        ctx, initial_balance=_decimal(balance), fee_bps=_decimal(fee_bps), slippage_bps=_decimal(slippage_bps)
+    )
+    if strategy not in strategy_names():
+        raise click.BadParameter(f"unknown strategy {strategy!r}; available: {', '.join(strategy_names())}",
+                                 param_hint="--strategy")  # fmt: skip
+    container = build_container(
+        {
+            "mode": "backtest",
+            "data_source": "file" if data_file else "bundled",
+            "data_file": str(data_file) if data_file else None,
+            "data_symbol": symbol,
+            "data_timeframe": timeframe,
+        }
+    )
+    market_data = container.market_data()
+    if data_file is not None and symbol is None:
+        info = market_data.datasets()[0]
+        sym, tf = info.symbol, info.timeframe if timeframe is None else Timeframe.parse(timeframe)
+    else:
+        sym = Symbol.parse(symbol or settings.default_symbol)
+        tf = Timeframe.parse(timeframe or settings.default_timeframe)
+    request = BacktestRequest(
+        strategy=strategy,
+        symbol=sym,
+        timeframe=tf,
+        initial_cash=settings.initial_balance,
+        params=parse_params(params),
+        start_ms=parse_date(start, "--start"),
+        end_ms=parse_date(end, "--end"),
+        fee_bps=settings.fee_bps,
+        slippage_bps=settings.slippage_bps,
+    )
+    err = Console(stderr=True)
+    update, close = progress_bar(err, enabled=err.is_terminal and not as_json)
+    try:
+        report = container.run_backtest()(request, progress=update)
+    finally:
+        close()
+    if as_json:
+        click.echo(report_json(report))
+    else:
+        print_report(Console(), report)
+
+
+@cli.group()
+def data() -> None:
+    """Market data: what is bundled with atb."""
+
+
+@data.command("list")
+def data_list() -> None:
+    """List the bundled datasets with their date ranges and bar counts."""
+    container = build_container({"mode": "backtest"})
+    print_datasets(Console(), container.bundled_market_data().datasets())
+
+
+def _fail(message: str, code: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the CLI and turns every error into one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="atb", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130, debug)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        _fail(e.format_message().replace("\n", " "), EXIT_USAGE, debug)
+    except (DomainError, ApplicationError, SettingsError) as e:
+        _fail(str(e), EXIT_USER_ERROR, debug)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130, debug)
+    except Exception as e:  # a bug: still one line, the traceback with --debug
+        _fail(f"unexpected {type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_INTERNAL, debug)
+
+
+if __name__ == "__main__":
+    main()

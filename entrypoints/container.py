@@ -1,0 +1,85 @@
+"""The composition root: the only module that imports adapters and dependency-injector.
+
+Adapters are chosen by mode (``backtest`` now; ``paper`` and ``live`` arrive with [M7]).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from adapters.files import BundledMarketData, CsvMarketData
+from adapters.simulation import SimulatedBroker, SimulatedClock
+from application.ports.broker import Broker
+from application.ports.clock import Clock
+from application.ports.errors import ConfigurationError
+from application.ports.market_data import MarketData
+from application.use_cases.run_backtest import RunBacktest
+from domain.model.candles import CandleSeries
+from domain.model.symbols import Instrument, Symbol
+from domain.model.timeframe import Timeframe
+
+
+def simulator(
+    candles: CandleSeries, cash: Decimal, fee_bps: Decimal, slippage_bps: Decimal, allow_short: bool
+) -> tuple[Broker, Clock]:
+    """A simulated broker and its clock over ``candles`` (the ``SimulatorFactory`` of backtests)."""
+    clock = SimulatedClock(candles.start_ms)
+    broker = SimulatedBroker(
+        candles,
+        Instrument(candles.symbol),
+        cash,
+        clock,
+        taker_fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+        allow_short=allow_short,
+    )
+    return broker, clock
+
+
+def csv_market_data(path: str | None, symbol: str | None, timeframe: str | None) -> CsvMarketData:
+    if not path:
+        raise ConfigurationError("no data file given")
+    return CsvMarketData(
+        Path(path).expanduser(),
+        Symbol.parse(symbol) if symbol else None,
+        Timeframe.parse(timeframe) if timeframe else None,
+    )
+
+
+def _unavailable(mode: str) -> None:
+    raise ConfigurationError(f"mode {mode!r} is not available yet; use backtest")
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires ports to adapters. ``config`` takes the loaded settings (``config.from_dict``)."""
+
+    config = providers.Configuration()
+
+    bundled_market_data = providers.Singleton(BundledMarketData)
+    file_market_data = providers.Factory(csv_market_data, config.data_file, config.data_symbol, config.data_timeframe)
+    market_data: providers.Provider[MarketData] = providers.Selector(
+        config.data_source,
+        bundled=bundled_market_data,
+        file=file_market_data,
+    )
+
+    simulator_factory = providers.Object(simulator)
+
+    broker_factory = providers.Selector(
+        config.mode,
+        backtest=simulator_factory,
+        paper=providers.Callable(_unavailable, "paper"),
+        live=providers.Callable(_unavailable, "live"),
+    )
+
+    run_backtest = providers.Factory(RunBacktest, market_data=market_data, simulator=simulator_factory)
+
+
+def build_container(settings: dict[str, object]) -> Container:
+    """A container configured from a settings dict (plus ``data_source`` / ``data_file`` for files)."""
+    container = Container()
+    container.config.from_dict({"data_source": "bundled", "data_file": None, **settings})
+    return container

@@ -1,0 +1,102 @@
+"""Settings: defaults < ``.env`` < environment (``ATB_...``, plus the seed's names) < CLI flags.
+
+The seed system's variable names (DATABASE_URL, BINANCE_API_KEY, BINANCE_API_SECRET, TRADING_MODE,
+INITIAL_BALANCE, LOG_LEVEL) are honoured beside the ``ATB_`` ones; an ``ATB_`` variable that names no
+setting is an error, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ATB_"
+
+
+class SettingsError(Exception):
+    """A setting has an unknown name or an invalid value; the message is one line."""
+
+
+def _alias(name: str, *legacy: str) -> Any:
+    return AliasChoices(name, ENV_PREFIX + name.upper(), *legacy)
+
+
+class Settings(BaseSettings):
+    """atb's configuration. Secrets are ``SecretStr``: never printed, never logged."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    mode: Literal["backtest", "paper", "live"] = Field("backtest", validation_alias=_alias("mode", "TRADING_MODE"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", validation_alias=_alias("log_level", "LOG_LEVEL")
+    )
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_alias("log_format"))
+    initial_balance: Decimal = Field(
+        Decimal(10_000), gt=0, validation_alias=_alias("initial_balance", "INITIAL_BALANCE")
+    )
+    fee_bps: Decimal = Field(Decimal(10), ge=0, le=1000, validation_alias=_alias("fee_bps"))
+    slippage_bps: Decimal = Field(Decimal(0), ge=0, le=1000, validation_alias=_alias("slippage_bps"))
+    default_symbol: str = Field("BTCUSDT", validation_alias=_alias("default_symbol"))
+    default_timeframe: str = Field("1h", validation_alias=_alias("default_timeframe"))
+    database_url: SecretStr | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))
+    data_dir: Path = Field(Path("~/.local/share/atb"), validation_alias=_alias("data_dir"))
+    binance_api_key: SecretStr | None = Field(None, validation_alias=_alias("binance_api_key", "BINANCE_API_KEY"))
+    binance_api_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("binance_api_secret", "BINANCE_API_SECRET")
+    )
+    coinbase_api_key: SecretStr | None = Field(None, validation_alias=_alias("coinbase_api_key", "COINBASE_API_KEY"))
+    coinbase_api_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("coinbase_api_secret", "COINBASE_API_SECRET")
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    def secrets(self) -> list[str]:
+        """Every secret value that is set (for log redaction)."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+
+def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    names = [k for k in environ if k.startswith(ENV_PREFIX)]
+    if env_file is not None and env_file.is_file():
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if key.startswith(ENV_PREFIX):
+                names.append(key)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(sorted(known))}")
+
+
+def load_settings(overrides: dict[str, Any] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Settings from defaults, ``env_file``, the environment and ``overrides`` (CLI flags), in that order."""
+    _check_unknown(dict(os.environ), env_file)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return Settings(_env_file=env_file, **flags)  # type: ignore[call-arg]
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        value = err.get("input")
+        shown = "" if "secret" in where or "key" in where or "url" in where else f" (got {value!r})"
+        raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}{shown}") from None
