@@ -90,6 +90,8 @@ class Engine:
         """Bar ``i`` has closed: take the broker's fills during it, mark equity at its close, decide."""
         for fill in self.broker.process_bar(i):
             self._on_fill(fill)
+        for rejected in self.broker.take_rejections():
+            self._deny(f"{rejected.request.tag or 'order'} rejected by the broker: {rejected.reason}")
         self.state.last_index = i
         cash, qty = self._cash_and_quantity()
         self.equity[i] = cash + qty * float(self.candles.close[i])

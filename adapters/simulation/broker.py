@@ -21,7 +21,7 @@ from adapters.simulation.clock import SimulatedClock
 from application.ports.errors import OrderRejected
 from domain.model.candles import CandleSeries
 from domain.model.errors import DomainError
-from domain.model.orders import Fill, Order, OrderRequest, OrderType, Side
+from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.symbols import Instrument, Symbol
 
@@ -78,6 +78,7 @@ class SimulatedBroker:
         self._orders: dict[str, Order] = {}
         self._open: list[str] = []  # open order ids, in submission order
         self._trigger_at: dict[str, int] = {}  # resting order id -> first bar where it can fill
+        self._rejections: list[Order] = []
         self._next_bar = 0  # orders submitted now can fill from this bar on
         self._bar_ms = candles.timeframe.milliseconds
 
@@ -262,12 +263,14 @@ class SimulatedBroker:
 
     def _close(self, order: Order) -> Order:
         oid = order.client_order_id
+        if order.status is OrderStatus.REJECTED:
+            self._rejections.append(order)
         self._orders[oid] = order
         if oid in self._open:
             self._open.remove(oid)
         self._trigger_at.pop(oid, None)
         return order
 
-    def rejected_orders(self) -> list[Order]:
-        """Orders the simulation refused at fill time (for reports)."""
-        return [o for o in self._orders.values() if o.status.value == "rejected"]
+    def take_rejections(self) -> list[Order]:
+        taken, self._rejections = self._rejections, []
+        return taken

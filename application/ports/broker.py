@@ -43,6 +43,10 @@ class Broker(Protocol):
         """Fills during bar ``index`` (see the class docstring)."""
         ...
 
+    def take_rejections(self) -> list[Order]:
+        """Orders the venue rejected after accepting them (e.g. at fill time), since the last call."""
+        ...
+
     def quiet_until(self, index: int) -> int:
         """The last bar ``j >= index - 1`` such that no open order can fill in bars ``index..j``.
 

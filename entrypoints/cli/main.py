@@ -66,6 +66,14 @@ def _decimal(value: float | str | None) -> Decimal | None:
         raise click.BadParameter(f"{value!r} is not a number") from None
 
 
+def console(stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal, wide enough that tables are never truncated."""
+    out = Console(stderr=stderr)
+    if not out.is_terminal:
+        out = Console(stderr=stderr, width=140)
+    return out
+
+
 def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | None, Callable[[], None]]:
     """A progress callback drawing on stderr (only on a terminal), and a function that closes it."""
     if not enabled:
@@ -175,7 +183,7 @@ def backtest(
         fee_bps=settings.fee_bps,
         slippage_bps=settings.slippage_bps,
     )
-    err = Console(stderr=True)
+    err = console(stderr=True)
     update, close = progress_bar(err, enabled=err.is_terminal and not as_json)
     try:
         report = container.run_backtest()(request, progress=update)
@@ -184,7 +192,7 @@ def backtest(
     if as_json:
         click.echo(report_json(report))
     else:
-        print_report(Console(), report)
+        print_report(console(), report)
 
 
 @cli.group()
@@ -196,7 +204,7 @@ def data() -> None:
 def data_list() -> None:
     """List the bundled datasets with their date ranges and bar counts."""
     container = build_container({"mode": "backtest"})
-    print_datasets(Console(), container.bundled_market_data().datasets())
+    print_datasets(console(), container.bundled_market_data().datasets())
 
 
 def _fail(message: str, code: int, debug: bool) -> None:

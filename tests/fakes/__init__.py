@@ -1,0 +1,1 @@
+"""Test doubles (fakes, not mocks) for the ports."""

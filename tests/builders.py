@@ -1,0 +1,47 @@
+"""Small builders for hand-made market data in tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from domain.model.candles import CandleSeries
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+
+HOUR_MS = 3_600_000
+T0 = 1_600_000_000_000 - (1_600_000_000_000 % HOUR_MS)  # 2020-09-13 12:00 UTC, on an hour boundary
+
+
+def series_from_rows(
+    rows: list[tuple[float, float, float, float]],
+    symbol: str = "BTCUSDT",
+    volume: float = 1.0,
+    start_ms: int = T0,
+) -> CandleSeries:
+    """Hourly candles from (open, high, low, close) rows."""
+    arr = np.array(rows, dtype=np.float64)
+    times = start_ms + HOUR_MS * np.arange(len(rows), dtype=np.int64)
+    return CandleSeries.from_arrays(
+        Symbol.parse(symbol),
+        Timeframe.H1,
+        times,
+        arr[:, 0],
+        arr[:, 1],
+        arr[:, 2],
+        arr[:, 3],
+        np.full(len(rows), volume),
+    )
+
+
+def random_walk(n: int, seed: int = 7, start: float = 100.0, symbol: str = "BTCUSDT") -> CandleSeries:
+    """A seeded geometric random walk with consistent OHLC."""
+    rng = np.random.default_rng(seed)
+    close = start * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.concatenate(([start], close[:-1]))
+    spread = np.abs(rng.normal(0, 0.004, n)) * close
+    high = np.maximum(open_, close) + spread
+    low = np.minimum(open_, close) - spread
+    times = T0 + HOUR_MS * np.arange(n, dtype=np.int64)
+    return CandleSeries.from_arrays(
+        Symbol.parse(symbol), Timeframe.H1, times, open_, high, low, close, rng.uniform(1, 10, n)
+    )
