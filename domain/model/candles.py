@@ -71,8 +71,9 @@ class CandleSeries:
         volume: npt.ArrayLike,
     ) -> CandleSeries:
         """Validate and build a series. Raises :class:`InvalidCandles` naming the first bad row and rule."""
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)]
-        times = np.ascontiguousarray(open_time, dtype=np.int64)
+        # Copies: the series must not change if the caller later writes to its own arrays.
+        arrays = [np.array(a, dtype=np.float64, copy=True, order="C") for a in (open_, high, low, close, volume)]
+        times = np.array(open_time, dtype=np.int64, copy=True, order="C")
         if any(a.shape != times.shape for a in arrays) or times.ndim != 1:
             raise DomainError("candle columns must be one-dimensional and of equal length")
         validate_ohlcv(times, *arrays)

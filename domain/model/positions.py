@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from domain.model.errors import InvalidOrder
 from domain.model.orders import Fill
 from domain.model.symbols import Symbol
 
 ZERO = Decimal(0)
+# Cost removed on a partial reduction is cut to this grid, and the arithmetic runs at a precision where
+# every sum is exact, so the PnL identity holds to the last digit (not just to 28 significant digits).
+_COST_GRID = Decimal("1e-18")
+_PRECISION = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +62,20 @@ class Position:
             raise InvalidOrder(f"fill for {fill.symbol} applied to a {self.symbol} position")
         delta = fill.signed_quantity
         qty, cost, realized = self.quantity, self.cost, self.realized_pnl
-        if qty == 0 or (qty > 0) == (delta > 0):
-            cost += delta * fill.price
-            qty += delta
-        else:
-            closing = min(abs(delta), abs(qty))
-            removed = cost if closing == abs(qty) else cost * closing / abs(qty)
-            direction = 1 if qty > 0 else -1
-            realized += direction * closing * fill.price - removed
-            cost -= removed
-            qty += delta
-            if qty != 0 and (qty > 0) != (direction > 0):
-                # Flipped: what is left opens a position on the other side at the fill price.
-                cost = qty * fill.price
-        return Position(self.symbol, qty, cost, realized, self.fees + fill.fee)
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            if qty == 0 or (qty > 0) == (delta > 0):
+                cost += delta * fill.price
+                qty += delta
+            else:
+                closing = min(abs(delta), abs(qty))
+                removed = cost if closing == abs(qty) else (cost * closing / abs(qty)).quantize(_COST_GRID)
+                direction = 1 if qty > 0 else -1
+                realized += direction * closing * fill.price - removed
+                cost -= removed
+                qty += delta
+                if qty != 0 and (qty > 0) != (direction > 0):
+                    # Flipped: what is left opens a position on the other side at the fill price.
+                    cost = qty * fill.price
+            fees = self.fees + fill.fee
+        return Position(self.symbol, qty, cost, realized, fees)

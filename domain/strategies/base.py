@@ -118,7 +118,20 @@ def build_params(params_cls: type[P], overrides: Mapping[str, str | int | float 
     if unknown:
         valid = ", ".join(sorted(fields)) or "none"
         raise InvalidParameter(f"unknown parameter {', '.join(unknown)}; valid: {valid}")
-    values = {
-        name: _convert(name, raw, hints[name]) if isinstance(raw, str) else raw for name, raw in overrides.items()
-    }
+    values = {name: _coerce(name, raw, hints[name]) for name, raw in overrides.items()}
     return params_cls(**values)
+
+
+def _coerce(name: str, raw: str | int | float | bool, kind: Any) -> Any:
+    """A value of the field's type: strings are parsed, other values must already have the right type."""
+    if isinstance(raw, str):
+        return _convert(name, raw, kind)
+    options = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
+    for option in options:
+        if option is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        if option is int and isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if option is bool and isinstance(raw, bool):
+            return raw
+    raise InvalidParameter(f"parameter {name}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}")

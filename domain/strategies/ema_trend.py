@@ -26,8 +26,8 @@ class EmaTrendParams:
             raise InvalidParameter(f"fast ({self.fast}) must be at least 1 and below slow ({self.slow})")
         if self.atr_period < 1:
             raise InvalidParameter("atr_period must be at least 1")
-        if self.atr_stop < 0:
-            raise InvalidParameter("atr_stop must be >= 0")
+        if not self.atr_stop >= 0 or self.atr_stop == float("inf"):  # also refuses NaN
+            raise InvalidParameter("atr_stop must be a finite number >= 0")
         if not 0 < self.size <= 1:
             raise InvalidParameter("size must be in (0, 1]")
 

@@ -1,0 +1,208 @@
+"""Strategy parameters, the registry, and EmaTrend's signals (reference EMA crosses, causality)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from domain.model.errors import InvalidParameter
+from domain.strategies.base import build_params, no_signals, parameter_fields
+from domain.strategies.ema_trend import EmaTrend, EmaTrendParams
+from domain.strategies.registry import (
+    DEFAULT_STRATEGY,
+    create_strategy,
+    describe_params,
+    params_class,
+    strategy_names,
+)
+from tests.unit.domain.helpers import random_walk_series, ref_atr, ref_ema
+
+
+@dataclass(frozen=True)
+class Sample:
+    count: int = 1
+    ratio: float = 0.5
+    flag: bool = False
+    label: str = "x"
+    limit: int | None = None
+    items: tuple[int, ...] = ()
+
+
+def test_build_params_converts_strings_by_field_type():
+    p = build_params(Sample, {"count": "7", "ratio": "2.5", "flag": "yes", "label": "hello", "limit": "3"})
+    assert p == Sample(count=7, ratio=2.5, flag=True, label="hello", limit=3)
+    assert isinstance(p.count, int)
+    assert isinstance(p.ratio, float)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("No", False)])
+def test_build_params_bool_words(raw, value):
+    assert build_params(Sample, {"flag": raw}).flag is value
+
+
+@pytest.mark.parametrize("raw", ["none", "NULL", ""])
+def test_build_params_optional_none(raw):
+    assert build_params(Sample, {"limit": raw}).limit is None
+
+
+def test_build_params_keeps_non_string_values_and_defaults():
+    assert build_params(Sample, {"count": 4, "flag": True}) == Sample(count=4, flag=True)
+    assert build_params(Sample, {}) == Sample()
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"count": "abc"}, {"count": "2.5"}, {"ratio": "fast"}, {"flag": "maybe"}, {"limit": "x"}]
+)
+def test_build_params_invalid_values(overrides):
+    with pytest.raises(InvalidParameter, match=next(iter(overrides))):
+        build_params(Sample, overrides)
+
+
+def test_build_params_unsupported_type():
+    with pytest.raises(InvalidParameter, match="unsupported"):
+        build_params(Sample, {"items": "1,2"})
+
+
+def test_build_params_refuses_unknown_names_listing_valid_ones():
+    with pytest.raises(InvalidParameter) as info:
+        build_params(EmaTrendParams, {"fastt": "10", "zzz": "1"})
+    message = str(info.value)
+    assert "fastt" in message
+    assert "zzz" in message
+    for name in parameter_fields(EmaTrendParams):
+        assert name in message
+    assert set(parameter_fields(EmaTrendParams)) == {"fast", "slow", "atr_period", "atr_stop", "size"}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"fast": "200"},  # fast == slow
+        {"fast": "30", "slow": "20"},
+        {"fast": "0"},
+        {"atr_period": "0"},
+        {"atr_stop": "-1"},
+        {"size": "0"},
+        {"size": "1.5"},
+        {"size": "nan"},
+    ],
+)
+def test_ema_trend_params_validation(overrides):
+    with pytest.raises(InvalidParameter):
+        build_params(EmaTrendParams, overrides)
+
+
+def test_ema_trend_refuses_nan_atr_stop():
+    try:
+        build_params(EmaTrendParams, {"atr_stop": "nan"})
+    except InvalidParameter:
+        return
+    raise AssertionError("atr_stop=nan was accepted")
+
+
+def test_ema_trend_refuses_a_float_for_an_int_parameter():
+    try:
+        build_params(EmaTrendParams, {"fast": 2.5, "slow": 10})
+    except InvalidParameter:
+        return
+    raise AssertionError("fast=2.5 was accepted")
+
+
+def test_registry():
+    assert DEFAULT_STRATEGY in strategy_names()
+    assert "ema_trend" in strategy_names()
+    strategy = create_strategy("ema_trend")
+    assert isinstance(strategy, EmaTrend)
+    assert strategy.params == EmaTrendParams()
+    assert params_class("ema_trend") is EmaTrendParams
+    tuned = create_strategy("ema_trend", {"fast": "10", "slow": "30", "atr_stop": "2"})
+    assert tuned.params == EmaTrendParams(fast=10, slow=30, atr_stop=2.0)
+    assert describe_params(tuned) == {"fast": 10, "slow": 30, "atr_period": 14, "atr_stop": 2.0, "size": 1.0}
+    with pytest.raises(InvalidParameter):
+        create_strategy("ema_trend", {"fast": "30", "slow": "10"})
+
+
+def test_unknown_strategy_message_names_the_available_ones():
+    with pytest.raises(InvalidParameter) as info:
+        create_strategy("moon_shot")
+    assert "moon_shot" in str(info.value)
+    for name in strategy_names():
+        assert name in str(info.value)
+
+
+# --- EmaTrend signals ------------------------------------------------------------------------------------
+
+PARAMS = EmaTrendParams(fast=5, slow=20, atr_period=7, atr_stop=2.0, size=0.5)
+SERIES = random_walk_series(400, seed=5)
+
+
+def test_warmup():
+    assert EmaTrend(PARAMS).warmup == 20
+    assert EmaTrend(EmaTrendParams(fast=2, slow=5, atr_period=10)).warmup == 11
+    assert EmaTrend().warmup == 200
+
+
+def test_entries_and_exits_are_reference_ema_crosses():
+    strategy = EmaTrend(PARAMS)
+    sig = strategy.signals(SERIES)
+    close = SERIES.close.tolist()
+    fast = np.array(ref_ema(close, PARAMS.fast))
+    slow = np.array(ref_ema(close, PARAMS.slow))
+    diff = fast - slow
+    warm = strategy.warmup
+    for t in range(len(close)):
+        if t < warm:
+            assert not sig.long_entry[t]
+            assert not sig.long_exit[t]
+            continue
+        if min(abs(diff[t]), abs(diff[t - 1])) < 1e-9:
+            continue  # too close to call against a float reference
+        assert sig.long_entry[t] == (diff[t] > 0 and diff[t - 1] <= 0), t
+        assert sig.long_exit[t] == (diff[t] <= 0 and diff[t - 1] > 0), t
+    assert sig.long_entry.sum() >= 3  # the walk does cross: the check above is not vacuous
+    assert sig.long_exit.sum() >= 3
+    assert not (sig.long_entry & sig.long_exit).any()
+    assert not sig.short_entry.any()
+    assert not sig.short_exit.any()
+    np.testing.assert_array_equal(sig.size, np.full(len(close), 0.5))
+    assert sig.warmup == warm
+    # entries and exits alternate
+    events = [("in" if sig.long_entry[t] else "out") for t in sig.event_bars()]
+    assert all(a != b for a, b in itertools.pairwise(events))
+
+
+def test_stop_distance_is_atr_times_multiple():
+    sig = EmaTrend(PARAMS).signals(SERIES)
+    expected = np.array(ref_atr(SERIES.high.tolist(), SERIES.low.tolist(), SERIES.close.tolist(), 7)) * 2.0
+    assert np.array_equal(np.isnan(sig.stop_distance), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    np.testing.assert_allclose(sig.stop_distance[ok], expected[ok], rtol=1e-12)
+    no_stop = EmaTrend(EmaTrendParams(fast=5, slow=20, atr_stop=0.0)).signals(SERIES)
+    assert np.isnan(no_stop.stop_distance).all()
+
+
+def test_signals_are_causal_bar_by_bar():
+    strategy = EmaTrend(PARAMS)
+    full = strategy.signals(SERIES)
+    names = ("long_entry", "long_exit", "short_entry", "short_exit", "stop_distance", "size")
+    for k in [*range(1, 60), *range(60, len(SERIES) + 1, 7), len(SERIES)]:
+        part = strategy.signals(SERIES.slice(0, k))
+        assert part.at(k - 1) == full.at(k - 1), k
+        for name in names:
+            a = getattr(part, name)
+            b = getattr(full, name)
+            assert a.shape == (k,)
+            np.testing.assert_array_equal(a[k - 1], b[k - 1], err_msg=f"{name} at k={k}")  # NaN == NaN here
+
+
+def test_event_bars_and_at():
+    sig = no_signals(5, 2)
+    assert sig.event_bars().size == 0
+    sig.long_entry[3] = True
+    sig.short_exit[1] = True
+    assert sig.event_bars().tolist() == [1, 3]
+    assert sig.at(3) == (True, False, False, False)
+    assert sig.at(1) == (False, False, False, True)
