@@ -23,7 +23,9 @@ class SettingsError(Exception):
 
 
 def _alias(name: str, *legacy: str) -> Any:
-    return AliasChoices(name, ENV_PREFIX + name.upper(), *legacy)
+    # The first alias found wins: ATB_ names before the seed's. No bare field name as an alias: env vars are
+    # matched case-insensitively, so "mode" would also match a stray MODE variable (flags use the field name).
+    return AliasChoices(ENV_PREFIX + name.upper(), *legacy)
 
 
 class Settings(BaseSettings):
@@ -33,7 +35,6 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
-        populate_by_name=True,
         validate_default=True,
     )
 
@@ -91,12 +92,15 @@ def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
 def load_settings(overrides: dict[str, Any] | None = None, env_file: Path | None = Path(".env")) -> Settings:
     """Settings from defaults, ``env_file``, the environment and ``overrides`` (CLI flags), in that order."""
     _check_unknown(dict(os.environ), env_file)
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # Flags are passed under their ATB_ alias: bare field names are not accepted as aliases (see _alias).
+    flags = {ENV_PREFIX + k.upper(): v for k, v in (overrides or {}).items() if v is not None}
     try:
         return Settings(_env_file=env_file, **flags)  # type: ignore[call-arg]
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        value = err.get("input")
-        shown = "" if "secret" in where or "key" in where or "url" in where else f" (got {value!r})"
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        field = loc.removeprefix(ENV_PREFIX).lower()
+        where = f"{field} ({loc})" if loc.startswith(ENV_PREFIX) else field
+        secret = any(word in field for word in ("secret", "key", "url", "password"))
+        shown = "" if secret else f" (got {err.get('input')!r})"
         raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}{shown}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -38,15 +39,15 @@ _HEADER_ALIASES = {
 _BUNDLED_NAME = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?P<tf>\d+[mhdw])\.csv(\.gz)?$")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise MarketDataUnavailable(f"{path}: not a readable gzip file ({e})") from e
     try:
-        return io.StringIO(raw.decode("utf-8-sig"))
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise MarketDataUnavailable(f"{path}: not a text file ({e.reason} at byte {e.start})") from e
 
@@ -69,13 +70,22 @@ def _to_ms(times: np.ndarray) -> np.ndarray:
     return times.astype(np.int64)
 
 
+def _data_line_numbers(text: str, skip: int) -> list[int]:
+    """1-based file line of each data row (pandas skips blank lines, an editor counts them)."""
+    lines = text.splitlines()
+    return [i + 1 for i, line in enumerate(lines) if i >= skip and line.strip()]
+
+
+_TOKENIZE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
 def read_candle_file(path: Path, symbol: Symbol, timeframe: Timeframe | None = None) -> CandleSeries:
-    """Read and validate one candle file. ``timeframe`` None: inferred from the bars' spacing."""
+    """Read and validate one candle file. ``timeframe`` None: inferred from the bars' spacing; given:
+    checked against the spacing."""
     if not path.is_file():
         raise MarketDataUnavailable(f"{path}: no such file")
-    text = _open_text(path)
-    first_line = text.readline()
-    text.seek(0)
+    text = _read_text(path)
+    first_line = text.split("\n", 1)[0]
     fields = [f.strip().lower() for f in first_line.split(",")]
     if not first_line.strip():
         raise MarketDataUnavailable(f"{path}: the file is empty")
@@ -88,49 +98,56 @@ def read_candle_file(path: Path, symbol: Symbol, timeframe: Timeframe | None = N
                 f"{path}, line 1: unrecognised header (missing {', '.join(missing)}); expected "
                 "open_time_ms,open,high,low,close,volume or Binance's kline columns"
             )
-        usecols = [names.index(c) for c in _COLUMNS]
+        positions = [names.index(c) for c in _COLUMNS]
     elif len(fields) in (6, 12):
-        usecols = list(range(6))
+        positions = list(range(6))
     else:
         raise MarketDataUnavailable(
             f"{path}, line 1: {len(fields)} columns; expected 6 (atb format) or 12 (Binance kline export)"
         )
     skip = 1 if has_header else 0
     try:
-        frame = pd.read_csv(text, header=None, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, ValueError) as e:
+        # Every column is read (as text), so a row with an extra field is an error, not silently cut.
+        frame = pd.read_csv(io.StringIO(text), header=None, skiprows=skip, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
+        m = _TOKENIZE.search(str(e))
+        if m:
+            raise MarketDataUnavailable(f"{path}, line {m[2]}: {m[3]} fields, expected {m[1]}") from e
+        raise MarketDataUnavailable(f"{path}: malformed CSV ({str(e).strip()})") from e
+    except ValueError as e:
         raise MarketDataUnavailable(f"{path}: malformed CSV ({str(e).strip()})") from e
     if frame.empty:
         raise MarketDataUnavailable(f"{path}: no candle rows")
-    frame.columns = list(_COLUMNS)
+
+    def line(row: int) -> int:
+        return _data_line_numbers(text, skip)[row]
+
     columns: dict[str, np.ndarray] = {}
-    for name in _COLUMNS:
-        raw = frame[name]
-        values = pd.to_numeric(raw.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(values) & ~raw.str.strip().str.lower().isin(["nan", ""]).to_numpy()
+    for name, position in zip(_COLUMNS, positions, strict=True):
+        raw = frame[position].str.strip()
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(values) & ~raw.str.lower().isin(["nan", ""]).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise MarketDataUnavailable(f"{path}, line {row + 1 + skip}: {name} is not a number ({raw.iloc[row]!r})")
+            raise MarketDataUnavailable(f"{path}, line {line(row)}: {name} is not a number ({raw.iloc[row]!r})")
         columns[name] = values
     times_f = columns["open_time"]
     if np.isnan(times_f).any():
         row = int(np.argmax(np.isnan(times_f)))
-        raise MarketDataUnavailable(f"{path}, line {row + 1 + skip}: open time is missing")
+        raise MarketDataUnavailable(f"{path}, line {line(row)}: open time is missing")
     times = _to_ms(times_f)
     try:
-        tf = timeframe or infer_timeframe(times if times.size < 3 else np.sort(times))
+        inferred = infer_timeframe(np.sort(times)) if times.size >= 2 else timeframe
+        if inferred is None:
+            raise MarketDataUnavailable(f"{path}: one bar is not enough to tell the timeframe")
+        if timeframe is not None and inferred is not timeframe:
+            raise MarketDataUnavailable(f"{path} holds {inferred.value} bars, not {timeframe.value}")
         return CandleSeries.from_arrays(
-            symbol,
-            tf,
-            times,
-            columns["open"],
-            columns["high"],
-            columns["low"],
-            columns["close"],
+            symbol, inferred, times, columns["open"], columns["high"], columns["low"], columns["close"],
             columns["volume"],
-        )
+        )  # fmt: skip
     except InvalidCandles as e:
-        raise MarketDataUnavailable(f"{path}, line {e.row + 1 + skip}: {e.rule}") from e
+        raise MarketDataUnavailable(f"{path}, line {line(e.row)}: {e.rule}") from e
     except DomainError as e:
         raise MarketDataUnavailable(f"{path}: {e}") from e
 
@@ -161,6 +178,8 @@ class CsvMarketData:
 
     def __init__(self, path: Path, symbol: Symbol | None = None, timeframe: Timeframe | None = None) -> None:
         self._path = Path(path)
+        if not self._path.is_file():
+            raise MarketDataUnavailable(f"{self._path}: no such file")
         if symbol is None:
             stem = self._path.name.split(".")[0]
             guess = re.split(r"[-_ ]", stem)[0]
