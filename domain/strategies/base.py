@@ -66,6 +66,21 @@ class Strategy(Protocol):
         ...
 
 
+def crossings(fast: FloatArray, slow: FloatArray, warmup: int) -> tuple[BoolArray, BoolArray]:
+    """Bars where ``fast`` crosses above ``slow`` and below it (NaN never crosses); none before ``warmup``."""
+    n = fast.shape[0]
+    above = fast > slow
+    valid = ~(np.isnan(fast) | np.isnan(slow))
+    both = valid[1:] & valid[:-1]
+    up = np.zeros(n, dtype=np.bool_)
+    down = np.zeros(n, dtype=np.bool_)
+    up[1:] = above[1:] & ~above[:-1] & both
+    down[1:] = ~above[1:] & above[:-1] & both
+    up[:warmup] = False
+    down[:warmup] = False
+    return up, down
+
+
 def no_signals(n: int, warmup: int) -> Signals:
     """All-false signals of length ``n`` (a starting point that strategies fill in)."""
     false = np.zeros(n, dtype=np.bool_)

@@ -10,7 +10,7 @@ import numpy as np
 from domain.indicators import atr, ema
 from domain.model.candles import CandleSeries
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals
+from domain.strategies.base import Signals, crossings
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +50,10 @@ class EmaTrend:
         p = self.params
         close = candles.close
         n = close.shape[0]
-        fast = ema(close, p.fast)
-        slow = ema(close, p.slow)
-        above = fast > slow  # False while either is NaN
-        cross_up = np.zeros(n, dtype=np.bool_)
-        cross_down = np.zeros(n, dtype=np.bool_)
-        valid = ~(np.isnan(fast) | np.isnan(slow))
-        both = valid[1:] & valid[:-1]
-        cross_up[1:] = above[1:] & ~above[:-1] & both
-        cross_down[1:] = ~above[1:] & above[:-1] & both
-        warm = self.warmup
-        cross_up[:warm] = False
-        cross_down[:warm] = False
+        cross_up, cross_down = crossings(ema(close, p.fast), ema(close, p.slow), self.warmup)
         if p.atr_stop > 0:
             stop_distance = atr(candles.high, candles.low, close, p.atr_period) * p.atr_stop
         else:
             stop_distance = np.full(n, np.nan)
         no = np.zeros(n, dtype=np.bool_)
-        return Signals(cross_up, cross_down, no, no.copy(), stop_distance, np.full(n, p.size), warm)
+        return Signals(cross_up, cross_down, no, no.copy(), stop_distance, np.full(n, p.size), self.warmup)

@@ -8,9 +8,10 @@ from typing import Any
 
 from domain.model.errors import InvalidParameter
 from domain.strategies.base import Strategy, build_params
+from domain.strategies.ema_cross import EmaCross
 from domain.strategies.ema_trend import EmaTrend
 
-_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend,)}
+_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross)}
 DEFAULT_STRATEGY = "ema_trend"
 
 
