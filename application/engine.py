@@ -1,32 +1,36 @@
 """The one engine loop. Backtests, paper and live trading all run bars through :meth:`Engine.process_bar`.
 
 A backtest calls :meth:`Engine.run`, which visits only the bars where something can happen (a signal, an
-order that can fill) and marks equity in between with whole-array arithmetic; a live session calls
-``process_bar`` for each closed candle. Decisions taken at bar ``t``'s close become orders that the broker
-can fill from bar ``t + 1`` on: a backtest never trades on a price it could not have seen.
+order the broker can fill, a trailing stop that must move before it is hit) and marks equity in between
+with whole-array arithmetic; a live session calls ``process_bar`` for each closed candle. Decisions taken
+at bar ``t``'s close become orders that the broker can fill from bar ``t + 1`` on: no fill ever uses a
+price that was not yet known. Visiting a bar that did not need it never changes a result (tested).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
 from application.ports.broker import Broker
 from application.ports.clock import Clock
-from application.ports.errors import OrderRejected
-from domain.model.candles import CandleSeries, FloatArray
+from application.ports.errors import ConfigurationError, OrderRejected
+from domain.model.candles import BoolArray, CandleSeries, FloatArray
+from domain.model.market import MarketFrame, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
-from domain.model.positions import ZERO, Position
-from domain.model.trades import Direction, Trade
-from domain.strategies.base import Signals
+from domain.model.positions import ZERO
+from domain.model.symbols import Instrument, Symbol
+from domain.model.trades import Direction, Trade, excursions
+from domain.strategies.base import ExitRules, Signals
 
 ProgressCallback = Callable[[int, int], None]
 _CENT = Decimal("0.01")
+_STOP_TAGS = ("stop_loss", "trailing_stop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,22 +42,54 @@ class Denial:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Portfolio rules the loop enforces. Exposures are fractions of equity (notional / equity)."""
+
+    allow_short: bool = False
+    max_entries: int = 1  # entries into one position; above 1 allows scale-ins
+    max_symbol_exposure: float | None = None  # None: max_gross_exposure shared equally by the symbols
+    max_gross_exposure: float = 1.0  # above 1 only on a leveraged account
+
+    def __post_init__(self) -> None:
+        if self.max_entries < 1:
+            raise ConfigurationError("max_entries must be at least 1")
+        if not self.max_gross_exposure > 0:
+            raise ConfigurationError("max_gross_exposure must be positive")
+        if self.max_symbol_exposure is not None and not self.max_symbol_exposure > 0:
+            raise ConfigurationError("max_symbol_exposure must be positive")
+
+
+@dataclass(slots=True)
+class PositionBook:
+    """What the loop remembers about one symbol's open position between bars."""
+
+    entries: int = 0
+    entry_time: int = 0
+    entry_row: int = 0
+    entry_price: float = math.nan  # first fill's price (break-even reference)
+    open_fees: Decimal = ZERO  # entry fees of the open quantity not yet charged to a closed trade
+    open_slippage: Decimal = ZERO
+    stop_level: float = math.nan  # the stop in force (attached or managed), NaN when none
+    stop_seen: int = -1  # last bar whose close has been folded into the managed stop
+
+
 @dataclass(slots=True)
 class EngineState:
     """Everything the loop carries from one bar to the next; small, so a live session can persist it."""
 
     portfolio: Portfolio
+    books: list[PositionBook]
     order_seq: int = 0
-    entry_time: int = 0
-    open_fees: Decimal = ZERO  # entry fees of the open quantity not yet charged to a closed trade
     last_index: int = -1
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EngineResult:
-    """What a run produced: equity marked at every bar's close, the trade ledger, fills and denials."""
+    """What a run produced: equity and gross exposure marked at every bar's close, trades, fills, denials."""
 
     equity: FloatArray
+    exposure: FloatArray
     trades: list[Trade]
     fills: list[Fill]
     denials: list[Denial]
@@ -63,59 +99,119 @@ class EngineResult:
     def fees_paid(self) -> float:
         return float(sum((f.fee for f in self.fills), ZERO))
 
+    @property
+    def slippage_paid(self) -> float:
+        return float(sum((f.slippage for f in self.fills), ZERO))
 
-@dataclass(slots=True)
+
 class Engine:
     """Turns signals into orders through a :class:`Broker`, and fills into positions and trades."""
 
-    candles: CandleSeries
-    signals: Signals
-    broker: Broker
-    clock: Clock
-    initial_cash: Decimal
-    run_id: str = "bt"
-    allow_short: bool = False
-    state: EngineState = field(init=False)
-    equity: FloatArray = field(init=False)
-    trades: list[Trade] = field(init=False, default_factory=list)
-    fills: list[Fill] = field(init=False, default_factory=list)
-    denials: list[Denial] = field(init=False, default_factory=list)
+    def __init__(
+        self,
+        market: CandleSeries | MarketFrame,
+        signals: Signals | Sequence[Signals],
+        broker: Broker,
+        clock: Clock,
+        initial_cash: Decimal,
+        run_id: str = "bt",
+        allow_short: bool = False,
+        config: EngineConfig | None = None,
+    ) -> None:
+        frame = market if isinstance(market, MarketFrame) else MarketFrame.align([market])
+        sigs = [signals] if isinstance(signals, Signals) else list(signals)
+        if len(sigs) != frame.width:
+            raise ConfigurationError(f"{len(sigs)} signal sets for {frame.width} symbols")
+        self.frame = frame
+        self.broker = broker
+        self.clock = clock
+        self.run_id = run_id
+        self.config = config or EngineConfig(allow_short=allow_short)
+        n, k = len(frame), frame.width
+        self._symbols = frame.symbols
+        self._instruments: list[Instrument] = [broker.instrument(s) for s in frame.symbols]
+        self._exits: list[ExitRules] = [s.exits for s in sigs]
+        # Per symbol, signal arrays on the frame's rows (the same arrays when the frame is one symbol).
+        identity = k == 1 and frame.rows[0].shape[0] == n
+        self._le: list[BoolArray] = []
+        self._lx: list[BoolArray] = []
+        self._se: list[BoolArray] = []
+        self._sx: list[BoolArray] = []
+        self._stop: list[FloatArray] = []
+        self._size: list[FloatArray] = []
+        self._atr: list[FloatArray | None] = []
+        for j, s in enumerate(sigs):
+            rows = frame.rows[j]
+            if s.long_entry.shape[0] != rows.shape[0]:
+                raise ConfigurationError(f"signals of {frame.symbols[j]} do not match its candles")
 
-    def __post_init__(self) -> None:
-        self.state = EngineState(Portfolio(self.candles.symbol.quote, self.initial_cash))
-        self.equity = np.full(len(self.candles), np.nan)
+            def place(values: np.ndarray, fill: float | bool, rows: np.ndarray = rows) -> np.ndarray:
+                return values if identity else scatter(values, rows, n, fill)
+
+            self._le.append(place(s.long_entry, False))
+            self._lx.append(place(s.long_exit, False))
+            self._se.append(place(s.short_entry, False))
+            self._sx.append(place(s.short_exit, False))
+            self._stop.append(place(s.stop_distance, np.nan))
+            self._size.append(place(s.size, np.nan))
+            self._atr.append(None if s.atr is None else place(s.atr, np.nan))
+        any_signal = np.zeros(n, dtype=np.bool_)
+        for arrays in (self._le, self._lx, self._se, self._sx):
+            for a in arrays:
+                any_signal |= a
+        self._events = np.flatnonzero(any_signal)
+        self._cols = [frame.close[:, j] for j in range(k)]
+        self._marks = [frame.mark[:, j] for j in range(k)]
+        self._highs = [frame.high[:, j] for j in range(k)]
+        self._lows = [frame.low[:, j] for j in range(k)]
+        self.state = EngineState(Portfolio(frame.symbols[0].quote, initial_cash), [PositionBook() for _ in range(k)])
+        self._cash = float(initial_cash)
+        self._qty = [0.0] * k
+        self._held: list[int] = []
+        self.equity = np.full(n, np.nan)
+        self.exposure = np.full(n, np.nan)
+        self.trades: list[Trade] = []
+        self.fills: list[Fill] = []
+        self.denials: list[Denial] = []
+        self._attached_stops: dict[str, Decimal] = {}  # entry id -> its stop, for stops managed later
 
     # -- the per-bar step, shared by every mode -------------------------------------------------------
     def process_bar(self, i: int) -> None:
-        """Bar ``i`` has closed: take the broker's fills during it, mark equity at its close, decide."""
+        """Bar ``i`` has closed: take the broker's fills during it, mark equity at its close, manage
+        stops, decide."""
         for fill in self.broker.process_bar(i):
-            self._on_fill(fill)
+            self._on_fill(fill, i)
         for rejected in self.broker.take_rejections():
-            self._deny(f"{rejected.request.tag or 'order'} rejected by the broker: {rejected.reason}")
+            self._deny(rejected.request.symbol, f"{rejected.request.tag or 'order'} rejected: {rejected.reason}")
         self.state.last_index = i
-        cash, qty = self._cash_and_quantity()
-        self.equity[i] = cash + qty * float(self.candles.close[i])
-        if i >= self.signals.warmup:
-            self._decide(i, float(self.equity[i]))
+        equity, gross = self._mark(i)
+        self.equity[i] = equity
+        self.exposure[i] = gross / equity if equity > 0 else math.nan
+        for j in self._held:
+            if self._exits[j].manages_stop:
+                self._move_stop(j, i)
+        if self._has_signal(i):
+            self._decide(i, equity, gross)
 
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
         """Replay bars ``start..end``, visiting only those where something can happen."""
-        n = len(self.candles)
-        events = self.signals.event_bars()
-        close = self.candles.close
+        n = len(self.frame)
+        events = self._events
         report_every = max(n // 100, 50_000)
-        next_report = report_every
+        next_report = start + report_every
         i = start
         while i < n:
             self.process_bar(i)
-            # The next bar where something can happen: a decision, or an order that can fill.
             k = int(np.searchsorted(events, i, side="right"))
-            next_event = int(events[k]) if k < events.shape[0] else n
-            nxt = min(self.broker.quiet_until(i + 1) + 1, next_event, n)
+            nxt = int(events[k]) if k < events.shape[0] else n
+            nxt = min(nxt, self.broker.quiet_until(i + 1) + 1)
+            if nxt > i + 1:
+                for j in self._held:
+                    if self._exits[j].manages_stop:
+                        nxt = min(nxt, self._next_stop_visit(j, i, nxt))
             nxt = max(nxt, i + 1)
             if nxt > i + 1:
-                cash, qty = self._cash_and_quantity()
-                self.equity[i + 1 : nxt] = cash + qty * close[i + 1 : nxt]
+                self._mark_between(i + 1, nxt)
             i = nxt
             if progress is not None and i >= next_report:
                 progress(min(i, n), n)
@@ -125,136 +221,288 @@ class Engine:
         return self.result()
 
     def result(self) -> EngineResult:
-        return EngineResult(self.equity, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio)
+        return EngineResult(
+            self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio
+        )
+
+    # -- marking --------------------------------------------------------------------------------------
+    def _mark(self, i: int) -> tuple[float, float]:
+        # The same operations, in the same order, as _mark_between: both give identical floats.
+        equity = self._cash
+        gross = 0.0
+        for j in self._held:
+            value = self._qty[j] * float(self._marks[j][i])
+            equity = equity + value
+            gross = gross + abs(value)
+        return equity, gross
+
+    def _mark_between(self, a: int, b: int) -> None:
+        """Equity and exposure for bars ``[a, b)`` where nothing changes: one array expression."""
+        if not self._held:
+            self.equity[a:b] = self._cash
+            self.exposure[a:b] = 0.0
+            return
+        total: FloatArray = np.full(b - a, self._cash)
+        gross: FloatArray = np.zeros(b - a)
+        for j in self._held:
+            value = self._qty[j] * self._marks[j][a:b]
+            total = total + value
+            gross = gross + np.abs(value)
+        self.equity[a:b] = total
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.exposure[a:b] = np.where(total > 0, gross / total, np.nan)
 
     # -- decisions ------------------------------------------------------------------------------------
-    def _decide(self, i: int, equity_now: float) -> None:
-        s = self.signals
-        long_entry, long_exit, short_entry, short_exit = s.at(i)
-        if not (long_entry or long_exit or short_entry or short_exit):
-            return
-        position = self.state.portfolio.position(self.candles.symbol)
-        flat_after = position.is_flat
-        if (position.is_long and (long_exit or short_entry)) or (position.is_short and (short_exit or long_entry)):
-            self._submit_exit(position, "exit")
-            flat_after = True
-        if not flat_after:
-            return
-        if long_entry:
-            self._submit_entry(i, Side.BUY, equity_now)
-        elif short_entry:
-            if self.allow_short:
-                self._submit_entry(i, Side.SELL, equity_now)
-            else:
-                self._deny("short entry signal ignored: this account does not allow short selling")
+    def _has_signal(self, i: int) -> bool:
+        k = int(np.searchsorted(self._events, i))
+        return k < self._events.shape[0] and int(self._events[k]) == i
+
+    def _decide(self, i: int, equity: float, gross: float) -> None:
+        committed = 0.0  # exposure promised to entries decided at this bar
+        for j, symbol in enumerate(self._symbols):
+            long_entry, long_exit = bool(self._le[j][i]), bool(self._lx[j][i])
+            short_entry, short_exit = bool(self._se[j][i]), bool(self._sx[j][i])
+            if not (long_entry or long_exit or short_entry or short_exit):
+                continue
+            held = self._qty[j]
+            flat_after = held == 0
+            if (held > 0 and (long_exit or short_entry)) or (held < 0 and (short_exit or long_entry)):
+                self._submit_exit(j, i)
+                flat_after = True
+            if long_entry and (flat_after or (held > 0 and self.state.books[j].entries < self.config.max_entries)):
+                committed += self._submit_entry(j, i, Side.BUY, equity, gross + committed, flat_after)
+            elif short_entry and (flat_after or (held < 0 and self.state.books[j].entries < self.config.max_entries)):
+                if self.config.allow_short:
+                    committed += self._submit_entry(j, i, Side.SELL, equity, gross + committed, flat_after)
+                else:
+                    self._deny(symbol, "short entry signal ignored: this account does not allow short selling")
 
     def _next_id(self, tag: str) -> str:
         self.state.order_seq += 1
         return f"{self.run_id}-{self.state.order_seq}-{tag}"
 
-    def _submit_exit(self, position: Position, tag: str) -> None:
+    def _submit_exit(self, j: int, i: int) -> None:
+        position = self.state.portfolio.position(self._symbols[j])
         side = Side.SELL if position.is_long else Side.BUY
-        request = OrderRequest(
-            self._next_id(tag),
-            self.candles.symbol,
-            side,
-            OrderType.MARKET,
-            abs(position.quantity),
-            self.clock.now_ms(),
-            reduce_only=True,
-            tag=tag,
-        )
-        self._send(request)
+        self._send(
+            OrderRequest(
+                self._next_id("exit"), self._symbols[j], side, OrderType.MARKET, abs(position.quantity),
+                self.clock.now_ms(), reduce_only=True, tag="exit",
+            )
+        )  # fmt: skip
 
-    def _submit_entry(self, i: int, side: Side, equity_now: float) -> None:
-        symbol = self.candles.symbol
-        instrument = self.broker.instrument(symbol)
-        size = float(self.signals.size[i])
-        budget = equity_now * size
-        if not budget > 0 or not size > 0:
-            self._deny(f"no equity to commit (equity {equity_now:.2f}, size {size:g})")
-            return
-        price = float(self.candles.close[i])
-        distance = float(self.signals.stop_distance[i])
+    def _submit_entry(self, j: int, i: int, side: Side, equity: float, gross: float, flat: bool) -> float:
+        """Send an entry; returns the exposure (quote amount) it commits."""
+        symbol = self._symbols[j]
+        instrument = self._instruments[j]
+        size = float(self._size[j][i])
+        price = float(self._cols[j][i])
+        held_value = 0.0 if flat else abs(self._qty[j] * price)
+        cfg = self.config
+        symbol_cap = (
+            cfg.max_symbol_exposure
+            if cfg.max_symbol_exposure is not None
+            else cfg.max_gross_exposure / len(self._symbols)
+        )
+        budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
+        if not (equity > 0 and size > 0):
+            self._deny(symbol, f"no equity to commit (equity {equity:.2f}, size {size:g})")
+            return 0.0
+        if budget < float(instrument.min_notional) or budget <= 0:
+            reason = "exposure caps leave" if budget < size * equity else "equity commits"
+            self._deny(symbol, f"entry skipped: {reason} {max(budget, 0):.2f} {symbol.quote}, below the minimum order")
+            return 0.0
+        distance = float(self._stop[j][i])
         stop: Decimal | None = None
         if not math.isnan(distance) and distance > 0:
             level = price - distance if side is Side.BUY else price + distance
             if level <= 0:
-                self._deny(f"stop distance {distance:g} is larger than the price {price:g}")
-                return
+                self._deny(symbol, f"stop distance {distance:g} is larger than the price {price:g}")
+                return 0.0
             stop = instrument.round_price(level)
+        sign = 1.0 if side is Side.BUY else -1.0
+        targets = tuple(
+            (instrument.round_price(price * (1 + sign * d)), Decimal(repr(f))) for d, f in self._exits[j].take_profits
+        )
         now = self.clock.now_ms()
         if side is Side.BUY:
             quote = Decimal(repr(float(budget))).quantize(_CENT, rounding=ROUND_DOWN)
             request = OrderRequest(
                 self._next_id("entry"), symbol, side, OrderType.MARKET, None, now,
-                quote_quantity=quote, stop_loss=stop, tag="entry",
+                quote_quantity=quote, stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
         else:
             quantity = instrument.round_quantity(budget / price)
             if quantity <= 0:
-                self._deny(f"equity {equity_now:.2f} buys less than one step of {symbol}")
-                return
+                self._deny(symbol, f"equity {equity:.2f} sells less than one step of {symbol}")
+                return 0.0
             request = OrderRequest(
-                self._next_id("entry"),
-                symbol,
-                side,
-                OrderType.MARKET,
-                quantity,
-                now,
-                stop_loss=stop,
-                tag="entry",
-            )
-        self._send(request)
+                self._next_id("entry"), symbol, side, OrderType.MARKET, quantity, now,
+                stop_loss=stop, take_profits=targets, tag="entry",
+            )  # fmt: skip
+        if stop is not None and self._exits[j].manages_stop:
+            self._attached_stops[request.client_order_id] = stop
+        return budget if self._send(request) else 0.0
 
-    def _send(self, request: OrderRequest) -> None:
+    def _send(self, request: OrderRequest) -> bool:
         try:
             self.broker.submit(request)
         except OrderRejected as e:
-            self._deny(f"{request.tag} order rejected: {e}")
+            self._deny(request.symbol, f"{request.tag} order rejected: {e}")
+            return False
+        return True
 
-    def _deny(self, reason: str) -> None:
-        self.denials.append(Denial(self.clock.now_ms(), str(self.candles.symbol), reason))
+    def _deny(self, symbol: Symbol, reason: str) -> None:
+        self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason))
+
+    # -- managed stops (trailing, break-even) ---------------------------------------------------------
+    def _stop_candidates(self, j: int, a: int, b: int) -> FloatArray:
+        """For bars ``[a, b)``: the stop level each bar's close asks for (NaN: no opinion)."""
+        rules = self._exits[j]
+        book = self.state.books[j]
+        long = self._qty[j] > 0
+        high, low = self._highs[j][a:b], self._lows[j][a:b]
+        cand = np.full(b - a, np.nan)
+        if rules.trailing_pct > 0:
+            cand = (
+                np.fmax(cand, high * (1 - rules.trailing_pct))
+                if long
+                else np.fmin(cand, low * (1 + rules.trailing_pct))
+            )
+        atr = self._atr[j]
+        if rules.trailing_atr > 0 and atr is not None:
+            offset = rules.trailing_atr * atr[a:b]
+            cand = np.fmax(cand, high - offset) if long else np.fmin(cand, low + offset)
+        if rules.break_even > 0:
+            entry = book.entry_price
+            if long:
+                cand = np.fmax(cand, np.where(high >= entry * (1 + rules.break_even), entry, np.nan))
+            else:
+                cand = np.fmin(cand, np.where(low <= entry * (1 - rules.break_even), entry, np.nan))
+        tick = float(self._instruments[j].tick_size)
+        # Stops sit on the tick grid, on the side that never tightens them past what was asked.
+        return np.floor(cand / tick) * tick if long else np.ceil(cand / tick) * tick
+
+    def _move_stop(self, j: int, i: int) -> None:
+        """Fold the closes since the last visit into the stop; move the resting order if it tightened."""
+        book = self.state.books[j]
+        long = self._qty[j] > 0
+        first = book.stop_seen + 1
+        book.stop_seen = i
+        if first > i:
+            return
+        cands = self._stop_candidates(j, first, i + 1)
+        if np.isnan(cands).all():
+            return
+        cand = float(np.nanmax(cands) if long else np.nanmin(cands))
+        current = book.stop_level
+        if not math.isnan(current) and (cand <= current if long else cand >= current):
+            return
+        book.stop_level = cand
+        symbol = self._symbols[j]
+        for order in self.broker.open_orders(symbol):
+            if order.request.tag in _STOP_TAGS:
+                self.broker.cancel(order.client_order_id)
+        position = self.state.portfolio.position(symbol)
+        level = Decimal(repr(cand))
+        self._send(
+            OrderRequest(
+                f"{self.run_id}-{symbol}-{book.entry_time}-stop@{level}", symbol,
+                Side.SELL if long else Side.BUY, OrderType.STOP, abs(position.quantity), self.clock.now_ms(),
+                stop_price=level, reduce_only=True, tag="trailing_stop",
+            )
+        )  # fmt: skip
+
+    def _next_stop_visit(self, j: int, i: int, horizon: int) -> int:
+        """The bar before the first bar in ``(i, horizon]`` where the managed stop, moved as it would be
+        bar by bar, is hit; ``horizon`` if none. Visiting that bar moves the stop in time (the horizon is
+        included: a resting order may fill there, and it must do so at the level it would have by then)."""
+        book = self.state.books[j]
+        long = self._qty[j] > 0
+        start = i + 1
+        level = book.stop_level
+        step = 256
+        last_bar = min(horizon, len(self.frame) - 1)
+        while start <= last_bar:
+            end = min(last_bar + 1, start + step)
+            cand = self._stop_candidates(j, start - 1, end - 1)  # set at bar r-1's close, in force at bar r
+            if not math.isnan(level):
+                cand = np.concatenate(([level], cand))
+                path = (np.fmax.accumulate(cand) if long else np.fmin.accumulate(cand))[1:]
+            else:
+                path = np.fmax.accumulate(cand) if long else np.fmin.accumulate(cand)
+            with np.errstate(invalid="ignore"):
+                hit = self._lows[j][start:end] <= path if long else self._highs[j][start:end] >= path
+            hits = np.flatnonzero(hit)
+            if hits.size:
+                return max(start + int(hits[0]) - 1, i + 1)
+            last = path[-1] if path.size else level
+            level = float(last) if not math.isnan(last) else level
+            start = end
+            step *= 4
+        return horizon
 
     # -- bookkeeping ----------------------------------------------------------------------------------
-    def _cash_and_quantity(self) -> tuple[float, float]:
-        portfolio = self.state.portfolio
-        return float(portfolio.cash), float(portfolio.position(self.candles.symbol).quantity)
-
-    def _on_fill(self, fill: Fill) -> None:
+    def _on_fill(self, fill: Fill, i: int) -> None:
         state = self.state
+        j = self._symbols.index(fill.symbol)
+        book = state.books[j]
         before = state.portfolio.position(fill.symbol)
         state.portfolio = state.portfolio.apply(fill)
         self.fills.append(fill)
+        after = state.portfolio.position(fill.symbol)
+        self._cash = float(state.portfolio.cash)
+        self._qty[j] = float(after.quantity)
+        if after.quantity and j not in self._held:
+            self._held.append(j)
+        elif not after.quantity and j in self._held:
+            self._held.remove(j)
         delta = fill.signed_quantity
         held = before.quantity
         if held == 0 or (held > 0) == (delta > 0):
             if held == 0:
-                state.entry_time = fill.timestamp
-            state.open_fees += fill.fee
+                self._open_book(book, fill, i, fill.fee, fill.slippage)
+            else:
+                book.entries += 1
+                book.open_fees += fill.fee
+                book.open_slippage += fill.slippage
             return
         closing = min(abs(delta), abs(held))
-        entry_fee = state.open_fees if closing == abs(held) else state.open_fees * closing / abs(held)
-        exit_fee = fill.fee if closing == abs(delta) else fill.fee * closing / abs(delta)
+        whole = closing == abs(held)
+        entry_fee = book.open_fees if whole else book.open_fees * closing / abs(held)
+        entry_slip = book.open_slippage if whole else book.open_slippage * closing / abs(held)
+        part = closing / abs(delta)
+        exit_fee = fill.fee if part == 1 else fill.fee * part
+        exit_slip = fill.slippage if part == 1 else fill.slippage * part
         direction = Direction.LONG if held > 0 else Direction.SHORT
         entry_price = before.average_entry
         gross = direction.sign * closing * (fill.price - entry_price)
+        hi = np.nanmax(self._highs[j][book.entry_row : i + 1])
+        lo = np.nanmin(self._lows[j][book.entry_row : i + 1])
+        mfe, mae = excursions(direction, float(entry_price), float(hi), float(lo))
         self.trades.append(
             Trade(
-                fill.symbol,
-                direction,
-                state.entry_time,
-                fill.timestamp,
-                float(entry_price),
-                float(fill.price),
-                float(closing),
-                float(entry_fee + exit_fee),
-                float(gross - entry_fee - exit_fee),
-                exit_reason=fill.client_order_id.rsplit("-", 1)[-1],
+                fill.symbol, direction, book.entry_time, fill.timestamp, float(entry_price), float(fill.price),
+                float(closing), float(entry_fee + exit_fee), float(gross - entry_fee - exit_fee),
+                exit_reason=fill.tag or "exit", slippage=float(entry_slip + exit_slip), mfe=mfe, mae=mae,
             )
-        )
-        state.open_fees -= entry_fee
+        )  # fmt: skip
+        book.open_fees -= entry_fee
+        book.open_slippage -= entry_slip
         opened = abs(delta) - closing
         if opened > 0:  # flipped to the other side
-            state.entry_time = fill.timestamp
-            state.open_fees = fill.fee - exit_fee
+            self._open_book(book, fill, i, fill.fee - exit_fee, fill.slippage - exit_slip)
+        elif after.quantity == 0:
+            state.books[j] = PositionBook()
+
+    def _open_book(self, book: PositionBook, fill: Fill, i: int, fee: Decimal, slippage: Decimal) -> None:
+        book.entries = 1
+        book.entry_time = fill.timestamp
+        book.entry_row = i
+        book.entry_price = float(fill.price)
+        book.open_fees = fee
+        book.open_slippage = slippage
+        # The stop attached to the entry is where a managed stop starts from; it never loosens.
+        stop = self._attached_stops.pop(fill.client_order_id, None)
+        book.stop_level = float(stop) if stop is not None else math.nan
+        book.stop_seen = i - 1

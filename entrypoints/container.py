@@ -12,29 +12,33 @@ from dependency_injector import containers, providers
 
 from adapters.files import BundledMarketData, CsvMarketData
 from adapters.simulation import SimulatedBroker, SimulatedClock
-from application.ports.broker import Broker
+from application.ports.broker import Broker, SimulationSettings
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
 from application.use_cases.run_backtest import RunBacktest
-from domain.model.candles import CandleSeries
+from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 
 
-def simulator(
-    candles: CandleSeries, cash: Decimal, fee_bps: Decimal, slippage_bps: Decimal, allow_short: bool
-) -> tuple[Broker, Clock]:
-    """A simulated broker and its clock over ``candles`` (the ``SimulatorFactory`` of backtests)."""
-    clock = SimulatedClock(candles.start_ms)
+def simulator(market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]:
+    """A simulated broker and its clock over ``market`` (the ``SimulatorFactory`` of backtests)."""
+    clock = SimulatedClock(int(market.open_time[0]))
     broker = SimulatedBroker(
-        candles,
-        Instrument(candles.symbol),
+        market,
+        [Instrument(s) for s in market.symbols],
         cash,
         clock,
-        taker_fee_bps=fee_bps,
-        slippage_bps=slippage_bps,
-        allow_short=allow_short,
+        taker_fee_bps=settings.fee_bps,
+        maker_fee_bps=settings.maker_fee_bps,
+        slippage_bps=settings.slippage_bps,
+        allow_short=settings.allow_short,
+        volatility_slippage_k=settings.volatility_slippage,
+        leverage=settings.leverage,
+        maintenance_margin=settings.maintenance_margin,
+        intrabar=settings.intrabar,
+        fill_on_zero_volume=settings.fill_on_zero_volume,
     )
     return broker, clock
 

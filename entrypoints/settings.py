@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         Decimal(10_000), gt=0, validation_alias=_alias("initial_balance", "INITIAL_BALANCE")
     )
     fee_bps: Decimal = Field(Decimal(10), ge=0, le=1000, validation_alias=_alias("fee_bps"))
-    slippage_bps: Decimal = Field(Decimal(0), ge=0, le=1000, validation_alias=_alias("slippage_bps"))
+    slippage_bps: Decimal = Field(Decimal(5), ge=0, le=1000, validation_alias=_alias("slippage_bps"))
     default_symbol: str = Field("BTCUSDT", validation_alias=_alias("default_symbol"))
     default_timeframe: str = Field("1h", validation_alias=_alias("default_timeframe"))
     database_url: SecretStr | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from application.ports.clock import Clock
-from domain.model.candles import CandleSeries
+from domain.model.market import MarketFrame
 from domain.model.orders import Fill, Order, OrderRequest
 from domain.model.symbols import Instrument, Symbol
 
@@ -60,18 +61,29 @@ class Broker(Protocol):
         ...
 
 
-class SimulatorFactory(Protocol):
-    """Builds a broker and its clock that replay ``candles`` (backtests, paper trading).
+@dataclass(frozen=True, slots=True)
+class SimulationSettings:
+    """How a simulated venue fills orders (docs/backtesting.md).
 
-    ``fee_bps`` is charged per side on the notional (taker; makers pay ``maker_fee_bps`` when given),
-    ``slippage_bps`` moves market and stop fills against us.
+    Fees are per side on the notional (``maker_fee_bps`` None: makers pay the taker fee). Slippage moves
+    market and stop fills against us: ``slippage_bps`` fixed, plus ``volatility_slippage`` x the standard
+    deviation of the last 20 bar returns. ``leverage`` above 1 makes it a margin account, where
+    ``maintenance_margin`` sets the liquidation price. ``intrabar`` decides whether a stop or a target
+    inside the same bar came first.
     """
 
-    def __call__(
-        self,
-        candles: CandleSeries,
-        cash: Decimal,
-        fee_bps: Decimal,
-        slippage_bps: Decimal,
-        allow_short: bool,
-    ) -> tuple[Broker, Clock]: ...
+    fee_bps: Decimal = Decimal(10)
+    maker_fee_bps: Decimal | None = None
+    slippage_bps: Decimal = Decimal(5)
+    volatility_slippage: float = 0.0
+    allow_short: bool = False
+    leverage: Decimal = Decimal(1)
+    maintenance_margin: Decimal = Decimal("0.005")
+    intrabar: str = "stop_first"
+    fill_on_zero_volume: bool = False
+
+
+class SimulatorFactory(Protocol):
+    """Builds a broker and its clock that replay ``market`` (backtests, paper trading)."""
+
+    def __call__(self, market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]: ...

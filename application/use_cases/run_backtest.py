@@ -3,73 +3,105 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from application.engine import Denial, Engine, ProgressCallback
-from application.ports.broker import SimulatorFactory
+from application.engine import Denial, Engine, EngineConfig, ProgressCallback
+from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.market_data import MarketData
-from domain.metrics import compute_metrics
-from domain.model.candles import FloatArray, GapReport, IntArray
+from domain.metrics import PerformanceTracker
+from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
+from domain.model.market import MarketFrame
 from domain.model.positions import Position
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Trade
+from domain.strategies.base import Strategy
 from domain.strategies.registry import create_strategy, describe_params
+
+GAP_POLICIES = ("report", "refuse")
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True, slots=True)
 class BacktestRequest:
     """A backtest to run. Times are UTC ms, ``[start_ms, end_ms)``; ``None`` means all the data.
 
-    Indicators warm up on bars before ``start_ms`` when the data has them, so the first decision can be
-    taken on the first bar of the range.
+    Several symbols share one cash balance. Indicators warm up on bars before ``start_ms`` when the data
+    has them, so the first decision can be taken on the first bar of the range. ``gap_policy``: ``report``
+    trades through missing bars and reports them, ``refuse`` stops with an error naming the largest gap.
     """
 
     strategy: str
-    symbol: Symbol
+    symbols: tuple[Symbol, ...]
     timeframe: Timeframe
     initial_cash: Decimal
     params: dict[str, str] = field(default_factory=dict)
     start_ms: int | None = None
     end_ms: int | None = None
-    fee_bps: Decimal = Decimal(10)
-    slippage_bps: Decimal = Decimal(0)
-    allow_short: bool = False
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    gap_policy: str = "report"
 
     def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ConfigurationError("name at least one symbol")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ConfigurationError("a symbol is named twice")
         if self.initial_cash <= 0:
             raise ConfigurationError(f"starting balance must be positive, got {self.initial_cash}")
-        if self.fee_bps < 0 or self.slippage_bps < 0:
+        sim = self.simulation
+        if sim.fee_bps < 0 or sim.slippage_bps < 0 or sim.volatility_slippage < 0:
             raise ConfigurationError("fees and slippage cannot be negative")
         if self.start_ms is not None and self.end_ms is not None and self.start_ms >= self.end_ms:
             raise ConfigurationError("the start date must be before the end date")
+        if self.gap_policy not in GAP_POLICIES:
+            raise ConfigurationError(f"gap policy must be one of {', '.join(GAP_POLICIES)}")
+        if self.engine.allow_short and not sim.allow_short:
+            raise ConfigurationError("short entries need an account that allows short selling")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class BacktestReport:
-    """Everything a person or a machine wants to see after a backtest."""
+    """Everything a person or a machine wants to see after a backtest.
+
+    Arrays share the backtested rows: ``open_time`` (UTC ms), ``closes[symbol]`` (NaN where the symbol has
+    no bar), ``equity`` and ``exposure`` marked at each close, ``benchmark`` the equal-weight buy-and-hold
+    equity from the same starting balance.
+    """
 
     request: BacktestRequest
     strategy_name: str
     strategy_version: str
     strategy_params: dict[str, Any]
-    open_time: IntArray  # the backtested bars' open times (UTC ms)
-    close: FloatArray
-    equity: FloatArray  # marked at each bar's close
+    open_time: IntArray
+    closes: dict[str, FloatArray]
+    equity: FloatArray
+    exposure: FloatArray
+    benchmark: FloatArray
     trades: list[Trade]
     denials: list[Denial]
     metrics: dict[str, float]
-    gaps: GapReport
+    gaps: dict[str, GapReport]
+    zero_volume_bars: dict[str, int]
     warmup_bars_used: int
-    open_position: Position
+    open_positions: dict[str, Position]
+    notes: list[str]
 
     @property
     def bars(self) -> int:
         return int(self.open_time.shape[0])
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.closes)
 
 
 class RunBacktest:
@@ -81,47 +113,112 @@ class RunBacktest:
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
         strategy = create_strategy(request.strategy, request.params)
-        history = self._market_data.candles(request.symbol, request.timeframe, None, request.end_ms)
-        first = 0
-        if request.start_ms is not None:
-            first = int(np.searchsorted(history.open_time, request.start_ms, side="left"))
-            if first >= len(history):
-                raise MarketDataUnavailable(f"no {request.symbol} bars from the start date on: the data ends before it")
-        pre = max(0, first - strategy.warmup)
-        candles = history.slice(pre, len(history))
-        start = first - pre
-        if len(candles) - start < 2:
+        notes: list[str] = []
+        histories = [self._history(request, s, strategy, notes) for s in request.symbols]
+        frame = MarketFrame.align(histories)
+        start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
+        if len(frame) - start < 2:
             raise MarketDataUnavailable("the range holds fewer than two bars; widen --start/--end")
-        signals = strategy.signals(candles)
-        broker, clock = self._simulator(
-            candles, request.initial_cash, request.fee_bps, request.slippage_bps, request.allow_short
-        )
-        engine = Engine(candles, signals, broker, clock, request.initial_cash, allow_short=request.allow_short)
+        period_gaps = {}
+        zero_volume = {}
+        for s in histories:
+            first = int(np.searchsorted(s.open_time, frame.open_time[start]))
+            part = s.slice(first, len(s))
+            period_gaps[str(s.symbol)] = part.gaps()
+            zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
+            self._check_gaps(request, part, period_gaps[str(s.symbol)])
+        broker, clock = self._simulator(frame, request.initial_cash, request.simulation)
+        self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
+        signals = [strategy.signals(s) for s in histories]
+        engine = Engine(frame, signals, broker, clock, request.initial_cash, config=request.engine)
         result = engine.run(start=start, progress=progress)
-        # Equity is marked at every close from the first backtested bar on (bars before it only warmed
-        # indicators up). Nothing can fill before the second bar's open, so the first mark is the starting
-        # cash, and buy-and-hold is measured from the same first close.
         equity = result.equity[start:]
-        period = candles.slice(start, len(candles))
-        metrics = compute_metrics(
-            equity,
-            result.trades,
+        marks = frame.mark[start:]
+        benchmark = _equal_weight(marks, float(request.initial_cash))
+        # The same tracker a live session keeps bar by bar, here filled with the whole run at once.
+        tracker = PerformanceTracker.from_arrays(
             request.timeframe.periods_per_year,
+            frame.open_time[start:],
+            equity,
+            result.exposure[start:],
+            trades=result.trades,
             fees_paid=result.fees_paid,
-            benchmark_close=period.close,
+            slippage_paid=result.slippage_paid,
+            initial_equity=float(request.initial_cash),
         )
+        metrics = tracker.snapshot(benchmark_close=benchmark)
+        positions = result.portfolio.positions
         return BacktestReport(
             request=request,
             strategy_name=strategy.name,
             strategy_version=strategy.version,
             strategy_params=describe_params(strategy),
-            open_time=period.open_time,
-            close=period.close,
+            open_time=frame.open_time[start:],
+            closes={str(s): frame.close[start:, j] for j, s in enumerate(frame.symbols)},
             equity=equity,
+            exposure=result.exposure[start:],
+            benchmark=benchmark,
             trades=result.trades,
             denials=result.denials,
             metrics=metrics,
-            gaps=period.gaps(),
+            gaps=period_gaps,
+            zero_volume_bars=zero_volume,
             warmup_bars_used=start,
-            open_position=result.portfolio.position(request.symbol),
+            open_positions={str(s): p for s, p in positions.items() if not p.is_flat},
+            notes=notes,
         )
+
+    def _history(self, request: BacktestRequest, symbol: Symbol, strategy: Strategy, notes: list[str]) -> CandleSeries:
+        """The symbol's bars up to ``end``, from ``warmup`` bars before ``start`` when the data has them."""
+        history = self._market_data.candles(symbol, request.timeframe, None, request.end_ms)
+        if request.start_ms is None:
+            return history
+        first = int(np.searchsorted(history.open_time, request.start_ms, side="left"))
+        if first >= len(history):
+            raise MarketDataUnavailable(
+                f"{symbol} data ends at {_day(history.end_ms)} UTC, before the start date {_day(request.start_ms)}"
+            )
+        if first == 0 and history.start_ms > request.start_ms:
+            notes.append(
+                f"{symbol} data starts at {_day(history.start_ms)} UTC, after the requested start; "
+                "the backtest begins there"
+            )
+        elif first < strategy.warmup:
+            notes.append(f"{symbol}: only {first} bars before the start to warm up on (the strategy needs "
+                         f"{strategy.warmup}); no decision before its warm-up is complete")  # fmt: skip
+        return history.slice(max(0, first - strategy.warmup), len(history))
+
+    @staticmethod
+    def _check_gaps(request: BacktestRequest, part: CandleSeries, gaps: GapReport) -> None:
+        if request.gap_policy == "refuse" and gaps.has_gaps:
+            where = _day(gaps.largest_gap_start or part.start_ms)
+            raise MarketDataUnavailable(
+                f"{part.symbol} has {gaps.gaps} gaps ({gaps.missing_bars} bars missing; the largest, "
+                f"{gaps.largest_missing_bars} bars, after {where} UTC) and the gap policy is refuse"
+            )
+
+    @staticmethod
+    def _check_balance(request: BacktestRequest, minimums: list[Decimal]) -> None:
+        minimum = min(minimums)
+        if request.initial_cash < minimum:
+            raise ConfigurationError(
+                f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
+                f"minimum order of {minimum}: no trade could ever be placed"
+            )
+
+
+def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:
+    """Equity of buying ``cash / k`` of each symbol at its first mark and holding (no fees)."""
+    k = marks.shape[1]
+    out = np.zeros(marks.shape[0])
+    for j in range(k):
+        col = marks[:, j]
+        valid = np.flatnonzero(~np.isnan(col))
+        if valid.size == 0:
+            out += cash / k
+            continue
+        first = int(valid[0])
+        part = np.full(col.shape[0], cash / k)
+        part[first:] = cash / k * col[first:] / col[first]
+        out += part
+    return out

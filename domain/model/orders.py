@@ -62,6 +62,7 @@ class OrderRequest:
     stop_price: Decimal | None = None  # trigger of a stop order
     reduce_only: bool = False
     stop_loss: Decimal | None = None  # protective stop attached to an entry, placed when it fills
+    take_profits: tuple[tuple[Decimal, Decimal], ...] = ()  # (limit price, fraction of the fill), placed likewise
     tag: str = ""  # why the order exists: "entry", "exit", "stop_loss" ...
 
     def __post_init__(self) -> None:
@@ -93,6 +94,7 @@ class Fill:
     timestamp: int
     liquidity: str = "taker"  # "maker" or "taker"
     slippage: Decimal = Decimal(0)  # cost of slippage in the quote currency (>= 0 when it hurt us)
+    tag: str = ""  # the order's tag: why it existed ("entry", "exit", "stop_loss", "take_profit" ...)
 
     def __post_init__(self) -> None:
         if self.quantity <= 0 or self.price <= 0:

@@ -16,16 +16,13 @@ class Portfolio:
     """Cash in the quote currency plus positions by symbol.
 
     Buying spends ``quantity x price + fee`` of cash, selling (or shorting) receives ``quantity x price - fee``;
-    equity is cash plus the market value of every position.
+    equity is cash plus the market value of every position. Cash goes below zero only on a margin account
+    (borrowed quote); whether that is allowed is the broker's rule, not the portfolio's.
     """
 
     quote: str
     cash: Decimal
     positions: dict[Symbol, Position] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.cash < 0:
-            raise DomainError(f"starting cash cannot be negative ({self.cash})")
 
     def position(self, symbol: Symbol) -> Position:
         return self.positions.get(symbol) or Position(symbol)

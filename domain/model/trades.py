@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -22,7 +23,8 @@ class Trade:
     """A round trip (or a partial exit of one), in the quote currency.
 
     Times are UTC ms of the fills; ``pnl`` is net of both sides' fees; ``return_pct`` is the net PnL over
-    the entry notional.
+    the entry notional. A partial exit is a trade of its own, for the quantity it closed, with its share
+    of the entry fee.
     """
 
     symbol: Symbol
@@ -35,6 +37,9 @@ class Trade:
     fees: float
     pnl: float
     exit_reason: str = ""
+    slippage: float = 0.0  # cost of slippage on both sides, quote currency
+    mfe: float = math.nan  # max favourable excursion while open, fraction of the entry price (>= 0)
+    mae: float = math.nan  # max adverse excursion while open, fraction of the entry price (<= 0)
 
     @property
     def gross_pnl(self) -> float:
@@ -52,3 +57,15 @@ class Trade:
     @property
     def is_win(self) -> bool:
         return self.pnl > 0
+
+
+def excursions(direction: Direction, entry_price: float, high: float, low: float) -> tuple[float, float]:
+    """Maximum favourable and adverse excursion, as fractions of the entry price, given the highest high
+    and lowest low seen while the trade was open: ``(mfe >= 0, mae <= 0)``."""
+    if not entry_price > 0:
+        return math.nan, math.nan
+    up = high / entry_price - 1.0
+    down = low / entry_price - 1.0
+    if direction is Direction.LONG:
+        return max(up, 0.0), min(down, 0.0)
+    return max(-down, 0.0), min(-up, 0.0)

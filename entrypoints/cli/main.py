@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -15,16 +16,18 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from application.engine import ProgressCallback
+from application.engine import EngineConfig, ProgressCallback
+from application.ports.broker import SimulationSettings
 from application.ports.errors import ApplicationError
-from application.use_cases.run_backtest import BacktestRequest
+from application.use_cases.run_backtest import BacktestReport, BacktestRequest
 from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.strategies.registry import DEFAULT_STRATEGY, strategy_names
-from entrypoints.cli.render import print_datasets, print_report, report_json
+from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
 from entrypoints.container import build_container
 from entrypoints.logging_setup import configure_logging
+from entrypoints.reports import write_html_report
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("atb.cli")
@@ -117,82 +120,148 @@ def _settings(ctx: click.Context, **flags: Any) -> Settings:
     return load_settings({**{k: v for k, v in flags.items() if v is not None}}, ctx.obj["env_file"])
 
 
-@cli.command()
-@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, help="Strategy name (see below).")
-@click.option("--symbol", help="Symbol, e.g. BTCUSDT (default: settings' default_symbol).")
-@click.option("--timeframe", help="Candle timeframe, e.g. 1h (default: settings' default_timeframe).")
-@click.option("--start", help="First bar to trade, YYYY-MM-DD (UTC). Default: start of the data.")
-@click.option("--end", help="End of the range, exclusive, YYYY-MM-DD (UTC). Default: end of the data.")
-@click.option("--balance", type=float, help="Starting balance in the quote currency (default 10000).")
-@click.option("--fee-bps", type=float, help="Fee per side in basis points (default 10 = 0.1%).")
-@click.option("--slippage-bps", type=float, help="Slippage on market and stop fills, in basis points.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter (repeatable).")
-@click.option(
-    "--data",
-    "data_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
-@click.pass_context
-def backtest(
-    ctx: click.Context,
-    strategy: str,
-    symbol: str | None,
-    timeframe: str | None,
-    start: str | None,
-    end: str | None,
-    balance: float | None,
-    fee_bps: float | None,
-    slippage_bps: float | None,
-    params: tuple[str, ...],
-    data_file: Path | None,
-    as_json: bool,
-) -> None:
-    """Backtest a strategy on bundled candles or your own file and print the report."""
+def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``atb backtest`` and ``atb backtest compare``."""
+    options = [
+        click.option("--symbol", "symbols", multiple=True,
+                     help="Symbol, e.g. BTCUSDT; repeat for a portfolio sharing one balance."),
+        click.option("--timeframe", help="Candle timeframe, e.g. 1h (default: settings' default_timeframe)."),
+        click.option("--start", help="First bar to trade, YYYY-MM-DD (UTC). Default: start of the data."),
+        click.option("--end", help="End of the range, exclusive, YYYY-MM-DD (UTC). Default: end of the data."),
+        click.option("--balance", type=float, help="Starting balance in the quote currency (default 10000)."),
+        click.option("--fee-bps", type=float, help="Fee per side in basis points (default 10 = 0.1%)."),
+        click.option("--slippage-bps", type=float, help="Fixed slippage on market and stop fills, bps (default 5)."),
+        click.option("--volatility-slippage", type=float, default=0.0, show_default=True,
+                     help="Extra slippage: this many standard deviations of recent bar returns."),
+        click.option("--leverage", type=float, default=1.0, show_default=True, help="Margin account leverage."),
+        click.option("--allow-short", is_flag=True, help="Margin account: short entry signals open shorts."),
+        click.option("--intrabar", type=click.Choice(["stop_first", "target_first"]), default="stop_first",
+                     show_default=True, help="Which came first when a stop and a target lie inside one bar."),
+        click.option("--gap-policy", type=click.Choice(["report", "refuse"]), default="report", show_default=True,
+                     help="Missing bars: trade through and report them, or refuse to run."),
+        click.option("--max-entries", type=int, default=1, show_default=True,
+                     help="Entries into one position (above 1 allows scale-ins)."),
+        click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Strategy parameter (repeatable)."),
+        click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tuple[Any, BacktestRequest]:
+    """The container and the request that ``atb backtest`` options describe."""
     settings = _settings(
-        ctx, initial_balance=_decimal(balance), fee_bps=_decimal(fee_bps), slippage_bps=_decimal(slippage_bps)
+        ctx,
+        initial_balance=_decimal(opts["balance"]),
+        fee_bps=_decimal(opts["fee_bps"]),
+        slippage_bps=_decimal(opts["slippage_bps"]),
     )
     if strategy not in strategy_names():
         raise click.BadParameter(f"unknown strategy {strategy!r}; available: {', '.join(strategy_names())}",
                                  param_hint="--strategy")  # fmt: skip
+    data_file: Path | None = opts["data_file"]
+    symbols: tuple[str, ...] = opts["symbols"]
+    timeframe: str | None = opts["timeframe"]
+    if data_file is not None and len(symbols) > 1:
+        raise click.BadParameter("a data file holds one symbol", param_hint="--symbol")
     container = build_container(
         {
             "mode": "backtest",
             "data_source": "file" if data_file else "bundled",
             "data_file": str(data_file) if data_file else None,
-            "data_symbol": symbol,
+            "data_symbol": symbols[0] if symbols else None,
             "data_timeframe": timeframe,
         }
     )
-    market_data = container.market_data()
-    if data_file is not None and symbol is None:
-        info = market_data.datasets()[0]
-        sym, tf = info.symbol, info.timeframe if timeframe is None else Timeframe.parse(timeframe)
+    if data_file is not None and not symbols:
+        info = container.market_data().datasets()[0]
+        syms = (info.symbol,)
+        tf = info.timeframe if timeframe is None else Timeframe.parse(timeframe)
     else:
-        sym = Symbol.parse(symbol or settings.default_symbol)
+        syms = tuple(Symbol.parse(s) for s in (symbols or (settings.default_symbol,)))
         tf = Timeframe.parse(timeframe or settings.default_timeframe)
+    allow_short = bool(opts["allow_short"])
     request = BacktestRequest(
         strategy=strategy,
-        symbol=sym,
+        symbols=syms,
         timeframe=tf,
         initial_cash=settings.initial_balance,
-        params=parse_params(params),
-        start_ms=parse_date(start, "--start"),
-        end_ms=parse_date(end, "--end"),
-        fee_bps=settings.fee_bps,
-        slippage_bps=settings.slippage_bps,
+        params=parse_params(opts["params"]),
+        start_ms=parse_date(opts["start"], "--start"),
+        end_ms=parse_date(opts["end"], "--end"),
+        simulation=SimulationSettings(
+            fee_bps=settings.fee_bps,
+            slippage_bps=settings.slippage_bps,
+            volatility_slippage=opts["volatility_slippage"],
+            allow_short=allow_short,
+            leverage=_decimal(opts["leverage"]) or Decimal(1),
+            intrabar=opts["intrabar"],
+        ),
+        engine=EngineConfig(
+            allow_short=allow_short,
+            max_entries=opts["max_entries"],
+            max_gross_exposure=float(opts["leverage"]),
+        ),
+        gap_policy=opts["gap_policy"],
     )
+    return container, request
+
+
+def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> BacktestReport:
     err = console(stderr=True)
-    update, close = progress_bar(err, enabled=err.is_terminal and not as_json)
+    update, close = progress_bar(err, enabled=err.is_terminal and not quiet)
     try:
-        report = container.run_backtest()(request, progress=update)
+        report: BacktestReport = container.run_backtest()(request, progress=update)
     finally:
         close()
+    return report
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, help="Strategy name (atb strategies list).")
+@backtest_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report to this file.")  # fmt: skip
+@click.pass_context
+def backtest(ctx: click.Context, strategy: str, as_json: bool, report_file: Path | None, **opts: Any) -> None:
+    """Backtest a strategy on bundled candles or your own file and print the report.
+
+    `atb backtest compare A B` runs two strategies on the same data side by side.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    container, request = build_request(ctx, strategy, opts)
+    report = run_with_progress(container, request, quiet=as_json)
+    if report_file is not None:
+        write_html_report(report, report_file)
     if as_json:
         click.echo(report_json(report))
     else:
         print_report(console(), report)
+        if report_file is not None:
+            click.echo(f"report written to {report_file}")
+
+
+@backtest.command("compare")
+@click.argument("first")
+@click.argument("second")
+@backtest_options
+@click.option("--json", "as_json", is_flag=True, help="Print both results as JSON.")
+@click.pass_context
+def backtest_compare(ctx: click.Context, first: str, second: str, as_json: bool, **opts: Any) -> None:
+    """Run strategies FIRST and SECOND on the same data and print them side by side."""
+    reports = []
+    for name in (first, second):
+        container, request = build_request(ctx, name, opts)
+        reports.append(run_with_progress(container, request, quiet=as_json))
+    if as_json:
+        click.echo(json.dumps({r.strategy_name: report_dict(r) for r in reports}, indent=2, allow_nan=False))
+    else:
+        print_comparison(console(), reports[0], reports[1])
 
 
 @cli.group()

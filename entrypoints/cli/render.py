@@ -14,6 +14,7 @@ from application.ports.market_data import DatasetInfo
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
 from domain.model.trades import Trade
+from entrypoints.reports.fmt import format_metric
 
 
 def iso(ms: int) -> str:
@@ -27,20 +28,6 @@ def day(ms: int) -> str:
 
 def _finite(x: float) -> float | None:
     return x if isinstance(x, float) and math.isfinite(x) else (None if isinstance(x, float) else x)
-
-
-def format_metric(kind: str, value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞"
-    if kind == "pct":
-        return f"{value * 100:,.2f}%"
-    if kind == "count":
-        return f"{int(value):,}"
-    if kind == "money":
-        return f"{value:,.2f}"
-    return f"{value:,.2f}"
 
 
 def trade_dict(t: Trade) -> dict[str, Any]:
@@ -61,7 +48,7 @@ def trade_dict(t: Trade) -> dict[str, Any]:
 
 def report_dict(report: BacktestReport) -> dict[str, Any]:
     req = report.request
-    pos = report.open_position
+    sim = req.simulation
     return {
         "strategy": {
             "name": report.strategy_name,
@@ -69,27 +56,40 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
             "params": report.strategy_params,
         },
         "config": {
-            "symbol": str(req.symbol),
+            "symbols": [str(s) for s in req.symbols],
             "timeframe": req.timeframe.value,
             "initial_balance": float(req.initial_cash),
-            "fee_bps": float(req.fee_bps),
-            "slippage_bps": float(req.slippage_bps),
+            "fee_bps": float(sim.fee_bps),
+            "slippage_bps": float(sim.slippage_bps),
+            "volatility_slippage": sim.volatility_slippage,
+            "leverage": float(sim.leverage),
+            "allow_short": req.engine.allow_short,
+            "intrabar": sim.intrabar,
+            "gap_policy": req.gap_policy,
         },
         "data": {
             "start": iso(int(report.open_time[0])),
             "end": iso(int(report.open_time[-1]) + req.timeframe.milliseconds),
             "bars": report.bars,
             "warmup_bars": report.warmup_bars_used,
-            "gaps": report.gaps.gaps,
-            "missing_bars": report.gaps.missing_bars,
-            "largest_gap_bars": report.gaps.largest_missing_bars,
+            "symbols": {
+                sym: {
+                    "gaps": gap.gaps,
+                    "missing_bars": gap.missing_bars,
+                    "largest_gap_bars": gap.largest_missing_bars,
+                    "zero_volume_bars": report.zero_volume_bars.get(sym, 0),
+                }
+                for sym, gap in report.gaps.items()
+            },
         },
         "metrics": {k: _finite(v) for k, v in report.metrics.items()},
         "trades": [trade_dict(t) for t in report.trades],
-        "open_position": None
-        if pos.is_flat
-        else {"quantity": float(pos.quantity), "average_entry": float(pos.average_entry)},
+        "open_positions": {
+            sym: {"quantity": float(p.quantity), "average_entry": float(p.average_entry)}
+            for sym, p in report.open_positions.items()
+        },
         "denials": [{"time": iso(d.time_ms), "symbol": d.symbol, "reason": d.reason} for d in report.denials],
+        "notes": report.notes,
     }
 
 
@@ -99,46 +99,71 @@ def report_json(report: BacktestReport) -> str:
 
 def print_report(console: Console, report: BacktestReport) -> None:
     req = report.request
-    gaps = report.gaps
+    sim = req.simulation
+    symbols = ", ".join(str(s) for s in req.symbols)
     console.print(
-        f"[bold]{report.strategy_name}[/bold] {report.strategy_version} on [bold]{req.symbol}[/bold] "
+        f"[bold]{report.strategy_name}[/bold] {report.strategy_version} on [bold]{symbols}[/bold] "
         f"{req.timeframe.value}  {day(int(report.open_time[0]))} → "
         f"{day(int(report.open_time[-1]) + req.timeframe.milliseconds)} UTC  "
         f"({report.bars:,} bars, {report.warmup_bars_used} warm-up)"
     )
     params = ", ".join(f"{k}={v}" for k, v in report.strategy_params.items())
     console.print(
-        f"params: {params}  ·  balance {float(req.initial_cash):,.2f} {req.symbol.quote}  ·  "
-        f"fee {float(req.fee_bps):g} bps/side  ·  slippage {float(req.slippage_bps):g} bps"
+        f"params: {params}  ·  balance {float(req.initial_cash):,.2f} {req.symbols[0].quote}  ·  "
+        f"fee {float(sim.fee_bps):g} bps/side  ·  slippage {float(sim.slippage_bps):g} bps"
+        + (f" + {sim.volatility_slippage:g}x volatility" if sim.volatility_slippage else "")
+        + (f"  ·  leverage {float(sim.leverage):g}x" if sim.leverage != 1 else "")
     )
-    if gaps.has_gaps:
-        console.print(
-            f"[yellow]data gaps: {gaps.gaps} ({gaps.missing_bars} bars missing, largest "
-            f"{gaps.largest_missing_bars} bars); traded through, not filled[/yellow]"
-        )
+    for sym, gaps in report.gaps.items():
+        if gaps.has_gaps:
+            console.print(
+                f"[yellow]{sym}: {gaps.gaps} gaps ({gaps.missing_bars} bars missing, largest "
+                f"{gaps.largest_missing_bars} bars); traded through, not filled[/yellow]"
+            )
+        zero = report.zero_volume_bars.get(sym, 0)
+        if zero:
+            console.print(f"[yellow]{sym}: {zero} bars with zero volume; nothing fills on them[/yellow]")
+    for note in report.notes:
+        console.print(f"[yellow]note: {note}[/yellow]")
     table = Table(show_header=True, header_style="bold")
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for spec in METRICS:
         value = report.metrics.get(spec.key, math.nan)
-        style = ""
-        if spec.kind == "pct" and spec.key not in ("win_rate", "annual_volatility") and math.isfinite(value):
-            style = "green" if value > 0 else "red" if value < 0 else ""
-        table.add_row(
-            spec.label,
-            f"[{style}]{format_metric(spec.kind, value)}[/{style}]" if style else format_metric(spec.kind, value),
-        )
+        text = format_metric(spec.kind, value)
+        signed = spec.key in ("total_return", "cagr", "annualized_return", "buy_and_hold_return", "alpha")
+        if signed and math.isfinite(value) and value != 0:
+            text = f"[{'green' if value > 0 else 'red'}]{text}[/]"
+        table.add_row(spec.label, text)
     console.print(table)
-    pos = report.open_position
-    if not pos.is_flat:
+    for sym, pos in report.open_positions.items():
         console.print(
-            f"open position at the end: {float(pos.quantity):g} {req.symbol.base} from "
+            f"open position at the end: {float(pos.quantity):g} {sym} from "
             f"{float(pos.average_entry):,.2f} (marked at the last close)"
         )
     if report.denials:
         console.print(
             f"[yellow]{len(report.denials)} decisions not carried out; first: {report.denials[0].reason}[/yellow]"
         )
+
+
+def print_comparison(console: Console, a: BacktestReport, b: BacktestReport) -> None:
+    """Two reports on the same data, metric by metric."""
+    console.print(
+        f"{a.strategy_name} vs {b.strategy_name} on {', '.join(a.symbols)} {a.request.timeframe.value}  "
+        f"{day(int(a.open_time[0]))} → {day(int(a.open_time[-1]) + a.request.timeframe.milliseconds)} UTC"
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("Metric")
+    table.add_column(a.strategy_name, justify="right")
+    table.add_column(b.strategy_name, justify="right")
+    for spec in METRICS:
+        table.add_row(
+            spec.label,
+            format_metric(spec.kind, a.metrics.get(spec.key, math.nan)),
+            format_metric(spec.kind, b.metrics.get(spec.key, math.nan)),
+        )
+    console.print(table)
 
 
 def print_datasets(console: Console, datasets: list[DatasetInfo]) -> None:

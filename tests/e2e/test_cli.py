@@ -199,7 +199,7 @@ def btc_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_json_has_the_metrics(btc_json: dict[str, Any]) -> None:
     metrics = btc_json["metrics"]
     assert set(metrics) >= METRIC_KEYS
-    assert btc_json["config"]["symbol"] == "BTCUSDT"
+    assert btc_json["config"]["symbols"] == ["BTCUSDT"]
     assert btc_json["config"]["timeframe"] == "1h"
     assert btc_json["metrics"]["max_drawdown"] <= 0
     assert 0 <= metrics["win_rate"] <= 1
@@ -226,12 +226,12 @@ def test_json_trades_agree_with_the_metrics(btc_json: dict[str, Any]) -> None:
     assert metrics["win_rate"] == pytest.approx(len(wins) / len(pnls))
     assert metrics["profit_factor"] == pytest.approx(sum(wins) / sum(losses))
     trade_fees = sum(t["fees"] for t in trades)
-    if btc_json["open_position"] is None:
+    if btc_json["open_positions"] == {}:
         assert metrics["total_fees"] == pytest.approx(trade_fees)
     else:
         assert metrics["total_fees"] >= trade_fees - 1e-6
     initial = btc_json["config"]["initial_balance"]
-    if btc_json["open_position"] is None:  # flat at the end: equity is the starting cash plus every trade's PnL
+    if btc_json["open_positions"] == {}:  # flat at the end: equity is the starting cash plus every trade's PnL
         assert metrics["total_return"] == pytest.approx((initial + sum(pnls)) / initial - 1, rel=1e-9)
 
 
@@ -245,13 +245,14 @@ def test_json_trades_happen_on_bars_of_the_data(btc_json: dict[str, Any]) -> Non
         # A decision is taken at a bar's close and filled at a later bar's open: never on the first bar.
         assert entry > first_bar
         assert entry >= previous_exit  # one position at a time
-        assert t["entry_price"] == bars.open[i]  # no slippage by default: the entry bar's open
+        slip = btc_json["config"]["slippage_bps"] / 10_000  # default 5 bps, against us on both sides
+        assert t["entry_price"] == pytest.approx(bars.open[i] * (1 + slip), rel=1e-12)
         if t["exit_reason"] == "stop_loss":
             assert exit_ >= entry
-            assert bars.low[j] <= t["exit_price"] <= bars.high[j]
+            assert bars.low[j] * (1 - slip) - 1e-9 <= t["exit_price"] <= bars.high[j]
         else:
             assert exit_ > entry
-            assert t["exit_price"] == bars.open[j]
+            assert t["exit_price"] == pytest.approx(bars.open[j] * (1 - slip), rel=1e-12)
         previous_exit = exit_
     assert any(ms_of(t["exit_time"]) > ms_of(t["entry_time"]) for t in btc_json["trades"])
 
@@ -399,7 +400,7 @@ def test_data_file_atb_and_binance_formats_give_the_same_backtest(
         assert result.code == 0, result.err
         reports.append(result.json())
     for report in reports:
-        assert report["config"]["symbol"] == "BTCUSDT"
+        assert report["config"]["symbols"] == ["BTCUSDT"]
         assert report["config"]["timeframe"] == "1h"
         assert report["data"]["bars"] == n
         assert report["data"]["start"] == iso(int(bars.time[0]))
@@ -417,7 +418,7 @@ def test_data_file_gzip_as_subprocess(tmp_path: Path) -> None:
     result = run_atb(tmp_path, "backtest", "--data", str(path), "--json")
     assert result.code == 0, result.err
     report = result.json()
-    assert report["config"]["symbol"] == "ETHUSDT"
+    assert report["config"]["symbols"] == ["ETHUSDT"]
     assert report["data"]["bars"] == 500
 
 
@@ -427,7 +428,7 @@ def test_data_file_with_unhelpful_name_needs_symbol(capsys: pytest.CaptureFixtur
     assert "--symbol" in line
     result = run_main(capsys, "backtest", "--data", str(path), "--symbol", "ETHUSDT", "--json")
     assert result.code == 0, result.err
-    assert result.json()["config"]["symbol"] == "ETHUSDT"
+    assert result.json()["config"]["symbols"] == ["ETHUSDT"]
     assert result.json()["data"]["bars"] == 400
 
 

@@ -155,8 +155,8 @@ def test_entry_below_the_minimum_notional_is_denied_with_a_reason() -> None:
     assert result.fills == []
     assert result.equity[-1] == 5.0
     (denial,) = result.denials
-    assert "entry rejected" in denial.reason and "minimum" in denial.reason
-    assert denial.time_ms == T0 + 3 * HOUR_MS  # seen when the fill was tried: bar 2, stamped at its close
+    assert "minimum order" in denial.reason
+    assert denial.time_ms == T0 + 2 * HOUR_MS  # denied when decided, at bar 1's close, before any order
 
 
 def test_skipping_quiet_bars_gives_the_same_result_as_visiting_every_bar() -> None:

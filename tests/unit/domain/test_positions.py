@@ -223,9 +223,11 @@ def test_portfolio_equity_needs_a_mark_for_each_open_position():
     assert flat.equity({BTC: D(100)}) == 1000
 
 
-def test_portfolio_refuses_negative_starting_cash():
-    with pytest.raises(DomainError):
-        Portfolio("USDT", D(-1))
+def test_a_margin_portfolio_carries_borrowed_cash_into_equity():
+    # Buying 3 at 100 with 100 of cash borrows 200: equity is still cash plus the position's value.
+    pf = Portfolio("USDT", D(100)).apply(buy("3", "100"))
+    assert pf.cash == D(-200)
+    assert pf.equity({BTC: D(110)}) == D(130)
 
 
 def test_portfolio_is_not_mutated_by_apply():

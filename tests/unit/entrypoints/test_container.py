@@ -9,8 +9,10 @@ import pytest
 
 from adapters.files import BundledMarketData, CsvMarketData
 from adapters.simulation import SimulatedBroker, SimulatedClock
+from application.ports.broker import SimulationSettings
 from application.ports.errors import ConfigurationError
 from application.use_cases.run_backtest import RunBacktest
+from domain.model.market import MarketFrame
 from entrypoints.container import build_container
 from tests.builders import random_walk
 
@@ -19,7 +21,7 @@ def test_backtest_mode_wires_the_simulated_broker_and_bundled_data() -> None:
     container = build_container({"mode": "backtest"})
     assert isinstance(container.market_data(), BundledMarketData)
     factory = container.broker_factory()
-    broker, clock = factory(random_walk(50), Decimal(1000), Decimal(10), Decimal(0), False)
+    broker, clock = factory(MarketFrame.align([random_walk(50)]), Decimal(1000), SimulationSettings())
     assert isinstance(broker, SimulatedBroker) and isinstance(clock, SimulatedClock)
     assert isinstance(container.run_backtest(), RunBacktest)
 

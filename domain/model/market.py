@@ -1,0 +1,106 @@
+"""Several symbols' candles aligned on one timeline: the frame a portfolio backtest walks through."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
+from domain.model.errors import DomainError
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarketFrame:
+    """Bars of ``k`` symbols on the union of their open times (``n`` rows, UTC ms, ascending).
+
+    Price matrices are ``(n, k)``, column-major so that one symbol's column is contiguous; a symbol
+    without a bar at a row (a gap, or before its history starts) has NaN there and ``present`` False.
+    ``mark`` is the close carried forward over such holes (NaN before the symbol's first bar): the price
+    positions are valued at. ``rows[j]`` maps symbol ``j``'s own bar index to its frame row.
+    """
+
+    symbols: tuple[Symbol, ...]
+    timeframe: Timeframe
+    open_time: IntArray
+    open: Matrix
+    high: Matrix
+    low: Matrix
+    close: Matrix
+    volume: Matrix
+    present: npt.NDArray[np.bool_]
+    mark: Matrix
+    rows: tuple[IntArray, ...]
+    series: tuple[CandleSeries, ...]
+
+    @classmethod
+    def align(cls, series: Sequence[CandleSeries]) -> MarketFrame:
+        """Align validated series of one timeframe and distinct symbols."""
+        if not series:
+            raise DomainError("no candles to align")
+        timeframe = series[0].timeframe
+        symbols = tuple(s.symbol for s in series)
+        if any(s.timeframe is not timeframe for s in series):
+            raise DomainError("all symbols of a portfolio must share one timeframe")
+        if len(set(symbols)) != len(symbols):
+            raise DomainError("a symbol appears twice in the portfolio")
+        if len(series) == 1:
+            times = series[0].open_time
+        else:
+            times = np.unique(np.concatenate([s.open_time for s in series]))
+        n, k = times.shape[0], len(series)
+        rows = tuple(np.searchsorted(times, s.open_time).astype(np.int64) for s in series)
+        mats = {name: np.full((n, k), np.nan, order="F") for name in ("open", "high", "low", "close", "volume")}
+        present = np.zeros((n, k), dtype=np.bool_, order="F")
+        for j, (s, r) in enumerate(zip(series, rows, strict=True)):
+            for name, m in mats.items():
+                m[r, j] = getattr(s, name)
+            present[r, j] = True
+        mark = _forward_fill(mats["close"], present)
+        for m in (*mats.values(), present, mark):
+            m.setflags(write=False)
+        return cls(
+            symbols, timeframe, times, mats["open"], mats["high"], mats["low"], mats["close"], mats["volume"],
+            present, mark, rows, tuple(series),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return int(self.open_time.shape[0])
+
+    @property
+    def width(self) -> int:
+        return len(self.symbols)
+
+    def column(self, symbol: Symbol) -> int:
+        try:
+            return self.symbols.index(symbol)
+        except ValueError:
+            raise DomainError(f"{symbol} is not in this portfolio") from None
+
+    def start_row(self, start_ms: int) -> int:
+        return int(np.searchsorted(self.open_time, start_ms, side="left"))
+
+
+def _forward_fill(values: Matrix, present: BoolArray) -> Matrix:
+    """Carry each column's last present value forward (vectorised: index of last valid row)."""
+    n = values.shape[0]
+    idx = np.where(present, np.arange(n)[:, None], -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = np.where(idx >= 0, np.take_along_axis(values, np.maximum(idx, 0), axis=0), np.nan)
+    return np.asfortranarray(out)
+
+
+def scatter(values: npt.NDArray[np.generic], rows: IntArray, n: int, fill: float | bool) -> npt.NDArray[np.generic]:
+    """Place a symbol's per-bar values at its frame rows; other rows get ``fill``."""
+    out = np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
+
+
+__all__ = ["FloatArray", "MarketFrame", "scatter"]
