@@ -38,7 +38,11 @@ contracts: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.dev-installed
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	touch $@ $(VENV)/.dev-installed $(VENV)/.run-installed
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/backtest_speed.py
 
 clean:

@@ -129,6 +129,7 @@ class Engine:
         self.config = config or EngineConfig(allow_short=allow_short)
         n, k = len(frame), frame.width
         self._symbols = frame.symbols
+        self._column = {s: j for j, s in enumerate(frame.symbols)}
         self._instruments: list[Instrument] = [broker.instrument(s) for s in frame.symbols]
         self._exits: list[ExitRules] = [s.exits for s in sigs]
         # Per symbol, signal arrays on the frame's rows (the same arrays when the frame is one symbol).
@@ -160,6 +161,7 @@ class Engine:
             for a in arrays:
                 any_signal |= a
         self._events = np.flatnonzero(any_signal)
+        self._any_signal = any_signal
         self._cols = [frame.close[:, j] for j in range(k)]
         self._marks = [frame.mark[:, j] for j in range(k)]
         self._highs = [frame.high[:, j] for j in range(k)]
@@ -190,7 +192,7 @@ class Engine:
         for j in self._held:
             if self._exits[j].manages_stop:
                 self._move_stop(j, i)
-        if self._has_signal(i):
+        if self._any_signal[i]:
             self._decide(i, equity, gross)
 
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
@@ -200,10 +202,14 @@ class Engine:
         report_every = max(n // 100, 50_000)
         next_report = start + report_every
         i = start
+        event_list = events.tolist()
+        n_events = len(event_list)
+        k = int(np.searchsorted(events, i, side="left"))
         while i < n:
             self.process_bar(i)
-            k = int(np.searchsorted(events, i, side="right"))
-            nxt = int(events[k]) if k < events.shape[0] else n
+            while k < n_events and event_list[k] <= i:
+                k += 1
+            nxt = event_list[k] if k < n_events else n
             nxt = min(nxt, self.broker.quiet_until(i + 1) + 1)
             if nxt > i + 1:
                 for j in self._held:
@@ -253,10 +259,6 @@ class Engine:
             self.exposure[a:b] = np.where(total > 0, gross / total, np.nan)
 
     # -- decisions ------------------------------------------------------------------------------------
-    def _has_signal(self, i: int) -> bool:
-        k = int(np.searchsorted(self._events, i))
-        return k < self._events.shape[0] and int(self._events[k]) == i
-
     def _decide(self, i: int, equity: float, gross: float) -> None:
         committed = 0.0  # exposure promised to entries decided at this bar
         for j, symbol in enumerate(self._symbols):
@@ -445,7 +447,7 @@ class Engine:
     # -- bookkeeping ----------------------------------------------------------------------------------
     def _on_fill(self, fill: Fill, i: int) -> None:
         state = self.state
-        j = self._symbols.index(fill.symbol)
+        j = self._column[fill.symbol]
         book = state.books[j]
         before = state.portfolio.position(fill.symbol)
         state.portfolio = state.portfolio.apply(fill)
@@ -477,8 +479,8 @@ class Engine:
         direction = Direction.LONG if held > 0 else Direction.SHORT
         entry_price = before.average_entry
         gross = direction.sign * closing * (fill.price - entry_price)
-        hi = np.nanmax(self._highs[j][book.entry_row : i + 1])
-        lo = np.nanmin(self._lows[j][book.entry_row : i + 1])
+        hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
+        lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
         mfe, mae = excursions(direction, float(entry_price), float(hi), float(lo))
         self.trades.append(
             Trade(

@@ -147,7 +147,7 @@ class Order:
         # An order sized in the quote currency is done with its one fill.
         done = ordered is None or filled == ordered
         status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
-        return replace(self, status=status, filled_quantity=filled, average_price=avg)
+        return Order(self.request, status, self.exchange_order_id, filled, avg, self.reason)
 
     def canceled(self, reason: str = "") -> Order:
         return replace(self, status=OrderStatus.CANCELED, reason=reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.model.errors import DomainError
@@ -34,7 +34,7 @@ class Portfolio:
         cash = self.cash - fill.signed_quantity * fill.price - fill.fee
         positions = dict(self.positions)
         positions[fill.symbol] = self.position(fill.symbol).apply(fill)
-        return replace(self, cash=cash, positions=positions)
+        return Portfolio(self.quote, cash, positions)
 
     def equity(self, marks: dict[Symbol, Decimal]) -> Decimal:
         """Cash plus positions marked at ``marks`` (a price per symbol with an open position)."""

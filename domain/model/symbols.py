@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from domain.model.errors import InvalidOrder, UnknownSymbol
@@ -29,11 +29,17 @@ class Symbol:
 
     base: str
     quote: str
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for part in (self.base, self.quote):
             if not part or not part.isalnum() or part.upper() != part:
                 raise UnknownSymbol(f"invalid symbol part {part!r}: use upper-case letters and digits")
+        # Symbols key every position and order map: hash once, not at each lookup.
+        object.__setattr__(self, "_hash", hash((self.base, self.quote)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         return f"{self.base}{self.quote}"
