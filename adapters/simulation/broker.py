@@ -31,10 +31,17 @@ from domain.model.errors import DomainError
 from domain.model.market import MarketFrame
 from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from domain.model.portfolio import Portfolio
+from domain.model.positions import Position
 from domain.model.symbols import Instrument, Symbol
 
 _BPS = Decimal("0.0001")
 _ONE = Decimal(1)
+_ZERO = Decimal(0)
+_NEVER = 1 << 62
+# Module-level aliases: reading Enum members through their class is slow on the per-fill path.
+_BUY, _SELL = Side.BUY, Side.SELL
+_MARKET, _STOP = OrderType.MARKET, OrderType.STOP
+_REJECTED = OrderStatus.REJECTED
 _VOLATILITY_WINDOW = 20
 
 
@@ -124,7 +131,10 @@ class SimulatedBroker:
         self._leverage = leverage
         self._mm = maintenance_margin
         self._stop_rank = 0 if intrabar == "stop_first" else 1
-        self._portfolio = Portfolio(next(iter(quotes)), cash)
+        self._quote = next(iter(quotes))
+        # The account, kept mutable here (one Position object per fill, no copies): the venue's truth.
+        self._cash = cash
+        self._positions: dict[Symbol, Position] = {}
         tradable = frame.present if fill_on_zero_volume else frame.present & (frame.volume > 0)
         self._tradable = tradable
         # Per symbol: contiguous columns, with untradable bars as NaN so trigger searches skip them.
@@ -139,12 +149,16 @@ class SimulatedBroker:
         ]
         self._orders: dict[str, Order] = {}
         self._open: list[str] = []  # open order ids, in submission order
+        self._market: list[str] = []  # the open market orders among them
+        self._resting: list[str] = []  # the open stop and limit orders among them
+        self._min_trigger = _NEVER  # earliest bar where a resting order can fill
         self._trigger_at: dict[str, int] = {}  # resting order id -> first bar where it can fill
         self._rejections: list[Order] = []
         self._liquidation: dict[Symbol, str] = {}
         self._seq = 0
         self._next_bar = 0  # orders submitted now can fill from this bar on
         self._bar_ms = frame.timeframe.milliseconds
+        self._close_ms = (frame.open_time + self._bar_ms).tolist()
 
     # -- the Broker port ------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
@@ -154,27 +168,32 @@ class SimulatedBroker:
             raise OrderRejected(f"{symbol} is not traded in this simulation") from None
 
     def cash(self) -> Decimal:
-        return self._portfolio.cash
+        return self._cash
 
     def portfolio(self) -> Portfolio:
         """The account as the venue sees it (for reconciliation and tests)."""
-        return self._portfolio
+        return Portfolio(self._quote, self._cash, dict(self._positions))
+
+    def _held(self, symbol: Symbol) -> Decimal:
+        position = self._positions.get(symbol)
+        return position.quantity if position is not None else _ZERO
 
     def submit(self, request: OrderRequest) -> Order:
         known = self._orders.get(request.client_order_id)
         if known is not None:
             return known
         self.instrument(request.symbol)
-        held = self._portfolio.position(request.symbol).quantity
-        opens_short = request.side is Side.SELL and not request.reduce_only and held <= 0
+        held = self._held(request.symbol)
+        opens_short = request.side is _SELL and not request.reduce_only and held <= 0
         if opens_short and not self._allow_short:
             raise OrderRejected("short selling is not allowed on this account")
-        order = Order(request)
-        self._orders[request.client_order_id] = order
-        self._open.append(request.client_order_id)
-        if request.type is not OrderType.MARKET:
-            self._trigger_at[request.client_order_id] = self._find_trigger(request, self._next_bar)
-        return order
+        if request.type is _MARKET:
+            order = Order(request)
+            self._orders[request.client_order_id] = order
+            self._open.append(request.client_order_id)
+            self._market.append(request.client_order_id)
+            return order
+        return self._rest(request, self._next_bar)
 
     def cancel(self, client_order_id: str) -> Order | None:
         order = self._orders.get(client_order_id)
@@ -191,24 +210,20 @@ class SimulatedBroker:
         return taken
 
     def process_bar(self, index: int) -> list[Fill]:
-        self._clock.set(int(self._frame.open_time[index]) + self._bar_ms)
+        self._clock.set(self._close_ms[index])
         self._next_bar = index + 1
-        if not self._open:
+        if not self._market and self._min_trigger > index:
             return []
         fills: list[Fill] = []
-        for oid in [o for o in self._open if self._orders[o].request.type is OrderType.MARKET]:
+        for oid in list(self._market):
             order = self._orders[oid]
             if self._tradable[index, self._col[order.request.symbol]]:
                 self._fill_market(order, index, fills)
         # Resting orders (stops, limits, and those attached by fills above) in intrabar order; orders
         # attached while this runs are picked up too.
         done: set[str] = set()
-        while True:
-            due = [
-                o for o in self._open
-                if o not in done and self._orders[o].request.type is not OrderType.MARKET
-                and self._trigger_at.get(o, index + 1) <= index
-            ]  # fmt: skip
+        while self._min_trigger <= index:
+            due = [o for o in self._resting if o not in done and self._trigger_at[o] <= index]
             if not due:
                 break
             due.sort(key=self._intrabar_rank)
@@ -218,30 +233,26 @@ class SimulatedBroker:
         return fills
 
     def quiet_until(self, index: int) -> int:
-        last = len(self._frame) - 1
-        for oid in self._open:
-            trigger = self._trigger_at.get(oid)
-            if trigger is None:  # a market order fills at the next tradable bar
-                return index - 1
-            last = min(last, max(trigger, index) - 1)
-        return last
+        if self._market:  # a market order fills at the next tradable bar
+            return index - 1
+        return min(len(self._frame), max(self._min_trigger, index)) - 1
 
     # -- matching -------------------------------------------------------------------------------------
     def _intrabar_rank(self, oid: str) -> tuple[int, int]:
         request = self._orders[oid].request
-        is_stop = request.type is OrderType.STOP
-        return (0 if is_stop == (self._stop_rank == 0) else 1, self._open.index(oid))
+        is_stop = request.type is _STOP
+        return (0 if is_stop == (self._stop_rank == 0) else 1, self._resting.index(oid))
 
     def _find_trigger(self, request: OrderRequest, start: int) -> int:
         """First bar from ``start`` on where a resting order's price is traded through."""
         j = self._col[request.symbol]
-        if request.type is OrderType.STOP:
+        if request.type is _STOP:
             level = float(request.stop_price or 0)
-            if request.side is Side.SELL:
+            if request.side is _SELL:
                 return first_index_at_or_after(self._low[j], start, level, below=True)
             return first_index_at_or_after(self._high[j], start, level, below=False)
         level = float(request.price or 0)
-        if request.side is Side.BUY:
+        if request.side is _BUY:
             return first_index_at_or_after(self._low[j], start, level, below=True)
         return first_index_at_or_after(self._high[j], start, level, below=False)
 
@@ -250,7 +261,7 @@ class SimulatedBroker:
         if slip == 0:
             return reference
         factor = Decimal(repr(float(slip)))
-        return reference * (_ONE + factor) if side is Side.BUY else reference * (_ONE - factor)
+        return reference * (_ONE + factor) if side is _BUY else reference * (_ONE - factor)
 
     def _fill_market(self, order: Order, index: int, fills: list[Fill]) -> None:
         request = order.request
@@ -265,15 +276,15 @@ class SimulatedBroker:
         request = order.request
         j = self._col[request.symbol]
         bar_open = _dec(self._open_px[j][index])
-        if request.type is OrderType.STOP:
+        if request.type is _STOP:
             stop = request.stop_price or bar_open
             # A gap through the stop fills at the open, which is worse than the stop.
-            reference = min(bar_open, stop) if request.side is Side.SELL else max(bar_open, stop)
+            reference = min(bar_open, stop) if request.side is _SELL else max(bar_open, stop)
             price = self._slipped(reference, request.side, j, index)
             rate, liquidity = self._taker, "taker"
         else:
             limit = request.price or bar_open
-            reference = min(bar_open, limit) if request.side is Side.BUY else max(bar_open, limit)
+            reference = min(bar_open, limit) if request.side is _BUY else max(bar_open, limit)
             price, rate, liquidity = reference, self._maker, "maker"
         quantity = self._quantity_for(order, price, rate, index)
         if quantity is not None:
@@ -283,14 +294,14 @@ class SimulatedBroker:
         """The quantity this fill can have, or ``None`` after closing the order when it cannot fill."""
         request = order.request
         instrument = self._instruments[request.symbol]
-        held = self._portfolio.position(request.symbol).quantity
+        held = self._held(request.symbol)
         if request.quantity is None:
             quote = request.quote_quantity or Decimal(0)
             quantity = instrument.round_quantity(quote / (price * (_ONE + fee_rate)))
         else:
             quantity = order.remaining or Decimal(0)
         if request.reduce_only:
-            reducible = held if request.side is Side.SELL else -held
+            reducible = held if request.side is _SELL else -held
             if reducible <= 0:
                 self._close(order.canceled("reduce-only order with nothing to reduce"))
                 return None
@@ -317,18 +328,18 @@ class SimulatedBroker:
     ) -> None:
         """Spot: a buy must be paid in cash. Margin: the new exposure needs free margin for 1/leverage of it."""
         fee = price * quantity * fee_rate
-        closing = min(quantity, abs(held)) if (held > 0) != (request.side is Side.BUY) and held != 0 else Decimal(0)
+        closing = min(quantity, abs(held)) if (held > 0) != (request.side is _BUY) and held != 0 else Decimal(0)
         opening = quantity - closing
         if opening <= 0:
             return
-        if self._leverage == 1 and request.side is Side.BUY:
+        if self._leverage == 1 and request.side is _BUY:
             cost = price * quantity + fee
-            if cost > self._portfolio.cash:
-                raise InsufficientBalance(f"insufficient balance: needs {cost:.2f}, has {self._portfolio.cash:.2f}")
+            if cost > self._cash:
+                raise InsufficientBalance(f"insufficient balance: needs {cost:.2f}, has {self._cash:.2f}")
             return
         marks = self._marks(index)
-        equity = self._portfolio.equity(marks)
-        used = sum((abs(p.quantity) * marks[s] for s, p in self._portfolio.positions.items() if p.quantity), Decimal(0))
+        equity = self._cash + sum((p.quantity * marks[s] for s, p in self._positions.items() if p.quantity), _ZERO)
+        used = sum((abs(p.quantity) * marks[s] for s, p in self._positions.items() if p.quantity), _ZERO)
         free = equity - used / self._leverage
         needed = price * opening / self._leverage + fee
         if needed > free:
@@ -336,7 +347,7 @@ class SimulatedBroker:
 
     def _marks(self, index: int) -> dict[Symbol, Decimal]:
         marks = {}
-        for s, p in self._portfolio.positions.items():
+        for s, p in self._positions.items():
             if p.quantity:
                 m = self._frame.mark[index, self._col[s]]
                 marks[s] = _dec(m) if not math.isnan(m) else p.average_entry
@@ -366,14 +377,17 @@ class SimulatedBroker:
             abs(price - reference) * quantity,
             request.tag,
         )
-        self._portfolio = self._portfolio.apply(fill)
+        symbol = request.symbol
+        self._cash = self._cash - fill.signed_quantity * price - fill.fee
+        position = (self._positions.get(symbol) or Position(symbol)).apply(fill)
+        self._positions[symbol] = position
         fills.append(fill)
         updated = order.with_fill(fill)
         if request.quantity is None or not updated.status.is_open:
             self._close(updated)
         else:
             self._orders[request.client_order_id] = updated
-        if self._portfolio.position(request.symbol).is_flat:
+        if position.quantity == 0:
             # Orders that protected the position go with it (as on venues that cancel reduce-only
             # orders when a position closes): an old stop must never sell the next position.
             for other in [o for o in self._open if self._orders[o].request.symbol == request.symbol]:
@@ -413,7 +427,7 @@ class SimulatedBroker:
                 )  # fmt: skip
 
     def _update_liquidation(self, symbol: Symbol, index: int) -> None:
-        position = self._portfolio.position(symbol)
+        position = self._positions.get(symbol) or Position(symbol)
         old = self._liquidation.pop(symbol, None)
         if old is not None:
             self.cancel(old)
@@ -439,17 +453,29 @@ class SimulatedBroker:
         self._liquidation[symbol] = request.client_order_id
         self._rest(request, index)
 
-    def _rest(self, request: OrderRequest, index: int) -> None:
-        self._orders[request.client_order_id] = Order(request)
-        self._open.append(request.client_order_id)
-        self._trigger_at[request.client_order_id] = self._find_trigger(request, index)
+    def _rest(self, request: OrderRequest, index: int) -> Order:
+        oid = request.client_order_id
+        order = Order(request)
+        self._orders[oid] = order
+        self._open.append(oid)
+        self._resting.append(oid)
+        trigger = self._find_trigger(request, index)
+        self._trigger_at[oid] = trigger
+        self._min_trigger = min(self._min_trigger, trigger)
+        return order
 
     def _close(self, order: Order) -> Order:
         oid = order.client_order_id
-        if order.status is OrderStatus.REJECTED:
+        if order.status is _REJECTED:
             self._rejections.append(order)
         self._orders[oid] = order
         if oid in self._open:
             self._open.remove(oid)
-        self._trigger_at.pop(oid, None)
+            if order.request.type is _MARKET:
+                self._market.remove(oid)
+            else:
+                self._resting.remove(oid)
+                trigger = self._trigger_at.pop(oid)
+                if trigger == self._min_trigger:
+                    self._min_trigger = min((self._trigger_at[o] for o in self._resting), default=_NEVER)
         return order

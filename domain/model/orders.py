@@ -17,11 +17,16 @@ class Side(Enum):
     @property
     def sign(self) -> int:
         """+1 for a buy, -1 for a sell: the sign of the position change."""
-        return 1 if self is Side.BUY else -1
+        return 1 if self is _BUY else -1
 
     @property
     def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+        return _SELL if self is _BUY else _BUY
+
+
+# Module-level aliases: reading a member through its Enum class is slow on the per-fill path.
+_BUY = Side.BUY
+_SELL = Side.SELL
 
 
 class OrderType(Enum):
@@ -39,7 +44,11 @@ class OrderStatus(Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        return self is _NEW or self is _PARTIAL
+
+
+_NEW = OrderStatus.NEW
+_PARTIAL = OrderStatus.PARTIALLY_FILLED
 
 
 @dataclass(frozen=True, slots=True)
