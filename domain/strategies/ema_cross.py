@@ -14,7 +14,7 @@ import numpy as np
 from domain.indicators import ema
 from domain.model.candles import CandleSeries
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals, crossings
+from domain.strategies.base import ExitRules, Signals, crossings
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class EmaCrossParams:
     slow: int = 26
     stop_loss: float = 0.02  # fraction below the deciding close (0 disables the stop)
     size: float = 1.0  # fraction of equity committed by an entry
+    trailing_stop: float = 0.0  # trail the stop this fraction below the highest high since entry (0: fixed)
 
     def __post_init__(self) -> None:
         if not 1 <= self.fast < self.slow:
@@ -31,6 +32,7 @@ class EmaCrossParams:
             raise InvalidParameter("stop_loss must be a fraction in [0, 1)")
         if not 0 < self.size <= 1:
             raise InvalidParameter("size must be in (0, 1]")
+        ExitRules(trailing_pct=self.trailing_stop)  # validates it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,4 +55,5 @@ class EmaCross:
         n = close.shape[0]
         stop = close * p.stop_loss if p.stop_loss > 0 else np.full(n, np.nan)
         no = np.zeros(n, dtype=np.bool_)
-        return Signals(up, down, no, no.copy(), stop, np.full(n, p.size), self.warmup)
+        exits = ExitRules(trailing_pct=p.trailing_stop)
+        return Signals(up, down, no, no.copy(), stop, np.full(n, p.size), self.warmup, exits=exits)

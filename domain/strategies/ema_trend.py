@@ -10,7 +10,7 @@ import numpy as np
 from domain.indicators import atr, ema
 from domain.model.candles import CandleSeries
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals, crossings
+from domain.strategies.base import ExitRules, Signals, crossings
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,10 @@ class EmaTrendParams:
     atr_period: int = 14
     atr_stop: float = 3.0  # stop distance in ATRs below the entry decision's close (0 disables it)
     size: float = 1.0  # fraction of equity committed by an entry
+    trailing_atr: float = 0.0  # trail the stop this many ATRs below each bar's high (0: fixed stop)
+    break_even: float = 0.0  # move the stop to the entry once price is this fraction above it (0: never)
+    take_profit: float = 0.0  # take part of the position this fraction above the entry decision (0: never)
+    take_profit_size: float = 0.5  # the part taken at take_profit
 
     def __post_init__(self) -> None:
         if not 1 <= self.fast < self.slow:
@@ -30,6 +34,14 @@ class EmaTrendParams:
             raise InvalidParameter("atr_stop must be a finite number >= 0")
         if not 0 < self.size <= 1:
             raise InvalidParameter("size must be in (0, 1]")
+        if not 0 < self.take_profit_size <= 1:
+            raise InvalidParameter("take_profit_size must be in (0, 1]")
+
+    @property
+    def exits(self) -> ExitRules:
+        """Exit management built from the parameters (validated by ExitRules)."""
+        take_profits = ((self.take_profit, self.take_profit_size),) if self.take_profit > 0 else ()
+        return ExitRules(take_profits=take_profits, trailing_atr=self.trailing_atr, break_even=self.break_even)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +63,10 @@ class EmaTrend:
         close = candles.close
         n = close.shape[0]
         cross_up, cross_down = crossings(ema(close, p.fast), ema(close, p.slow), self.warmup)
-        if p.atr_stop > 0:
-            stop_distance = atr(candles.high, candles.low, close, p.atr_period) * p.atr_stop
-        else:
-            stop_distance = np.full(n, np.nan)
+        atr_values = atr(candles.high, candles.low, close, p.atr_period)
+        stop_distance = atr_values * p.atr_stop if p.atr_stop > 0 else np.full(n, np.nan)
         no = np.zeros(n, dtype=np.bool_)
-        return Signals(cross_up, cross_down, no, no.copy(), stop_distance, np.full(n, p.size), self.warmup)
+        return Signals(
+            cross_up, cross_down, no, no.copy(), stop_distance, np.full(n, p.size), self.warmup,
+            exits=p.exits, atr=atr_values,
+        )  # fmt: skip
