@@ -23,7 +23,7 @@ from domain.model.candles import BoolArray, CandleSeries, FloatArray
 from domain.model.market import MarketFrame, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
-from domain.model.positions import ZERO
+from domain.model.positions import ZERO, Position
 from domain.model.symbols import Instrument, Symbol
 from domain.model.trades import Direction, Trade, excursions
 from domain.strategies.base import ExitRules, Signals
@@ -76,12 +76,25 @@ class PositionBook:
 
 @dataclass(slots=True)
 class EngineState:
-    """Everything the loop carries from one bar to the next; small, so a live session can persist it."""
+    """Everything the loop carries from one bar to the next; small, so a live session can persist it.
 
-    portfolio: Portfolio
+    Cash and positions are exact and change only on fills (kept mutable here: one new ``Position`` per
+    fill, no copies of the whole account).
+    """
+
+    quote: str
+    cash: Decimal
+    positions: dict[Symbol, Position]
     books: list[PositionBook]
     order_seq: int = 0
     last_index: int = -1
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return Portfolio(self.quote, self.cash, dict(self.positions))
+
+    def position(self, symbol: Symbol) -> Position:
+        return self.positions.get(symbol) or Position(symbol)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -166,7 +179,7 @@ class Engine:
         self._marks = [frame.mark[:, j] for j in range(k)]
         self._highs = [frame.high[:, j] for j in range(k)]
         self._lows = [frame.low[:, j] for j in range(k)]
-        self.state = EngineState(Portfolio(frame.symbols[0].quote, initial_cash), [PositionBook() for _ in range(k)])
+        self.state = EngineState(frame.symbols[0].quote, initial_cash, {}, [PositionBook() for _ in range(k)])
         self._cash = float(initial_cash)
         self._qty = [0.0] * k
         self._held: list[int] = []
@@ -248,6 +261,16 @@ class Engine:
             self.equity[a:b] = self._cash
             self.exposure[a:b] = 0.0
             return
+        if len(self._held) == 1:
+            # The common case, written into the output arrays directly (same operations as _mark).
+            j = self._held[0]
+            value = self._qty[j] * self._marks[j][a:b]
+            out = self.equity[a:b]
+            np.add(self._cash, value, out=out)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(np.abs(value), out, out=self.exposure[a:b])
+            self.exposure[a:b][out <= 0] = np.nan
+            return
         total: FloatArray = np.full(b - a, self._cash)
         gross: FloatArray = np.zeros(b - a)
         for j in self._held:
@@ -284,7 +307,7 @@ class Engine:
         return f"{self.run_id}-{self.state.order_seq}-{tag}"
 
     def _submit_exit(self, j: int, i: int) -> None:
-        position = self.state.portfolio.position(self._symbols[j])
+        position = self.state.position(self._symbols[j])
         side = Side.SELL if position.is_long else Side.BUY
         self._send(
             OrderRequest(
@@ -405,7 +428,7 @@ class Engine:
         for order in self.broker.open_orders(symbol):
             if order.request.tag in _STOP_TAGS:
                 self.broker.cancel(order.client_order_id)
-        position = self.state.portfolio.position(symbol)
+        position = self.state.position(symbol)
         level = Decimal(repr(cand))
         self._send(
             OrderRequest(
@@ -449,17 +472,18 @@ class Engine:
         state = self.state
         j = self._column[fill.symbol]
         book = state.books[j]
-        before = state.portfolio.position(fill.symbol)
-        state.portfolio = state.portfolio.apply(fill)
+        before = state.position(fill.symbol)
+        after = before.apply(fill)
+        state.positions[fill.symbol] = after
+        delta = fill.signed_quantity
+        state.cash = state.cash - delta * fill.price - fill.fee
         self.fills.append(fill)
-        after = state.portfolio.position(fill.symbol)
-        self._cash = float(state.portfolio.cash)
+        self._cash = float(state.cash)
         self._qty[j] = float(after.quantity)
         if after.quantity and j not in self._held:
             self._held.append(j)
         elif not after.quantity and j in self._held:
             self._held.remove(j)
-        delta = fill.signed_quantity
         held = before.quantity
         if held == 0 or (held > 0) == (delta > 0):
             if held == 0:
