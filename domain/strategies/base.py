@@ -73,7 +73,8 @@ class Signals:
     size: FloatArray
     warmup: int
     exits: ExitRules = ExitRules()
-    atr: FloatArray | None = None  # per-bar ATR, for ATR trailing stops
+    atr: FloatArray | None = None  # per-bar ATR, for ATR trailing stops and volatility sizing
+    confidence: FloatArray | None = None  # per-bar confidence in [0, 1] of the decision (None: 1)
 
     def event_bars(self) -> np.ndarray:
         """Sorted indices of the bars where any decision is taken (the engine visits only those)."""

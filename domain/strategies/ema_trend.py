@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
-from domain.indicators import atr, ema
 from domain.model.candles import CandleSeries
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import ExitRules, Signals, crossings
+from domain.strategies.base import ExitRules, Signals
+from domain.strategies.components import EmaCrossover, StopRule, compose
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +58,6 @@ class EmaTrend:
 
     def signals(self, candles: CandleSeries) -> Signals:
         p = self.params
-        close = candles.close
-        n = close.shape[0]
-        cross_up, cross_down = crossings(ema(close, p.fast), ema(close, p.slow), self.warmup)
-        atr_values = atr(candles.high, candles.low, close, p.atr_period)
-        stop_distance = atr_values * p.atr_stop if p.atr_stop > 0 else np.full(n, np.nan)
-        no = np.zeros(n, dtype=np.bool_)
-        return Signals(
-            cross_up, cross_down, no, no.copy(), stop_distance, np.full(n, p.size), self.warmup,
-            exits=p.exits, atr=atr_values,
-        )  # fmt: skip
+        frame = EmaCrossover(p.fast, p.slow).generate(candles)
+        stop = StopRule(atr_period=p.atr_period, atr_stop=p.atr_stop)
+        return compose(frame, candles, stop, p.size, p.exits, warmup=self.warmup)

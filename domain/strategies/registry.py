@@ -10,8 +10,9 @@ from domain.model.errors import InvalidParameter
 from domain.strategies.base import Strategy, build_params
 from domain.strategies.ema_cross import EmaCross
 from domain.strategies.ema_trend import EmaTrend
+from domain.strategies.ensemble_weighted import EnsembleWeighted
 
-_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross)}
+_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross, EnsembleWeighted)}
 DEFAULT_STRATEGY = "ema_trend"
 
 
