@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from domain.model.portfolio import Portfolio
 from domain.model.positions import ZERO, Position
 from domain.model.symbols import Instrument, Symbol
 from domain.model.trades import Direction, Trade, excursions
+from domain.regime.types import Regime
+from domain.risk import AccountView, EntryProposal, PositionSizer, RiskManager, rolling_correlation, simple_returns
 from domain.strategies.base import ExitRules, Signals
 
 ProgressCallback = Callable[[int, int], None]
@@ -35,11 +38,24 @@ _STOP_TAGS = ("stop_loss", "trailing_stop")
 
 @dataclass(frozen=True, slots=True)
 class Denial:
-    """A decision the engine could not carry out, with the reason (shown in reports)."""
+    """A decision the engine did not carry out in full, with the reason (recorded, shown in reports).
+
+    ``action`` is ``denied`` (nothing was sent) or ``reduced`` (sent, smaller than the strategy asked).
+    """
 
     time_ms: int
     symbol: str
     reason: str
+    action: str = "denied"
+
+
+class RegimeLookup(Protocol):
+    """A symbol's regime at each of its own bars (None during the detector's warm-up)."""
+
+    def at(self, i: int) -> Regime | None: ...
+
+
+_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,11 @@ class Engine:
         run_id: str = "bt",
         allow_short: bool = False,
         config: EngineConfig | None = None,
+        *,
+        sizer: PositionSizer | None = None,
+        risk: RiskManager | None = None,
+        regimes: Sequence[RegimeLookup | None] | None = None,
+        correlation_window: int = 0,
     ) -> None:
         frame = market if isinstance(market, MarketFrame) else MarketFrame.align([market])
         sigs = [signals] if isinstance(signals, Signals) else list(signals)
@@ -154,6 +175,7 @@ class Engine:
         self._stop: list[FloatArray] = []
         self._size: list[FloatArray] = []
         self._atr: list[FloatArray | None] = []
+        self._confidence: list[FloatArray | None] = []
         for j, s in enumerate(sigs):
             rows = frame.rows[j]
             if s.long_entry.shape[0] != rows.shape[0]:
@@ -169,6 +191,7 @@ class Engine:
             self._stop.append(place(s.stop_distance, np.nan))
             self._size.append(place(s.size, np.nan))
             self._atr.append(None if s.atr is None else place(s.atr, np.nan))
+            self._confidence.append(None if s.confidence is None else place(s.confidence, np.nan))
         any_signal = np.zeros(n, dtype=np.bool_)
         for arrays in (self._le, self._lx, self._se, self._sx):
             for a in arrays:
@@ -189,6 +212,22 @@ class Engine:
         self.fills: list[Fill] = []
         self.denials: list[Denial] = []
         self._attached_stops: dict[str, Decimal] = {}  # entry id -> its stop, for stops managed later
+        # Risk: the sizer and the manager see the account through an AccountView at each entry decision.
+        self._sizer = sizer
+        self._risk = risk
+        self._regimes = list(regimes) if regimes is not None else [None] * k
+        self._initial_cash = float(initial_cash)
+        self._peak = float(initial_cash)
+        self._peak_upto = -1
+        self._wins = self._losses = 0
+        self._win_sum = self._loss_sum = 0.0
+        self._correlations: dict[tuple[int, int], FloatArray] = {}
+        if risk is not None and correlation_window > 1 and k > 1:
+            returns = {j: simple_returns(self._marks[j]) for j in range(k)}
+            for first in range(k):
+                for second in range(first + 1, k):
+                    corr = rolling_correlation(returns[first], returns[second], correlation_window)
+                    self._correlations[(first, second)] = self._correlations[(second, first)] = corr
 
     # -- the per-bar step, shared by every mode -------------------------------------------------------
     def process_bar(self, i: int) -> None:
@@ -284,6 +323,7 @@ class Engine:
     # -- decisions ------------------------------------------------------------------------------------
     def _decide(self, i: int, equity: float, gross: float) -> None:
         committed = 0.0  # exposure promised to entries decided at this bar
+        self._committed: dict[int, float] = {}
         for j, symbol in enumerate(self._symbols):
             long_entry, long_exit = bool(self._le[j][i]), bool(self._lx[j][i])
             short_entry, short_exit = bool(self._se[j][i]), bool(self._sx[j][i])
@@ -329,10 +369,14 @@ class Engine:
             if cfg.max_symbol_exposure is not None
             else cfg.max_gross_exposure / len(self._symbols)
         )
-        budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
         if not (equity > 0 and size > 0):
             self._deny(symbol, f"no equity to commit (equity {equity:.2f}, size {size:g})")
             return 0.0
+        if self._sizer is not None or self._risk is not None:
+            size = self._risk_checked_size(j, i, side, equity, gross, size)
+            if size <= 0:
+                return 0.0
+        budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
         if budget < float(instrument.min_notional) or budget <= 0:
             reason = "exposure caps leave" if budget < size * equity else "equity commits"
             self._deny(symbol, f"entry skipped: {reason} {max(budget, 0):.2f} {symbol.quote}, below the minimum order")
@@ -367,7 +411,68 @@ class Engine:
             )  # fmt: skip
         if stop is not None and self._exits[j].manages_stop:
             self._attached_stops[request.client_order_id] = stop
-        return budget if self._send(request) else 0.0
+        if not self._send(request):
+            return 0.0
+        self._committed[j] = self._committed.get(j, 0.0) + budget
+        return budget
+
+    # -- risk -----------------------------------------------------------------------------------------
+    def _risk_checked_size(self, j: int, i: int, side: Side, equity: float, gross: float, size: float) -> float:
+        """The fraction of equity the sizer asks for and the risk manager allows; reasons are recorded."""
+        symbol = self._symbols[j]
+        price = float(self._cols[j][i])
+        atr = self._atr[j]
+        confidence = self._confidence[j]
+        proposal = EntryProposal(
+            str(symbol), self.clock.now_ms(), 1 if side is Side.BUY else -1, price,
+            stop_distance=float(self._stop[j][i]),
+            atr=float(atr[i]) if atr is not None else math.nan,
+            confidence=float(confidence[i]) if confidence is not None else 1.0,
+            requested=size,
+        )  # fmt: skip
+        account = self._account_view(j, i, equity, gross)
+        fraction = self._sizer.fraction(proposal, account) if self._sizer is not None else size
+        if self._risk is None:
+            return fraction if fraction > 0 else 0.0
+        decision = self._risk.assess(proposal, account, fraction, sizer=self._sizer)
+        action = "denied" if decision.denied else "reduced"
+        for reason in decision.reasons:
+            self._deny(symbol, reason, action)
+        return 0.0 if decision.denied else decision.fraction
+
+    def _account_view(self, j: int, i: int, equity: float, gross: float) -> AccountView:
+        equity_curve = self.equity
+        if i > self._peak_upto:
+            seen = equity_curve[self._peak_upto + 1 : i + 1]
+            if seen.size:
+                self._peak = max(self._peak, float(np.fmax.reduce(seen)))
+            self._peak_upto = i
+        now = int(self.frame.open_time[i])
+        first_of_day = int(np.searchsorted(self.frame.open_time, now - now % _DAY_MS))
+        day_start = float(equity_curve[first_of_day - 1]) if first_of_day > 0 else self._initial_cash
+        if math.isnan(day_start):
+            day_start = self._initial_cash
+        by_symbol: dict[str, float] = {}
+        correlations: dict[str, float] = {}
+        for h in set(self._held) | set(self._committed):
+            value = abs(self._qty[h] * float(self._marks[h][i])) if h in self._held else 0.0
+            by_symbol[str(self._symbols[h])] = (value + self._committed.get(h, 0.0)) / equity
+            if h != j and (j, h) in self._correlations:
+                correlations[str(self._symbols[h])] = float(self._correlations[(j, h)][i])
+        regimes = self._regimes[j]
+        regime = None
+        if regimes is not None:
+            own = int(np.searchsorted(self.frame.rows[j], i))
+            regime = regimes.at(own)
+        closed = self._wins + self._losses
+        win_rate = self._wins / closed if closed else math.nan
+        payoff = (
+            (self._win_sum / self._wins) / (self._loss_sum / self._losses) if self._wins and self._losses else math.nan
+        )
+        return AccountView(
+            equity, self._peak, day_start, gross / equity, by_symbol, correlations, regime, win_rate, payoff,
+            closed_trades=closed,
+        )  # fmt: skip
 
     def _send(self, request: OrderRequest) -> bool:
         try:
@@ -377,8 +482,8 @@ class Engine:
             return False
         return True
 
-    def _deny(self, symbol: Symbol, reason: str) -> None:
-        self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason))
+    def _deny(self, symbol: Symbol, reason: str, action: str = "denied") -> None:
+        self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason, action))
 
     # -- managed stops (trailing, break-even) ---------------------------------------------------------
     def _stop_candidates(self, j: int, a: int, b: int) -> FloatArray:
@@ -506,6 +611,13 @@ class Engine:
         hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
         lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
         mfe, mae = excursions(direction, float(entry_price), float(hi), float(lo))
+        net = float(gross - entry_fee - exit_fee)
+        if net > 0:
+            self._wins += 1
+            self._win_sum += net
+        elif net < 0:
+            self._losses += 1
+            self._loss_sum -= net
         self.trades.append(
             Trade(
                 fill.symbol, direction, book.entry_time, fill.timestamp, float(entry_price), float(fill.price),

@@ -133,6 +133,12 @@ def _frame(d: dict[str, np.ndarray]) -> Any:
 # One runner per library: prepare(arrays) -> data (not timed); run(data) -> summary (timed)
 
 
+NON_BINDING_RISK = {
+    "max_risk_per_trade": "0", "max_position": "inf", "max_gross_exposure": "inf", "daily_loss_limit": "0",
+    "max_drawdown": "0", "drawdown_steps": "", "regime_caps": "", "min_fraction": "0",
+}  # fmt: skip
+
+
 class AtbRunner:
     def prepare(self, d: dict[str, np.ndarray]) -> Any:
         from domain.model.candles import CandleSeries
@@ -154,9 +160,12 @@ class AtbRunner:
         from domain.model.timeframe import Timeframe
         from entrypoints.container import simulator
 
+        # Risk checks run on every entry (sizer, risk manager, correlation and regime inputs) but with
+        # limits that never bind, so every library trades the same positions.
         request = BacktestRequest(
-            "ema_cross", (series.symbol,), Timeframe.H1, Decimal(CASH), simulation=self._settings()
-        )
+            "ema_cross", (series.symbol,), Timeframe.H1, Decimal(CASH), simulation=self._settings(),
+            risk=NON_BINDING_RISK,
+        )  # fmt: skip
         report = RunBacktest(_Memory(series), simulator)(request)
         return {"trades": len(report.trades), "final_equity": float(report.equity[-1])}
 

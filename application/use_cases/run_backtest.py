@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from application.engine import Denial, Engine, EngineConfig, ProgressCallback
+from application.engine import Denial, Engine, EngineConfig, ProgressCallback, RegimeLookup
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.market_data import MarketData
@@ -20,6 +20,16 @@ from domain.model.positions import Position
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Trade
+from domain.regime import detect
+from domain.risk import (
+    DEFAULT_SIZER,
+    PositionSizer,
+    RiskLimits,
+    RiskManager,
+    create_sizer,
+    describe_sizer,
+    merge_layers,
+)
 from domain.strategies.base import Strategy
 from domain.strategies.registry import create_strategy, describe_params
 
@@ -49,6 +59,10 @@ class BacktestRequest:
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     engine: EngineConfig = field(default_factory=EngineConfig)
     gap_policy: str = "report"
+    risk: dict[str, str] = field(default_factory=dict)  # overrides on top of the strategy's (CLI --risk)
+    risk_enabled: bool = True  # False: no sizer, no risk manager (the strategy's raw sizes)
+    sizer: str | None = None  # a sizer by name instead of the strategy's own
+    sizer_params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -94,6 +108,8 @@ class BacktestReport:
     warmup_bars_used: int
     open_positions: dict[str, Position]
     notes: list[str]
+    risk_limits: dict[str, object] = field(default_factory=dict)  # the merged limits the run used ({}: off)
+    sizer: dict[str, object] = field(default_factory=dict)
 
     @property
     def bars(self) -> int:
@@ -130,7 +146,13 @@ class RunBacktest:
         broker, clock = self._simulator(frame, request.initial_cash, request.simulation)
         self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
         signals = [strategy.signals(s) for s in histories]
-        engine = Engine(frame, signals, broker, clock, request.initial_cash, config=request.engine)
+        sizer, limits = self._risk_setup(request, strategy)
+        engine = Engine(
+            frame, signals, broker, clock, request.initial_cash, config=request.engine,
+            sizer=sizer, risk=RiskManager(limits) if limits is not None else None,
+            regimes=self._regimes(histories, limits),
+            correlation_window=limits.correlation_window if limits is not None else 0,
+        )  # fmt: skip
         result = engine.run(start=start, progress=progress)
         equity = result.equity[start:]
         marks = frame.mark[start:]
@@ -166,7 +188,28 @@ class RunBacktest:
             warmup_bars_used=start,
             open_positions={str(s): p for s, p in positions.items() if not p.is_flat},
             notes=notes,
+            risk_limits=limits.describe() if limits is not None else {},
+            sizer=describe_sizer(sizer) if sizer is not None else {},
         )
+
+    @staticmethod
+    def _risk_setup(request: BacktestRequest, strategy: Strategy) -> tuple[PositionSizer | None, RiskLimits | None]:
+        """The sizer and the merged risk limits: defaults < the strategy's overrides < the request's."""
+        if not request.risk_enabled:
+            return None, None
+        if request.sizer is not None:
+            sizer: PositionSizer = create_sizer(request.sizer, request.sizer_params)
+        else:
+            sizer = getattr(strategy, "sizer", None) or create_sizer(DEFAULT_SIZER)
+        limits = merge_layers(getattr(strategy, "risk_overrides", None), request.risk)
+        return sizer, limits
+
+    @staticmethod
+    def _regimes(histories: list[CandleSeries], limits: RiskLimits | None) -> list[RegimeLookup | None] | None:
+        """Regimes per symbol, when the limits cap exposure by regime."""
+        if limits is None or not limits.regime_caps:
+            return None
+        return [detect(h) for h in histories]
 
     def _history(self, request: BacktestRequest, symbol: Symbol, strategy: Strategy, notes: list[str]) -> CandleSeries:
         """The symbol's bars up to ``end``, from ``warmup`` bars before ``start`` when the data has them."""

@@ -38,7 +38,8 @@ class AccountView:
     and entries already committed at this bar. ``correlations`` maps each held symbol to the rolling
     correlation of its returns with the proposal's symbol (NaN when unknown). ``regime`` is the proposal
     symbol's regime at this bar (None when no detector runs). ``win_rate`` / ``payoff`` are the closed
-    trades' statistics so far (NaN before any), for Kelly sizing.
+    trades' statistics so far (NaN before any), for Kelly sizing; ``closed_trades`` how many closed trades
+    they come from (Kelly sizing uses its fallback until there are enough).
     """
 
     equity: float
@@ -50,6 +51,7 @@ class AccountView:
     regime: Regime | None = None
     win_rate: float = math.nan
     payoff: float = math.nan
+    closed_trades: int = 0
 
     @property
     def drawdown(self) -> float:
@@ -77,6 +79,11 @@ class RiskDecision:
 class PositionSizer(Protocol):
     """How much of the equity an entry commits, as a notional fraction (above 1 only with leverage)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The sizer's registry name (a read-only member, so frozen dataclasses satisfy the protocol)."""
+        ...
 
-    def fraction(self, proposal: EntryProposal, account: AccountView) -> float: ...
+    def fraction(self, proposal: EntryProposal, account: AccountView) -> float:
+        """The notional fraction of equity to commit (0 or less: no entry). Never raises for missing data."""
+        ...

@@ -11,8 +11,9 @@ from domain.strategies.base import Strategy, build_params
 from domain.strategies.ema_cross import EmaCross
 from domain.strategies.ema_trend import EmaTrend
 from domain.strategies.ensemble_weighted import EnsembleWeighted
+from domain.strategies.momentum_leverage import MomentumLeverage
 
-_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross, EnsembleWeighted)}
+_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross, EnsembleWeighted, MomentumLeverage)}
 DEFAULT_STRATEGY = "ema_trend"
 
 

@@ -23,8 +23,10 @@ from application.use_cases.run_backtest import BacktestReport, BacktestRequest
 from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
-from domain.strategies.registry import DEFAULT_STRATEGY, strategy_names
+from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
+from entrypoints.cli.regime import regime
 from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
+from entrypoints.cli.strategies import strategies
 from entrypoints.container import build_container
 from entrypoints.logging_setup import configure_logging
 from entrypoints.reports import write_html_report
@@ -50,12 +52,12 @@ def parse_date(value: str | None, what: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
-def parse_params(items: tuple[str, ...]) -> dict[str, str]:
+def parse_params(items: tuple[str, ...], hint: str = "--param") -> dict[str, str]:
     params: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{item!r}: write name=value", param_hint="--param")
+            raise click.BadParameter(f"{item!r}: write name=value", param_hint=hint)
         params[name.strip()] = value.strip()
     return params
 
@@ -133,7 +135,8 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--slippage-bps", type=float, help="Fixed slippage on market and stop fills, bps (default 5)."),
         click.option("--volatility-slippage", type=float, default=0.0, show_default=True,
                      help="Extra slippage: this many standard deviations of recent bar returns."),
-        click.option("--leverage", type=float, default=1.0, show_default=True, help="Margin account leverage."),
+        click.option("--leverage", type=float,
+                     help="Margin account leverage (default: what the strategy is designed for, else 1)."),
         click.option("--allow-short", is_flag=True, help="Margin account: short entry signals open shorts."),
         click.option("--intrabar", type=click.Choice(["stop_first", "target_first"]), default="stop_first",
                      show_default=True, help="Which came first when a stop and a target lie inside one bar."),
@@ -143,6 +146,12 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Entries into one position (above 1 allows scale-ins)."),
         click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Strategy parameter (repeatable)."),
+        click.option("--risk", "risk", multiple=True, metavar="NAME=VALUE",
+                     help="Risk limit override on top of the strategy's (repeatable; see atb strategies show)."),
+        click.option("--no-risk", is_flag=True, help="No sizer and no risk manager: the strategy's raw sizes."),
+        click.option("--sizer", help="Position sizer by name (requested, fixed_fraction, fixed_risk, ...)."),
+        click.option("--sizer-param", "sizer_params", multiple=True, metavar="NAME=VALUE",
+                     help="Sizer parameter (repeatable)."),
         click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format."),
     ]  # fmt: skip
@@ -184,6 +193,10 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         syms = tuple(Symbol.parse(s) for s in (symbols or (settings.default_symbol,)))
         tf = Timeframe.parse(timeframe or settings.default_timeframe)
     allow_short = bool(opts["allow_short"])
+    leverage = opts["leverage"]
+    if leverage is None:
+        hint = getattr(create_strategy(strategy, parse_params(opts["params"])), "account_leverage", 1.0)
+        leverage = float(hint)
     request = BacktestRequest(
         strategy=strategy,
         symbols=syms,
@@ -197,15 +210,19 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
             slippage_bps=settings.slippage_bps,
             volatility_slippage=opts["volatility_slippage"],
             allow_short=allow_short,
-            leverage=_decimal(opts["leverage"]) or Decimal(1),
+            leverage=_decimal(leverage) or Decimal(1),
             intrabar=opts["intrabar"],
         ),
         engine=EngineConfig(
             allow_short=allow_short,
             max_entries=opts["max_entries"],
-            max_gross_exposure=float(opts["leverage"]),
+            max_gross_exposure=float(leverage),
         ),
         gap_policy=opts["gap_policy"],
+        risk=parse_params(opts["risk"], "--risk"),
+        risk_enabled=not opts["no_risk"],
+        sizer=opts["sizer"],
+        sizer_params=parse_params(opts["sizer_params"], "--sizer-param"),
     )
     return container, request
 
@@ -262,6 +279,10 @@ def backtest_compare(ctx: click.Context, first: str, second: str, as_json: bool,
         click.echo(json.dumps({r.strategy_name: report_dict(r) for r in reports}, indent=2, allow_nan=False))
     else:
         print_comparison(console(), reports[0], reports[1])
+
+
+cli.add_command(strategies)
+cli.add_command(regime)
 
 
 @cli.group()

@@ -88,7 +88,10 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
             sym: {"quantity": float(p.quantity), "average_entry": float(p.average_entry)}
             for sym, p in report.open_positions.items()
         },
-        "denials": [{"time": iso(d.time_ms), "symbol": d.symbol, "reason": d.reason} for d in report.denials],
+        "risk": {"limits": report.risk_limits, "sizer": report.sizer},
+        "denials": [
+            {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "reason": d.reason} for d in report.denials
+        ],
         "notes": report.notes,
     }
 
@@ -141,10 +144,17 @@ def print_report(console: Console, report: BacktestReport) -> None:
             f"open position at the end: {float(pos.quantity):g} {sym} from "
             f"{float(pos.average_entry):,.2f} (marked at the last close)"
         )
-    if report.denials:
-        console.print(
-            f"[yellow]{len(report.denials)} decisions not carried out; first: {report.denials[0].reason}[/yellow]"
-        )
+    denied = [d for d in report.denials if d.action == "denied"]
+    reduced = [d for d in report.denials if d.action != "denied"]
+    if denied:
+        console.print(f"[yellow]{len(denied)} entries denied; first: {denied[0].reason}[/yellow]")
+    if reduced:
+        counts: dict[str, int] = {}
+        for d in reduced:
+            rule = d.reason.split(":", 1)[0]
+            counts[rule] = counts.get(rule, 0) + 1
+        rules = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        console.print(f"[yellow]{len(reduced)} entries reduced by risk rules ({rules})[/yellow]")
 
 
 def print_comparison(console: Console, a: BacktestReport, b: BacktestReport) -> None:

@@ -1,0 +1,106 @@
+"""Strategy configuration as the application stores and validates it (pydantic), over the domain's
+plain dataclasses: a strategy's name, version, parameters, sizer and risk overrides.
+
+A saved configuration records the strategy's version; loading it under another *major* version is refused
+(the parameters may mean something else), a newer minor or patch version is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.model.errors import InvalidParameter
+from domain.risk import DEFAULT_SIZER, create_sizer, describe_sizer, merge_layers
+from domain.strategies.base import Strategy
+from domain.strategies.registry import create_strategy, describe_params, strategy_class, strategy_names
+
+
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
+class StrategyConfig(BaseModel):
+    """A validated, versioned strategy configuration (what a session records and can be re-run with)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    sizer: str = DEFAULT_SIZER
+    sizer_params: dict[str, Any] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)  # overrides on top of the defaults
+
+    @model_validator(mode="after")
+    def _check(self) -> StrategyConfig:
+        cls = strategy_class(self.name)
+        if _major(self.version) != _major(cls.version):
+            raise ValueError(
+                f"configuration of {self.name} {self.version} does not fit the installed version {cls.version}"
+            )
+        create_strategy(self.name, self.params)  # raises InvalidParameter on a bad value or name
+        create_sizer(self.sizer, self.sizer_params)
+        merge_layers(self.risk)
+        return self
+
+    @classmethod
+    def resolve(cls, name: str, overrides: dict[str, Any] | None = None) -> StrategyConfig:
+        """The configuration of strategy ``name`` with ``overrides`` applied, every parameter explicit."""
+        strategy = create_strategy(name, overrides or {})
+        return cls(
+            name=name,
+            version=strategy.version,
+            params=describe_params(strategy),
+            sizer=getattr(getattr(strategy, "sizer", None), "name", DEFAULT_SIZER),
+            risk=dict(getattr(strategy, "risk_overrides", None) or {}),
+        )
+
+    def strategy(self) -> Strategy:
+        return create_strategy(self.name, self.params)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything ``atb strategies show`` prints: parameters with types and defaults, the sizer and
+        the merged risk limits (defaults < this strategy's overrides)."""
+        strategy = self.strategy()
+        params = getattr(strategy, "params", None)
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": strategy.description,
+            "warmup_bars": strategy.warmup,
+            "parameters": parameter_rows(params) if params is not None else [],
+            "sizer": describe_sizer(create_sizer(self.sizer, self.sizer_params)),
+            "risk": merge_layers(self.risk).describe(),
+        }
+
+
+def parameter_rows(params: Any) -> list[dict[str, Any]]:
+    """Name, type, default and current value of each field of a parameters dataclass instance."""
+    if not dataclasses.is_dataclass(params) or isinstance(params, type):
+        raise InvalidParameter("strategy parameters must be a dataclass instance")
+    hints = typing.get_type_hints(type(params))
+    rows = []
+    for f in dataclasses.fields(params):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kind = hints[f.name]
+        rows.append(
+            {
+                "name": f.name,
+                "type": getattr(kind, "__name__", str(kind)),
+                "default": default,
+                "value": getattr(params, f.name),
+            }
+        )
+    return rows
+
+
+def strategy_catalog() -> list[dict[str, str]]:
+    """Name, version and description of every registered strategy."""
+    return [
+        {"name": n, "version": strategy_class(n).version, "description": strategy_class(n).description}
+        for n in strategy_names()
+    ]
