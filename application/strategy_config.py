@@ -62,9 +62,9 @@ class StrategyConfig(BaseModel):
     def strategy(self) -> Strategy:
         return create_strategy(self.name, self.params)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, global_risk: dict[str, Any] | None = None) -> dict[str, Any]:
         """Everything ``atb strategies show`` prints: parameters with types and defaults, the sizer and
-        the merged risk limits (defaults < this strategy's overrides)."""
+        the merged risk limits (defaults < global settings < this strategy's overrides)."""
         strategy = self.strategy()
         params = getattr(strategy, "params", None)
         return {
@@ -74,7 +74,7 @@ class StrategyConfig(BaseModel):
             "warmup_bars": strategy.warmup,
             "parameters": parameter_rows(params) if params is not None else [],
             "sizer": describe_sizer(create_sizer(self.sizer, self.sizer_params)),
-            "risk": merge_layers(self.risk).describe(),
+            "risk": merge_layers(global_risk, self.risk).describe(),
         }
 
 

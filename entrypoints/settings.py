@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     )
     fee_bps: Decimal = Field(Decimal(10), ge=0, le=1000, validation_alias=_alias("fee_bps"))
     slippage_bps: Decimal = Field(Decimal(5), ge=0, le=1000, validation_alias=_alias("slippage_bps"))
+    # Global risk overrides, ``;``-separated: "max_drawdown=0.3;drawdown_steps=0.05:0.8,0.1:0.6".
+    risk_limits: str = Field("", validation_alias=_alias("risk_limits"))
     default_symbol: str = Field("BTCUSDT", validation_alias=_alias("default_symbol"))
     default_timeframe: str = Field("1h", validation_alias=_alias("default_timeframe"))
     database_url: SecretStr | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))
@@ -65,6 +67,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    def risk_layer(self) -> dict[str, str]:
+        """The global risk overrides (``ATB_RISK_LIMITS``), as ``name -> value``; validated when merged."""
+        layer: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in self.risk_limits.split(";"))):
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise SettingsError(f"invalid setting risk_limits: {item!r} is not name=value")
+            layer[name.strip()] = value.strip()
+        return layer
 
     def secrets(self) -> list[str]:
         """Every secret value that is set (for log redaction)."""

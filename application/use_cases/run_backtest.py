@@ -60,6 +60,7 @@ class BacktestRequest:
     engine: EngineConfig = field(default_factory=EngineConfig)
     gap_policy: str = "report"
     risk: dict[str, str] = field(default_factory=dict)  # overrides on top of the strategy's (CLI --risk)
+    risk_global: dict[str, str] = field(default_factory=dict)  # settings' overrides, under the strategy's
     risk_enabled: bool = True  # False: no sizer, no risk manager (the strategy's raw sizes)
     sizer: str | None = None  # a sizer by name instead of the strategy's own
     sizer_params: dict[str, str] = field(default_factory=dict)
@@ -194,14 +195,14 @@ class RunBacktest:
 
     @staticmethod
     def _risk_setup(request: BacktestRequest, strategy: Strategy) -> tuple[PositionSizer | None, RiskLimits | None]:
-        """The sizer and the merged risk limits: defaults < the strategy's overrides < the request's."""
+        """The sizer and the merged risk limits: defaults < settings < the strategy's overrides < the CLI's."""
         if not request.risk_enabled:
             return None, None
         if request.sizer is not None:
             sizer: PositionSizer = create_sizer(request.sizer, request.sizer_params)
         else:
             sizer = getattr(strategy, "sizer", None) or create_sizer(DEFAULT_SIZER)
-        limits = merge_layers(getattr(strategy, "risk_overrides", None), request.risk)
+        limits = merge_layers(request.risk_global, getattr(strategy, "risk_overrides", None), request.risk)
         return sizer, limits
 
     @staticmethod

@@ -220,6 +220,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         ),
         gap_policy=opts["gap_policy"],
         risk=parse_params(opts["risk"], "--risk"),
+        risk_global=settings.risk_layer(),
         risk_enabled=not opts["no_risk"],
         sizer=opts["sizer"],
         sizer_params=parse_params(opts["sizer_params"], "--sizer-param"),

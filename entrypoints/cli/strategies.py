@@ -38,10 +38,11 @@ def strategies_list(as_json: bool) -> None:
 
 
 @strategies.command("show")
+@click.pass_context
 @click.argument("name")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Show with these overrides.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def strategies_show(name: str, params: tuple[str, ...], as_json: bool) -> None:
+def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show a strategy's version, parameters (defaults and types) and the risk settings it runs with."""
     overrides: dict[str, str] = {}
     for item in params:
@@ -50,11 +51,12 @@ def strategies_show(name: str, params: tuple[str, ...], as_json: bool) -> None:
             raise click.BadParameter(f"{item!r}: write name=value", param_hint="--param")
         overrides[key.strip()] = value.strip()
     config = StrategyConfig.resolve(name, overrides)
+    settings = (ctx.find_root().obj or {}).get("settings")
+    described = config.describe(settings.risk_layer() if settings is not None else None)
     if as_json:
-        click.echo(json.dumps(config.describe(), indent=2, default=str))
+        click.echo(json.dumps(described, indent=2, default=str))
         return
     console = _console()
-    described = config.describe()
     console.print(f"[bold]{config.name}[/bold] {config.version}: {described['description']}")
     table = Table(show_header=True, header_style="bold", title="Parameters")
     for col in ("Name", "Type", "Default", "Value"):
@@ -62,7 +64,9 @@ def strategies_show(name: str, params: tuple[str, ...], as_json: bool) -> None:
     for row in described["parameters"]:
         table.add_row(row["name"], row["type"], str(row["default"]), str(row["value"]))
     console.print(table)
-    risk = Table(show_header=True, header_style="bold", title="Risk settings (defaults < strategy overrides)")
+    risk = Table(
+        show_header=True, header_style="bold", title="Risk settings (defaults < ATB_RISK_LIMITS < strategy's own)"
+    )
     for col in ("Setting", "Value"):
         risk.add_column(col)
     for key, value in described["risk"].items():
