@@ -262,7 +262,7 @@ class Engine:
             while k < n_events and event_list[k] <= i:
                 k += 1
             nxt = event_list[k] if k < n_events else n
-            nxt = min(nxt, self.broker.quiet_until(i + 1) + 1)
+            nxt = min(nxt, self.broker.quiet_until(i + 1, nxt) + 1)
             if nxt > i + 1:
                 for j in self._held:
                     if self._exits[j].manages_stop:

@@ -50,17 +50,27 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-def first_index_at_or_after(values: np.ndarray, start: int, threshold: float, below: bool) -> int:
-    """First ``j >= start`` with ``values[j] <= threshold`` (``below``) or ``>= threshold``; ``len`` if none.
+def first_index_at_or_after(
+    values: np.ndarray, start: int, threshold: float, below: bool, stop: int | None = None
+) -> int:
+    """First ``j`` in ``[start, stop)`` with ``values[j] <= threshold`` (``below``) or ``>= threshold``;
+    ``stop`` (default ``len``) if none.
 
     NaN never matches. Searches in growing chunks: a trigger close to ``start`` costs little and a far
     one stays linear.
     """
-    n = values.shape[0]
-    step = 64
+    n = values.shape[0] if stop is None else min(stop, values.shape[0])
     j = start
+    # A few bars: scalar reads are cheaper than building arrays (the common case, one bar per fill).
+    item = values.item
+    for k in range(j, min(j + 4, n)):
+        v = item(k)
+        if (v <= threshold) if below else (v >= threshold):
+            return k
+    j = min(j + 4, n)
+    step = 32
     while j < n:
-        seg = values[j : j + step]
+        seg = values[j : min(j + step, n)]
         hits = np.flatnonzero(seg <= threshold) if below else np.flatnonzero(seg >= threshold)
         if hits.size:
             return j + int(hits[0])
@@ -151,8 +161,11 @@ class SimulatedBroker:
         self._open: list[str] = []  # open order ids, in submission order
         self._market: list[str] = []  # the open market orders among them
         self._resting: list[str] = []  # the open stop and limit orders among them
-        self._min_trigger = _NEVER  # earliest bar where a resting order can fill
-        self._trigger_at: dict[str, int] = {}  # resting order id -> first bar where it can fill
+        self._min_trigger = _NEVER  # earliest bar where a resting order might fill
+        # Resting order id -> the first bar where it fills (when in _known), else the bar up to which the
+        # prices were searched without a hit: triggers are searched lazily, only as far as asked.
+        self._trigger_at: dict[str, int] = {}
+        self._known: set[str] = set()
         self._rejections: list[Order] = []
         self._liquidation: dict[Symbol, str] = {}
         self._seq = 0
@@ -223,7 +236,11 @@ class SimulatedBroker:
         # attached while this runs are picked up too.
         done: set[str] = set()
         while self._min_trigger <= index:
-            due = [o for o in self._resting if o not in done and self._trigger_at[o] <= index]
+            for oid in self._resting:
+                if oid not in self._known and self._trigger_at[oid] <= index:
+                    self._advance(oid, index + 1)
+            self._refresh_min()
+            due = [o for o in self._resting if o not in done and o in self._known and self._trigger_at[o] <= index]
             if not due:
                 break
             due.sort(key=self._intrabar_rank)
@@ -232,10 +249,28 @@ class SimulatedBroker:
             self._fill_resting(self._orders[oid], index, fills)
         return fills
 
-    def quiet_until(self, index: int) -> int:
+    def quiet_until(self, index: int, horizon: int) -> int:
         if self._market:  # a market order fills at the next tradable bar
             return index - 1
-        return min(len(self._frame), max(self._min_trigger, index)) - 1
+        if self._min_trigger < horizon:
+            for oid in self._resting:
+                if oid not in self._known and self._trigger_at[oid] < horizon:
+                    self._advance(oid, horizon)
+            self._refresh_min()
+        return min(len(self._frame), horizon, max(self._min_trigger, index)) - 1
+
+    def _advance(self, oid: str, upto: int) -> None:
+        """Search an unresolved resting order's trigger from where the last search stopped up to ``upto``."""
+        frontier = self._trigger_at[oid]
+        if frontier >= upto:
+            return
+        found = self._find_trigger(self._orders[oid].request, frontier, upto)
+        self._trigger_at[oid] = found
+        if found < upto:
+            self._known.add(oid)
+
+    def _refresh_min(self) -> None:
+        self._min_trigger = min((self._trigger_at[o] for o in self._resting), default=_NEVER)
 
     # -- matching -------------------------------------------------------------------------------------
     def _intrabar_rank(self, oid: str) -> tuple[int, int]:
@@ -243,18 +278,18 @@ class SimulatedBroker:
         is_stop = request.type is _STOP
         return (0 if is_stop == (self._stop_rank == 0) else 1, self._resting.index(oid))
 
-    def _find_trigger(self, request: OrderRequest, start: int) -> int:
-        """First bar from ``start`` on where a resting order's price is traded through."""
+    def _find_trigger(self, request: OrderRequest, start: int, stop: int) -> int:
+        """First bar in ``[start, stop)`` where a resting order's price is traded through; ``stop`` if none."""
         j = self._col[request.symbol]
         if request.type is _STOP:
             level = float(request.stop_price or 0)
             if request.side is _SELL:
-                return first_index_at_or_after(self._low[j], start, level, below=True)
-            return first_index_at_or_after(self._high[j], start, level, below=False)
+                return first_index_at_or_after(self._low[j], start, level, True, stop)
+            return first_index_at_or_after(self._high[j], start, level, False, stop)
         level = float(request.price or 0)
         if request.side is _BUY:
-            return first_index_at_or_after(self._low[j], start, level, below=True)
-        return first_index_at_or_after(self._high[j], start, level, below=False)
+            return first_index_at_or_after(self._low[j], start, level, True, stop)
+        return first_index_at_or_after(self._high[j], start, level, False, stop)
 
     def _slipped(self, reference: Decimal, side: Side, j: int, index: int) -> Decimal:
         slip = self._slip[j][index]
@@ -459,9 +494,10 @@ class SimulatedBroker:
         self._orders[oid] = order
         self._open.append(oid)
         self._resting.append(oid)
-        trigger = self._find_trigger(request, index)
-        self._trigger_at[oid] = trigger
-        self._min_trigger = min(self._min_trigger, trigger)
+        # Only the bar the order can first fill in is searched now; the rest when someone asks.
+        self._trigger_at[oid] = index
+        self._advance(oid, index + 1)
+        self._min_trigger = min(self._min_trigger, self._trigger_at[oid])
         return order
 
     def _close(self, order: Order) -> Order:
@@ -476,6 +512,7 @@ class SimulatedBroker:
             else:
                 self._resting.remove(oid)
                 trigger = self._trigger_at.pop(oid)
+                self._known.discard(oid)
                 if trigger == self._min_trigger:
-                    self._min_trigger = min((self._trigger_at[o] for o in self._resting), default=_NEVER)
+                    self._refresh_min()
         return order

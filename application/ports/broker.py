@@ -48,8 +48,9 @@ class Broker(Protocol):
         """Orders the venue rejected after accepting them (e.g. at fill time), since the last call."""
         ...
 
-    def quiet_until(self, index: int) -> int:
-        """The last bar ``j >= index - 1`` such that no open order can fill in bars ``index..j``.
+    def quiet_until(self, index: int, horizon: int) -> int:
+        """The last bar ``j`` in ``[index - 1, horizon - 1]`` such that no open order can fill in bars
+        ``index..j``: the engine will visit ``horizon`` anyway, so nothing past it needs looking at.
 
         A simulated broker searches its price arrays; a broker on a live venue answers ``index - 1``
         (it cannot know, so the engine visits every bar).
