@@ -34,6 +34,8 @@ from domain.strategies.base import ExitRules, Signals
 ProgressCallback = Callable[[int, int], None]
 _CENT = Decimal("0.01")
 _STOP_TAGS = ("stop_loss", "trailing_stop")
+_LONG, _SHORT = Direction.LONG, Direction.SHORT
+_BUY, _SELL = Side.BUY, Side.SELL  # module aliases: an Enum member read through its class is slow per event
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,9 @@ class Engine:
                 any_signal |= a
         self._events = np.flatnonzero(any_signal)
         self._any_signal = any_signal
+        # Per-symbol constants read on every decision and visit, looked up once here.
+        self._manages = [e.manages_stop for e in self._exits]
+        self._min_notional = [float(ins.min_notional) for ins in self._instruments]
         self._cols = [frame.close[:, j] for j in range(k)]
         self._marks = [frame.mark[:, j] for j in range(k)]
         self._highs = [frame.high[:, j] for j in range(k)]
@@ -219,6 +224,7 @@ class Engine:
         self._initial_cash = float(initial_cash)
         self._peak = float(initial_cash)
         self._peak_upto = -1
+        self._day = self._first_of_day = -1
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
         self._correlations: dict[tuple[int, int], FloatArray] = {}
@@ -233,18 +239,23 @@ class Engine:
     def process_bar(self, i: int) -> None:
         """Bar ``i`` has closed: take the broker's fills during it, mark equity at its close, manage
         stops, decide."""
-        for fill in self.broker.process_bar(i):
-            self._on_fill(fill, i)
-        for rejected in self.broker.take_rejections():
-            self._deny(rejected.request.symbol, f"{rejected.request.tag or 'order'} rejected: {rejected.reason}")
+        fills = self.broker.process_bar(i)
+        if fills:
+            for fill in fills:
+                self._on_fill(fill, i)
+        rejections = self.broker.take_rejections()
+        if rejections:
+            for rejected in rejections:
+                request = rejected.request
+                self._deny(request.symbol, f"{request.tag or 'order'} rejected: {rejected.reason}")
         self.state.last_index = i
         equity, gross = self._mark(i)
         self.equity[i] = equity
         self.exposure[i] = gross / equity if equity > 0 else math.nan
         for j in self._held:
-            if self._exits[j].manages_stop:
+            if self._manages[j]:
                 self._move_stop(j, i)
-        if self._any_signal[i]:
+        if self._any_signal.item(i):
             self._decide(i, equity, gross)
 
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
@@ -265,7 +276,7 @@ class Engine:
             nxt = min(nxt, self.broker.quiet_until(i + 1, nxt) + 1)
             if nxt > i + 1:
                 for j in self._held:
-                    if self._exits[j].manages_stop:
+                    if self._manages[j]:
                         nxt = min(nxt, self._next_stop_visit(j, i, nxt))
             nxt = max(nxt, i + 1)
             if nxt > i + 1:
@@ -289,7 +300,7 @@ class Engine:
         equity = self._cash
         gross = 0.0
         for j in self._held:
-            value = self._qty[j] * float(self._marks[j][i])
+            value = self._qty[j] * self._marks[j].item(i)
             equity = equity + value
             gross = gross + abs(value)
         return equity, gross
@@ -301,14 +312,15 @@ class Engine:
             self.exposure[a:b] = 0.0
             return
         if len(self._held) == 1:
-            # The common case, written into the output arrays directly (same operations as _mark).
+            # The common case, written into the output arrays directly (same operations as _mark). Runs
+            # once per visit, so it is kept to a few ufunc calls: ``where`` leaves the exposure of bars with
+            # equity <= 0 (or NaN) at the NaN the array starts with, and no division warning can arise.
             j = self._held[0]
-            value = self._qty[j] * self._marks[j][a:b]
+            value = self._marks[j][a:b] * self._qty[j]
             out = self.equity[a:b]
-            np.add(self._cash, value, out=out)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                np.divide(np.abs(value), out, out=self.exposure[a:b])
-            self.exposure[a:b][out <= 0] = np.nan
+            np.add(value, self._cash, out=out)
+            np.abs(value, out=value)
+            np.divide(value, out, out=self.exposure[a:b], where=out > 0)
             return
         total: FloatArray = np.full(b - a, self._cash)
         gross: FloatArray = np.zeros(b - a)
@@ -325,8 +337,8 @@ class Engine:
         committed = 0.0  # exposure promised to entries decided at this bar
         self._committed: dict[int, float] = {}
         for j, symbol in enumerate(self._symbols):
-            long_entry, long_exit = bool(self._le[j][i]), bool(self._lx[j][i])
-            short_entry, short_exit = bool(self._se[j][i]), bool(self._sx[j][i])
+            long_entry, long_exit = self._le[j].item(i), self._lx[j].item(i)
+            short_entry, short_exit = self._se[j].item(i), self._sx[j].item(i)
             if not (long_entry or long_exit or short_entry or short_exit):
                 continue
             held = self._qty[j]
@@ -335,10 +347,10 @@ class Engine:
                 self._submit_exit(j, i)
                 flat_after = True
             if long_entry and (flat_after or (held > 0 and self.state.books[j].entries < self.config.max_entries)):
-                committed += self._submit_entry(j, i, Side.BUY, equity, gross + committed, flat_after)
+                committed += self._submit_entry(j, i, _BUY, equity, gross + committed, flat_after)
             elif short_entry and (flat_after or (held < 0 and self.state.books[j].entries < self.config.max_entries)):
                 if self.config.allow_short:
-                    committed += self._submit_entry(j, i, Side.SELL, equity, gross + committed, flat_after)
+                    committed += self._submit_entry(j, i, _SELL, equity, gross + committed, flat_after)
                 else:
                     self._deny(symbol, "short entry signal ignored: this account does not allow short selling")
 
@@ -348,7 +360,7 @@ class Engine:
 
     def _submit_exit(self, j: int, i: int) -> None:
         position = self.state.position(self._symbols[j])
-        side = Side.SELL if position.is_long else Side.BUY
+        side = _SELL if position.is_long else _BUY
         self._send(
             OrderRequest(
                 self._next_id("exit"), self._symbols[j], side, OrderType.MARKET, abs(position.quantity),
@@ -360,8 +372,8 @@ class Engine:
         """Send an entry; returns the exposure (quote amount) it commits."""
         symbol = self._symbols[j]
         instrument = self._instruments[j]
-        size = float(self._size[j][i])
-        price = float(self._cols[j][i])
+        size = self._size[j].item(i)
+        price = self._cols[j].item(i)
         held_value = 0.0 if flat else abs(self._qty[j] * price)
         cfg = self.config
         symbol_cap = (
@@ -377,24 +389,27 @@ class Engine:
             if size <= 0:
                 return 0.0
         budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
-        if budget < float(instrument.min_notional) or budget <= 0:
+        if budget < self._min_notional[j] or budget <= 0:
             reason = "exposure caps leave" if budget < size * equity else "equity commits"
             self._deny(symbol, f"entry skipped: {reason} {max(budget, 0):.2f} {symbol.quote}, below the minimum order")
             return 0.0
-        distance = float(self._stop[j][i])
+        distance = self._stop[j].item(i)
         stop: Decimal | None = None
-        if not math.isnan(distance) and distance > 0:
-            level = price - distance if side is Side.BUY else price + distance
+        if distance > 0:  # False for NaN (no stop)
+            level = price - distance if side is _BUY else price + distance
             if level <= 0:
                 self._deny(symbol, f"stop distance {distance:g} is larger than the price {price:g}")
                 return 0.0
             stop = instrument.round_price(level)
-        sign = 1.0 if side is Side.BUY else -1.0
-        targets = tuple(
-            (instrument.round_price(price * (1 + sign * d)), Decimal(repr(f))) for d, f in self._exits[j].take_profits
+        sign = 1.0 if side is _BUY else -1.0
+        ladder = self._exits[j].take_profits
+        targets = (
+            tuple((instrument.round_price(price * (1 + sign * d)), Decimal(repr(f))) for d, f in ladder)
+            if ladder
+            else ()
         )
         now = self.clock.now_ms()
-        if side is Side.BUY:
+        if side is _BUY:
             quote = Decimal(repr(float(budget))).quantize(_CENT, rounding=ROUND_DOWN)
             request = OrderRequest(
                 self._next_id("entry"), symbol, side, OrderType.MARKET, None, now,
@@ -409,7 +424,7 @@ class Engine:
                 self._next_id("entry"), symbol, side, OrderType.MARKET, quantity, now,
                 stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
-        if stop is not None and self._exits[j].manages_stop:
+        if stop is not None and self._manages[j]:
             self._attached_stops[request.client_order_id] = stop
         if not self._send(request):
             return 0.0
@@ -420,14 +435,14 @@ class Engine:
     def _risk_checked_size(self, j: int, i: int, side: Side, equity: float, gross: float, size: float) -> float:
         """The fraction of equity the sizer asks for and the risk manager allows; reasons are recorded."""
         symbol = self._symbols[j]
-        price = float(self._cols[j][i])
+        price = self._cols[j].item(i)
         atr = self._atr[j]
         confidence = self._confidence[j]
         proposal = EntryProposal(
-            str(symbol), self.clock.now_ms(), 1 if side is Side.BUY else -1, price,
-            stop_distance=float(self._stop[j][i]),
-            atr=float(atr[i]) if atr is not None else math.nan,
-            confidence=float(confidence[i]) if confidence is not None else 1.0,
+            str(symbol), self.clock.now_ms(), 1 if side is _BUY else -1, price,
+            stop_distance=self._stop[j].item(i),
+            atr=atr.item(i) if atr is not None else math.nan,
+            confidence=confidence.item(i) if confidence is not None else 1.0,
             requested=size,
         )  # fmt: skip
         account = self._account_view(j, i, equity, gross)
@@ -447,15 +462,19 @@ class Engine:
             if seen.size:
                 self._peak = max(self._peak, float(np.fmax.reduce(seen)))
             self._peak_upto = i
-        now = int(self.frame.open_time[i])
-        first_of_day = int(np.searchsorted(self.frame.open_time, now - now % _DAY_MS))
+        now = self.frame.open_time.item(i)
+        day = now - now % _DAY_MS
+        if day != self._day:  # the day's first row, searched once per day
+            self._day = day
+            self._first_of_day = int(np.searchsorted(self.frame.open_time, day))
+        first_of_day = self._first_of_day
         day_start = float(equity_curve[first_of_day - 1]) if first_of_day > 0 else self._initial_cash
         if math.isnan(day_start):
             day_start = self._initial_cash
         by_symbol: dict[str, float] = {}
         correlations: dict[str, float] = {}
         for h in set(self._held) | set(self._committed):
-            value = abs(self._qty[h] * float(self._marks[h][i])) if h in self._held else 0.0
+            value = abs(self._qty[h] * self._marks[h].item(i)) if h in self._held else 0.0
             by_symbol[str(self._symbols[h])] = (value + self._committed.get(h, 0.0)) / equity
             if h != j and (j, h) in self._correlations:
                 correlations[str(self._symbols[h])] = float(self._correlations[(j, h)][i])
@@ -575,62 +594,70 @@ class Engine:
     # -- bookkeeping ----------------------------------------------------------------------------------
     def _on_fill(self, fill: Fill, i: int) -> None:
         state = self.state
-        j = self._column[fill.symbol]
+        symbol = fill.symbol
+        j = self._column[symbol]
         book = state.books[j]
-        before = state.position(fill.symbol)
+        before = state.positions.get(symbol) or Position(symbol)
         after = before.apply(fill)
-        state.positions[fill.symbol] = after
-        delta = fill.signed_quantity
-        state.cash = state.cash - delta * fill.price - fill.fee
+        state.positions[symbol] = after
+        quantity, price, fee = fill.quantity, fill.price, fill.fee
+        buy = fill.side is _BUY
+        # cash - signed quantity x price - fee, written per side (the same exact Decimal result).
+        state.cash = state.cash - quantity * price - fee if buy else state.cash + quantity * price - fee
         self.fills.append(fill)
         self._cash = float(state.cash)
         self._qty[j] = float(after.quantity)
-        if after.quantity and j not in self._held:
-            self._held.append(j)
-        elif not after.quantity and j in self._held:
+        if after.quantity:
+            if j not in self._held:
+                self._held.append(j)
+        elif j in self._held:
             self._held.remove(j)
         held = before.quantity
-        if held == 0 or (held > 0) == (delta > 0):
+        if held == 0 or (held > 0) == buy:
             if held == 0:
-                self._open_book(book, fill, i, fill.fee, fill.slippage)
+                self._open_book(book, fill, i, fee, fill.slippage)
             else:
                 book.entries += 1
-                book.open_fees += fill.fee
+                book.open_fees += fee
                 book.open_slippage += fill.slippage
             return
-        closing = min(abs(delta), abs(held))
-        whole = closing == abs(held)
-        entry_fee = book.open_fees if whole else book.open_fees * closing / abs(held)
-        entry_slip = book.open_slippage if whole else book.open_slippage * closing / abs(held)
-        part = closing / abs(delta)
-        exit_fee = fill.fee if part == 1 else fill.fee * part
-        exit_slip = fill.slippage if part == 1 else fill.slippage * part
-        direction = Direction.LONG if held > 0 else Direction.SHORT
+        size = abs(held)
+        closing = min(quantity, size)
+        whole = closing == size
+        entry_fee = book.open_fees if whole else book.open_fees * closing / size
+        entry_slip = book.open_slippage if whole else book.open_slippage * closing / size
+        if closing == quantity:
+            exit_fee, exit_slip = fee, fill.slippage
+        else:
+            part = closing / quantity
+            exit_fee, exit_slip = fee * part, fill.slippage * part
+        long = held > 0
+        direction = _LONG if long else _SHORT
         entry_price = before.average_entry
-        gross = direction.sign * closing * (fill.price - entry_price)
+        gross = closing * (price - entry_price) if long else -closing * (price - entry_price)
+        net = gross - entry_fee - exit_fee
+        net_f = float(net)
+        if net_f > 0:
+            self._wins += 1
+            self._win_sum += net_f
+        elif net_f < 0:
+            self._losses += 1
+            self._loss_sum -= net_f
         hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
         lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
-        mfe, mae = excursions(direction, float(entry_price), float(hi), float(lo))
-        net = float(gross - entry_fee - exit_fee)
-        if net > 0:
-            self._wins += 1
-            self._win_sum += net
-        elif net < 0:
-            self._losses += 1
-            self._loss_sum -= net
+        entry_f = float(entry_price)
+        mfe, mae = excursions(direction, entry_f, float(hi), float(lo))
         self.trades.append(
             Trade(
-                fill.symbol, direction, book.entry_time, fill.timestamp, float(entry_price), float(fill.price),
-                float(closing), float(entry_fee + exit_fee), float(gross - entry_fee - exit_fee),
-                exit_reason=fill.tag or "exit", slippage=float(entry_slip + exit_slip), mfe=mfe, mae=mae,
+                symbol, direction, book.entry_time, fill.timestamp, entry_f, float(price), float(closing),
+                float(entry_fee + exit_fee), net_f, fill.tag or "exit", float(entry_slip + exit_slip), mfe, mae,
             )
         )  # fmt: skip
         book.open_fees -= entry_fee
         book.open_slippage -= entry_slip
-        opened = abs(delta) - closing
-        if opened > 0:  # flipped to the other side
-            self._open_book(book, fill, i, fill.fee - exit_fee, fill.slippage - exit_slip)
-        elif after.quantity == 0:
+        if quantity > closing:  # flipped to the other side
+            self._open_book(book, fill, i, fee - exit_fee, fill.slippage - exit_slip)
+        elif not after.quantity:
             state.books[j] = PositionBook()
 
     def _open_book(self, book: PositionBook, fill: Fill, i: int, fee: Decimal, slippage: Decimal) -> None:

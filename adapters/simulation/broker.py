@@ -41,7 +41,8 @@ _NEVER = 1 << 62
 # Module-level aliases: reading Enum members through their class is slow on the per-fill path.
 _BUY, _SELL = Side.BUY, Side.SELL
 _MARKET, _STOP = OrderType.MARKET, OrderType.STOP
-_REJECTED = OrderStatus.REJECTED
+_NEW, _PARTIAL, _FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
+_CANCELED, _REJECTED = OrderStatus.CANCELED, OrderStatus.REJECTED
 _VOLATILITY_WINDOW = 20
 
 
@@ -61,19 +62,22 @@ def first_index_at_or_after(
     """
     n = values.shape[0] if stop is None else min(stop, values.shape[0])
     j = start
-    # A few bars: scalar reads are cheaper than building arrays (the common case, one bar per fill).
-    item = values.item
-    for k in range(j, min(j + 4, n)):
-        v = item(k)
-        if (v <= threshold) if below else (v >= threshold):
-            return k
-    j = min(j + 4, n)
-    step = 32
+    if n - j <= 4:
+        # A few bars: scalar reads are cheaper than building arrays.
+        item = values.item
+        for k in range(j, n):
+            v = item(k)
+            if (v <= threshold) if below else (v >= threshold):
+                return k
+        return n
+    step = 64  # about the distance between two signals: usually one chunk
     while j < n:
         seg = values[j : min(j + step, n)]
-        hits = np.flatnonzero(seg <= threshold) if below else np.flatnonzero(seg >= threshold)
-        if hits.size:
-            return j + int(hits[0])
+        hit = seg <= threshold if below else seg >= threshold
+        # argmax of a boolean array is its first True (or 0 when there is none): one C call, no index array.
+        k = int(hit.argmax())
+        if hit.item(k):
+            return j + k
         j += step
         step *= 4
     return n
@@ -96,6 +100,48 @@ def volatility_slippage(close: FloatArray, k: float, window: int = _VOLATILITY_W
     # var[m] covers returns m..m+window-1, i.e. closes up to m+window: it applies from bar m+window+1.
     out[window + 1 :] = k * np.sqrt(var[: n - window - 1])
     return out
+
+
+class _Working:
+    """The venue's record of one order, updated in place as it fills or closes.
+
+    The port hands out frozen :class:`Order` snapshots; building one on every state change (fill, cancel)
+    was a large part of the per-fill cost, so the broker keeps this mutable record and builds an ``Order``
+    only when the port returns one. The request's fields that matching reads are copied out once.
+    """
+
+    __slots__ = (
+        "average", "below", "col", "filled", "is_buy", "is_market", "is_stop", "known", "level", "oid", "prices",
+        "quantity", "reason", "reduce_only", "request", "side", "status", "symbol", "trigger_at",
+    )  # fmt: skip
+
+    def __init__(self, request: OrderRequest, col: int, low: FloatArray, high: FloatArray) -> None:
+        self.request = request
+        self.oid = request.client_order_id
+        self.symbol = request.symbol
+        self.col = col
+        self.side = request.side
+        self.is_buy = request.side is _BUY
+        self.is_market = request.type is _MARKET
+        self.is_stop = request.type is _STOP
+        self.quantity = request.quantity
+        self.reduce_only = request.reduce_only
+        self.filled = _ZERO
+        self.average: Decimal | None = None
+        self.status = _NEW
+        self.reason = ""
+        # Resting orders: the first bar where the order fills (when ``known``), else the bar up to which
+        # the prices were searched without a hit (triggers are searched lazily, only as far as asked).
+        self.trigger_at = 0
+        self.known = False
+        # What the trigger search reads: a sell stop or a buy limit fills when the low reaches the level,
+        # a buy stop or a sell limit when the high does.
+        self.below = self.is_buy != self.is_stop
+        self.prices = low if self.below else high
+        self.level = float((request.stop_price if self.is_stop else request.price) or 0)
+
+    def order(self) -> Order:
+        return Order(self.request, self.status, None, self.filled, self.average, self.reason)
 
 
 class SimulatedBroker:
@@ -132,6 +178,7 @@ class SimulatedBroker:
         if leverage < 1:
             raise DomainError("leverage must be at least 1")
         self._frame = frame
+        self._n = len(frame)
         self._instruments = by_symbol
         self._col = {s: j for j, s in enumerate(frame.symbols)}
         self._clock = clock
@@ -139,15 +186,16 @@ class SimulatedBroker:
         self._maker = (maker_fee_bps if maker_fee_bps is not None else taker_fee_bps) * _BPS
         self._allow_short = allow_short
         self._leverage = leverage
+        self._spot = leverage == 1
         self._mm = maintenance_margin
-        self._stop_rank = 0 if intrabar == "stop_first" else 1
+        self._stops_first = intrabar == "stop_first"
         self._quote = next(iter(quotes))
         # The account, kept mutable here (one Position object per fill, no copies): the venue's truth.
         self._cash = cash
         self._positions: dict[Symbol, Position] = {}
         tradable = frame.present if fill_on_zero_volume else frame.present & (frame.volume > 0)
-        self._tradable = tradable
         # Per symbol: contiguous columns, with untradable bars as NaN so trigger searches skip them.
+        self._tradable = [np.ascontiguousarray(tradable[:, j]) for j in range(frame.width)]
         self._open_px = [frame.open[:, j] for j in range(frame.width)]
         self._low = [np.where(tradable[:, j], frame.low[:, j], np.nan) for j in range(frame.width)]
         self._high = [np.where(tradable[:, j], frame.high[:, j], np.nan) for j in range(frame.width)]
@@ -157,21 +205,23 @@ class SimulatedBroker:
             + volatility_slippage(np.where(np.isnan(frame.mark[:, j]), 1.0, frame.mark[:, j]), volatility_slippage_k)
             for j in range(frame.width)
         ]
-        self._orders: dict[str, Order] = {}
-        self._open: list[str] = []  # open order ids, in submission order
-        self._market: list[str] = []  # the open market orders among them
-        self._resting: list[str] = []  # the open stop and limit orders among them
+        # Slippage fraction (a float per bar) -> the Decimal factors for buys and sells: with a fixed
+        # slippage this holds one entry, so the float-to-Decimal conversion happens once per run.
+        self._slip_factors: dict[float, tuple[Decimal, Decimal]] = {}
+        self._orders: dict[str, _Working] = {}
+        self._open: dict[str, _Working] = {}  # open orders, in submission order
+        self._market: list[_Working] = []  # the open market orders among them
+        self._resting: list[_Working] = []  # the open stop and limit orders among them
         self._min_trigger = _NEVER  # earliest bar where a resting order might fill
-        # Resting order id -> the first bar where it fills (when in _known), else the bar up to which the
-        # prices were searched without a hit: triggers are searched lazily, only as far as asked.
-        self._trigger_at: dict[str, int] = {}
-        self._known: set[str] = set()
-        self._rejections: list[Order] = []
+        self._rejections: list[_Working] = []
         self._liquidation: dict[Symbol, str] = {}
         self._seq = 0
         self._next_bar = 0  # orders submitted now can fill from this bar on
         self._bar_ms = frame.timeframe.milliseconds
-        self._close_ms = (frame.open_time + self._bar_ms).tolist()
+        # Bar times stay numpy arrays read with ``.item``: a Python list of a million ints costs ~40 MB,
+        # and every full garbage collection walks it (a cost that grows with the run's length).
+        self._open_ms = frame.open_time
+        self._close_ms = frame.open_time + self._bar_ms
 
     # -- the Broker port ------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
@@ -194,180 +244,182 @@ class SimulatedBroker:
     def submit(self, request: OrderRequest) -> Order:
         known = self._orders.get(request.client_order_id)
         if known is not None:
-            return known
+            return known.order()
         self.instrument(request.symbol)
-        held = self._held(request.symbol)
-        opens_short = request.side is _SELL and not request.reduce_only and held <= 0
+        opens_short = request.side is _SELL and not request.reduce_only and self._held(request.symbol) <= 0
         if opens_short and not self._allow_short:
             raise OrderRejected("short selling is not allowed on this account")
         if request.type is _MARKET:
-            order = Order(request)
-            self._orders[request.client_order_id] = order
-            self._open.append(request.client_order_id)
-            self._market.append(request.client_order_id)
-            return order
-        return self._rest(request, self._next_bar)
+            work = self._track(request)
+            self._market.append(work)
+            return Order(request)
+        return self._rest(request, self._next_bar).order()
 
     def cancel(self, client_order_id: str) -> Order | None:
-        order = self._orders.get(client_order_id)
-        if order is None or not order.status.is_open:
-            return order
-        return self._close(order.canceled("canceled by request"))
+        work = self._orders.get(client_order_id)
+        if work is None:
+            return None
+        if work.status is _NEW or work.status is _PARTIAL:
+            self._close(work, _CANCELED, "canceled by request")
+        return work.order()
 
     def open_orders(self, symbol: Symbol | None = None) -> list[Order]:
-        orders = (self._orders[i] for i in self._open)
-        return [o for o in orders if symbol is None or o.request.symbol == symbol]
+        return [w.order() for w in self._open.values() if symbol is None or w.symbol == symbol]
 
     def take_rejections(self) -> list[Order]:
+        if not self._rejections:
+            return []
         taken, self._rejections = self._rejections, []
-        return taken
+        return [w.order() for w in taken]
 
     def process_bar(self, index: int) -> list[Fill]:
-        self._clock.set(self._close_ms[index])
+        self._clock.set(self._close_ms.item(index))
         self._next_bar = index + 1
         if not self._market and self._min_trigger > index:
             return []
         fills: list[Fill] = []
-        for oid in list(self._market):
-            order = self._orders[oid]
-            if self._tradable[index, self._col[order.request.symbol]]:
-                self._fill_market(order, index, fills)
-        # Resting orders (stops, limits, and those attached by fills above) in intrabar order; orders
-        # attached while this runs are picked up too.
-        done: set[str] = set()
-        while self._min_trigger <= index:
-            for oid in self._resting:
-                if oid not in self._known and self._trigger_at[oid] <= index:
-                    self._advance(oid, index + 1)
-            self._refresh_min()
-            due = [o for o in self._resting if o not in done and o in self._known and self._trigger_at[o] <= index]
-            if not due:
-                break
-            due.sort(key=self._intrabar_rank)
-            oid = due[0]
-            done.add(oid)
-            self._fill_resting(self._orders[oid], index, fills)
+        if self._market:
+            for work in list(self._market):
+                if self._tradable[work.col].item(index):
+                    self._fill_market(work, index, fills)
+        if self._min_trigger <= index:
+            self._match_resting(index, fills)
         return fills
 
     def quiet_until(self, index: int, horizon: int) -> int:
         if self._market:  # a market order fills at the next tradable bar
             return index - 1
         if self._min_trigger < horizon:
-            for oid in self._resting:
-                if oid not in self._known and self._trigger_at[oid] < horizon:
-                    self._advance(oid, horizon)
+            # The search includes bar ``horizon``: the engine visits it anyway, and knowing now whether
+            # an order fills there spares that visit a search of its own.
+            upto = min(horizon + 1, self._n)
+            for work in self._resting:
+                if not work.known and work.trigger_at < upto:
+                    self._advance(work, upto)
             self._refresh_min()
-        return min(len(self._frame), horizon, max(self._min_trigger, index)) - 1
+        return min(self._n, horizon, max(self._min_trigger, index)) - 1
 
-    def _advance(self, oid: str, upto: int) -> None:
+    def _advance(self, work: _Working, upto: int) -> None:
         """Search an unresolved resting order's trigger from where the last search stopped up to ``upto``."""
-        frontier = self._trigger_at[oid]
+        frontier = work.trigger_at
         if frontier >= upto:
             return
-        found = self._find_trigger(self._orders[oid].request, frontier, upto)
-        self._trigger_at[oid] = found
+        found = first_index_at_or_after(work.prices, frontier, work.level, work.below, upto)
+        work.trigger_at = found
         if found < upto:
-            self._known.add(oid)
+            work.known = True
 
     def _refresh_min(self) -> None:
-        self._min_trigger = min((self._trigger_at[o] for o in self._resting), default=_NEVER)
+        least = _NEVER
+        for work in self._resting:  # usually one or two orders: a loop beats min() over a generator
+            least = min(least, work.trigger_at)
+        self._min_trigger = least
 
     # -- matching -------------------------------------------------------------------------------------
-    def _intrabar_rank(self, oid: str) -> tuple[int, int]:
-        request = self._orders[oid].request
-        is_stop = request.type is _STOP
-        return (0 if is_stop == (self._stop_rank == 0) else 1, self._resting.index(oid))
+    def _match_resting(self, index: int, fills: list[Fill]) -> None:
+        """Fill the resting orders that trigger in bar ``index`` (stops, limits, and those attached by fills
+        earlier in the bar), one at a time in intrabar order: ``intrabar`` ranks stops against limits,
+        then submission order. Orders attached while this runs are picked up too."""
+        done: list[_Working] = []
+        stops_first = self._stops_first
+        while self._min_trigger <= index:
+            best: _Working | None = None
+            best_rank = 2
+            for work in self._resting:
+                if not work.known:
+                    if work.trigger_at > index:
+                        continue
+                    self._advance(work, index + 1)
+                    if not work.known:
+                        continue
+                if work.trigger_at <= index and work not in done:
+                    rank = 0 if work.is_stop == stops_first else 1
+                    if rank < best_rank:
+                        best, best_rank = work, rank
+            self._refresh_min()
+            if best is None:
+                break
+            done.append(best)
+            self._fill_resting(best, index, fills)
 
-    def _find_trigger(self, request: OrderRequest, start: int, stop: int) -> int:
-        """First bar in ``[start, stop)`` where a resting order's price is traded through; ``stop`` if none."""
-        j = self._col[request.symbol]
-        if request.type is _STOP:
-            level = float(request.stop_price or 0)
-            if request.side is _SELL:
-                return first_index_at_or_after(self._low[j], start, level, True, stop)
-            return first_index_at_or_after(self._high[j], start, level, False, stop)
-        level = float(request.price or 0)
-        if request.side is _BUY:
-            return first_index_at_or_after(self._low[j], start, level, True, stop)
-        return first_index_at_or_after(self._high[j], start, level, False, stop)
-
-    def _slipped(self, reference: Decimal, side: Side, j: int, index: int) -> Decimal:
-        slip = self._slip[j][index]
+    def _slipped(self, reference: Decimal, is_buy: bool, j: int, index: int) -> Decimal:
+        slip = self._slip[j].item(index)
         if slip == 0:
             return reference
-        factor = Decimal(repr(float(slip)))
-        return reference * (_ONE + factor) if side is _BUY else reference * (_ONE - factor)
+        factors = self._slip_factors.get(slip)
+        if factors is None:
+            if len(self._slip_factors) > 4096:  # volatility slippage: a new fraction on most bars
+                self._slip_factors.clear()
+            factor = Decimal(repr(slip))
+            factors = self._slip_factors[slip] = (_ONE + factor, _ONE - factor)
+        return reference * factors[0] if is_buy else reference * factors[1]
 
-    def _fill_market(self, order: Order, index: int, fills: list[Fill]) -> None:
-        request = order.request
-        j = self._col[request.symbol]
-        reference = _dec(self._open_px[j][index])
-        price = self._slipped(reference, request.side, j, index)
-        quantity = self._quantity_for(order, price, self._taker, index)
+    def _fill_market(self, work: _Working, index: int, fills: list[Fill]) -> None:
+        reference = _dec(self._open_px[work.col].item(index))
+        price = self._slipped(reference, work.is_buy, work.col, index)
+        quantity = self._quantity_for(work, price, self._taker, index)
         if quantity is not None:
-            self._execute(order, quantity, price, reference, self._taker, "taker", index, fills)
+            self._execute(work, quantity, price, reference, self._taker, "taker", index, fills)
 
-    def _fill_resting(self, order: Order, index: int, fills: list[Fill]) -> None:
-        request = order.request
-        j = self._col[request.symbol]
-        bar_open = _dec(self._open_px[j][index])
-        if request.type is _STOP:
+    def _fill_resting(self, work: _Working, index: int, fills: list[Fill]) -> None:
+        request = work.request
+        bar_open = _dec(self._open_px[work.col].item(index))
+        if work.is_stop:
             stop = request.stop_price or bar_open
             # A gap through the stop fills at the open, which is worse than the stop.
-            reference = min(bar_open, stop) if request.side is _SELL else max(bar_open, stop)
-            price = self._slipped(reference, request.side, j, index)
+            reference = max(bar_open, stop) if work.is_buy else min(bar_open, stop)
+            price = self._slipped(reference, work.is_buy, work.col, index)
             rate, liquidity = self._taker, "taker"
         else:
             limit = request.price or bar_open
-            reference = min(bar_open, limit) if request.side is _BUY else max(bar_open, limit)
+            reference = min(bar_open, limit) if work.is_buy else max(bar_open, limit)
             price, rate, liquidity = reference, self._maker, "maker"
-        quantity = self._quantity_for(order, price, rate, index)
+        quantity = self._quantity_for(work, price, rate, index)
         if quantity is not None:
-            self._execute(order, quantity, price, reference, rate, liquidity, index, fills)
+            self._execute(work, quantity, price, reference, rate, liquidity, index, fills)
 
-    def _quantity_for(self, order: Order, price: Decimal, fee_rate: Decimal, index: int) -> Decimal | None:
+    def _quantity_for(self, work: _Working, price: Decimal, fee_rate: Decimal, index: int) -> Decimal | None:
         """The quantity this fill can have, or ``None`` after closing the order when it cannot fill."""
-        request = order.request
-        instrument = self._instruments[request.symbol]
-        held = self._held(request.symbol)
-        if request.quantity is None:
-            quote = request.quote_quantity or Decimal(0)
+        instrument = self._instruments[work.symbol]
+        held = self._held(work.symbol)
+        if work.quantity is None:
+            quote = work.request.quote_quantity or _ZERO
             quantity = instrument.round_quantity(quote / (price * (_ONE + fee_rate)))
         else:
-            quantity = order.remaining or Decimal(0)
-        if request.reduce_only:
-            reducible = held if request.side is _SELL else -held
+            quantity = work.quantity - work.filled
+        if work.reduce_only:
+            reducible = -held if work.is_buy else held
             if reducible <= 0:
-                self._close(order.canceled("reduce-only order with nothing to reduce"))
+                self._close(work, _CANCELED, "reduce-only order with nothing to reduce")
                 return None
             return min(quantity, reducible)
         if quantity <= 0:
-            self._close(order.rejected("quantity rounds down to zero at the exchange's step size"))
+            self._close(work, _REJECTED, "quantity rounds down to zero at the exchange's step size")
             return None
         if price * quantity < instrument.min_notional:
             self._close(
-                order.rejected(
-                    f"order notional {price * quantity:.2f} is below the exchange minimum of {instrument.min_notional}"
-                )
+                work,
+                _REJECTED,
+                f"order notional {price * quantity:.2f} is below the exchange minimum of {instrument.min_notional}",
             )
             return None
         try:
-            self._check_margin(request, quantity, price, fee_rate, held, index)
+            self._check_margin(work, quantity, price, fee_rate, held, index)
         except InsufficientBalance as e:
-            self._close(order.rejected(str(e)))
+            self._close(work, _REJECTED, str(e))
             return None
         return quantity
 
     def _check_margin(
-        self, request: OrderRequest, quantity: Decimal, price: Decimal, fee_rate: Decimal, held: Decimal, index: int
+        self, work: _Working, quantity: Decimal, price: Decimal, fee_rate: Decimal, held: Decimal, index: int
     ) -> None:
         """Spot: a buy must be paid in cash. Margin: the new exposure needs free margin for 1/leverage of it."""
         fee = price * quantity * fee_rate
-        closing = min(quantity, abs(held)) if (held > 0) != (request.side is _BUY) and held != 0 else Decimal(0)
+        closing = min(quantity, abs(held)) if (held > 0) != work.is_buy and held != 0 else _ZERO
         opening = quantity - closing
         if opening <= 0:
             return
-        if self._leverage == 1 and request.side is _BUY:
+        if self._spot and work.is_buy:
             cost = price * quantity + fee
             if cost > self._cash:
                 raise InsufficientBalance(f"insufficient balance: needs {cost:.2f}, has {self._cash:.2f}")
@@ -390,7 +442,7 @@ class SimulatedBroker:
 
     def _execute(
         self,
-        order: Order,
+        work: _Working,
         quantity: Decimal,
         price: Decimal,
         reference: Decimal,
@@ -399,38 +451,35 @@ class SimulatedBroker:
         index: int,
         fills: list[Fill],
     ) -> None:
-        request = order.request
+        symbol = work.symbol
+        request = work.request
+        fee = price * quantity * fee_rate
         fill = Fill(
-            request.client_order_id,
-            request.symbol,
-            request.side,
-            quantity,
-            price,
-            price * quantity * fee_rate,
-            int(self._frame.open_time[index]),
-            liquidity,
-            abs(price - reference) * quantity,
-            request.tag,
-        )
-        symbol = request.symbol
-        self._cash = self._cash - fill.signed_quantity * price - fill.fee
-        position = (self._positions.get(symbol) or Position(symbol)).apply(fill)
+            work.oid, symbol, work.side, quantity, price, fee, self._open_ms.item(index), liquidity,
+            abs(price - reference) * quantity, request.tag,
+        )  # fmt: skip
+        self._cash = self._cash - quantity * price - fee if work.is_buy else self._cash + quantity * price - fee
+        previous = self._positions.get(symbol)
+        position = (previous if previous is not None else Position(symbol)).apply(fill)
         self._positions[symbol] = position
         fills.append(fill)
-        updated = order.with_fill(fill)
-        if request.quantity is None or not updated.status.is_open:
-            self._close(updated)
+        # The order's fill state, as Order.with_fill computes it (the fill is within the order by construction).
+        filled = work.filled + quantity
+        work.average = ((work.average or _ZERO) * work.filled + price * quantity) / filled
+        work.filled = filled
+        if work.quantity is None or filled == work.quantity:  # a quote-sized order is done with its one fill
+            self._close(work, _FILLED, work.reason)
         else:
-            self._orders[request.client_order_id] = updated
-        if position.quantity == 0:
+            work.status = _PARTIAL
+        if not position.quantity:
             # Orders that protected the position go with it (as on venues that cancel reduce-only
             # orders when a position closes): an old stop must never sell the next position.
-            for other in [o for o in self._open if self._orders[o].request.symbol == request.symbol]:
-                if self._orders[other].request.reduce_only:
-                    self._close(self._orders[other].canceled("position closed"))
-        if not request.reduce_only:
+            for other in [w for w in self._open.values() if w.reduce_only and w.symbol == symbol]:
+                self._close(other, _CANCELED, "position closed")
+        if not work.reduce_only and (request.stop_loss is not None or request.take_profits):
             self._attach_brackets(request, quantity, index)
-        self._update_liquidation(request.symbol, index)
+        if symbol in self._liquidation or (position.quantity and (not self._spot or position.quantity < 0)):
+            self._update_liquidation(symbol, index)
 
     def _attach_brackets(self, parent: OrderRequest, quantity: Decimal, index: int) -> None:
         """Place the entry's stop-loss and take-profit ladder; they can trigger from this bar on."""
@@ -438,7 +487,7 @@ class SimulatedBroker:
         if parent.stop_loss is not None:
             self._rest(
                 OrderRequest(
-                    f"{parent.client_order_id}-sl", parent.symbol, exit_side, OrderType.STOP, quantity,
+                    f"{parent.client_order_id}-sl", parent.symbol, exit_side, _STOP, quantity,
                     parent.created_at, stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
                 ),
                 index,
@@ -466,7 +515,7 @@ class SimulatedBroker:
         old = self._liquidation.pop(symbol, None)
         if old is not None:
             self.cancel(old)
-        if position.is_flat or (self._leverage == 1 and position.is_long):
+        if position.is_flat or (self._spot and position.is_long):
             return
         entry = position.average_entry
         margin = _ONE / self._leverage
@@ -483,36 +532,38 @@ class SimulatedBroker:
         self._seq += 1
         request = OrderRequest(
             f"liquidation-{symbol}-{self._seq}", symbol, side, OrderType.STOP, abs(position.quantity),
-            int(self._frame.open_time[index]), stop_price=level, reduce_only=True, tag="liquidation",
+            self._open_ms.item(index), stop_price=level, reduce_only=True, tag="liquidation",
         )  # fmt: skip
         self._liquidation[symbol] = request.client_order_id
         self._rest(request, index)
 
-    def _rest(self, request: OrderRequest, index: int) -> Order:
-        oid = request.client_order_id
-        order = Order(request)
-        self._orders[oid] = order
-        self._open.append(oid)
-        self._resting.append(oid)
-        # Only the bar the order can first fill in is searched now; the rest when someone asks.
-        self._trigger_at[oid] = index
-        self._advance(oid, index + 1)
-        self._min_trigger = min(self._min_trigger, self._trigger_at[oid])
-        return order
+    def _track(self, request: OrderRequest) -> _Working:
+        j = self._col[request.symbol]
+        work = _Working(request, j, self._low[j], self._high[j])
+        self._orders[work.oid] = work
+        self._open[work.oid] = work
+        return work
 
-    def _close(self, order: Order) -> Order:
-        oid = order.client_order_id
-        if order.status is _REJECTED:
-            self._rejections.append(order)
-        self._orders[oid] = order
-        if oid in self._open:
-            self._open.remove(oid)
-            if order.request.type is _MARKET:
-                self._market.remove(oid)
+    def _rest(self, request: OrderRequest, index: int) -> _Working:
+        work = self._track(request)
+        self._resting.append(work)
+        # Only the bar the order can first fill in is looked at now; the rest is searched when someone asks.
+        if index < self._n:
+            price = work.prices.item(index)
+            work.known = price <= work.level if work.below else price >= work.level  # False for NaN
+        work.trigger_at = index if work.known else index + 1
+        self._min_trigger = min(self._min_trigger, work.trigger_at)
+        return work
+
+    def _close(self, work: _Working, status: OrderStatus, reason: str) -> None:
+        work.status = status
+        work.reason = reason
+        if status is _REJECTED:
+            self._rejections.append(work)
+        if self._open.pop(work.oid, None) is not None:
+            if work.is_market:
+                self._market.remove(work)
             else:
-                self._resting.remove(oid)
-                trigger = self._trigger_at.pop(oid)
-                self._known.discard(oid)
-                if trigger == self._min_trigger:
+                self._resting.remove(work)
+                if work.trigger_at == self._min_trigger:
                     self._refresh_min()
-        return order

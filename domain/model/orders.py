@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from enum import Enum
 
 from domain.model.errors import InvalidOrder
 from domain.model.symbols import Symbol
+from domain.model.values import value_object
 
 
 class Side(Enum):
@@ -35,6 +36,11 @@ class OrderType(Enum):
     STOP = "stop"  # a stop-market order: triggers at ``stop_price``, fills as a market order
 
 
+_MARKET = OrderType.MARKET
+_LIMIT = OrderType.LIMIT
+_STOP = OrderType.STOP
+
+
 class OrderStatus(Enum):
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
@@ -49,9 +55,11 @@ class OrderStatus(Enum):
 
 _NEW = OrderStatus.NEW
 _PARTIAL = OrderStatus.PARTIALLY_FILLED
+_FILLED = OrderStatus.FILLED
+_ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class OrderRequest:
     """What a strategy asks the broker for.
 
@@ -77,20 +85,23 @@ class OrderRequest:
     def __post_init__(self) -> None:
         if not self.client_order_id:
             raise InvalidOrder("an order needs a client order id")
-        if (self.quantity is None) == (self.quote_quantity is None):
+        quantity, quote, kind = self.quantity, self.quote_quantity, self.type
+        if (quantity is None) == (quote is None):
             raise InvalidOrder("an order needs exactly one of quantity and quote quantity")
-        amount = self.quantity if self.quantity is not None else self.quote_quantity
+        amount = quantity if quantity is not None else quote
         if amount is None or amount <= 0:
             raise InvalidOrder(f"order quantity must be positive, got {amount}")
-        if self.quote_quantity is not None and self.type is not OrderType.MARKET:
+        if kind is _MARKET:
+            return
+        if quote is not None:
             raise InvalidOrder("only market orders can be sized in the quote currency")
-        if self.type is OrderType.LIMIT and (self.price is None or self.price <= 0):
+        if kind is _LIMIT and (self.price is None or self.price <= 0):
             raise InvalidOrder("a limit order needs a positive price")
-        if self.type is OrderType.STOP and (self.stop_price is None or self.stop_price <= 0):
+        if kind is _STOP and (self.stop_price is None or self.stop_price <= 0):
             raise InvalidOrder("a stop order needs a positive stop price")
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Fill:
     """An execution. ``fee`` is in the quote currency; ``timestamp`` is UTC milliseconds."""
 
@@ -113,21 +124,21 @@ class Fill:
 
     @property
     def signed_quantity(self) -> Decimal:
-        return self.quantity * self.side.sign
+        return self.quantity if self.side is _BUY else -self.quantity
 
     @property
     def notional(self) -> Decimal:
         return self.quantity * self.price
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Order:
     """An order known to a broker: the request, the venue's id and what has been filled so far."""
 
     request: OrderRequest
-    status: OrderStatus = OrderStatus.NEW
+    status: OrderStatus = _NEW
     exchange_order_id: str | None = None
-    filled_quantity: Decimal = Decimal(0)
+    filled_quantity: Decimal = _ZERO
     average_price: Decimal | None = None
     reason: str = ""  # why it was rejected or canceled
 
@@ -151,11 +162,11 @@ class Order:
         ordered = self.request.quantity
         if ordered is not None and filled > ordered:
             raise InvalidOrder(f"order {self.client_order_id} would fill {filled} of {ordered}")
-        prev = self.average_price or Decimal(0)
+        prev = self.average_price or _ZERO
         avg = (prev * self.filled_quantity + fill.price * fill.quantity) / filled
         # An order sized in the quote currency is done with its one fill.
         done = ordered is None or filled == ordered
-        status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+        status = _FILLED if done else _PARTIAL
         return Order(self.request, status, self.exchange_order_id, filled, avg, self.reason)
 
     def canceled(self, reason: str = "") -> Order:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Context, Decimal
 
 from domain.model.errors import InvalidOrder
-from domain.model.orders import Fill
+from domain.model.orders import Fill, Side
 from domain.model.symbols import Symbol
+from domain.model.values import value_object
 
 ZERO = Decimal(0)
 # Cost removed on a partial reduction is cut to this grid, and the arithmetic runs at a precision where
 # every sum is exact, so the PnL identity holds to the last digit (not just to 28 significant digits).
 _COST_GRID = Decimal("1e-18")
 _CTX = Context(prec=60)
+# Bound methods of that context (looked up once: ``apply`` runs twice per fill, broker and engine).
+_add, _sub, _mul = _CTX.add, _CTX.subtract, _CTX.multiply
+_BUY = Side.BUY
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Position:
     """A net position in one symbol (quote-currency accounting).
 
@@ -58,28 +61,27 @@ class Position:
     def apply(self, fill: Fill) -> Position:
         """The position after ``fill``. A fill larger than the open quantity closes it and opens the rest
         on the other side at the fill price."""
-        if fill.symbol != self.symbol:
-            raise InvalidOrder(f"fill for {fill.symbol} applied to a {self.symbol} position")
-        delta = fill.signed_quantity
+        symbol = self.symbol
+        if fill.symbol is not symbol and fill.symbol != symbol:
+            raise InvalidOrder(f"fill for {fill.symbol} applied to a {symbol} position")
+        delta = fill.quantity if fill.side is _BUY else -fill.quantity
         qty, cost, realized = self.quantity, self.cost, self.realized_pnl
         price = fill.price
         # Explicit context methods (not ``with localcontext()``): the same exact arithmetic, cheaper.
-        add, mul = _CTX.add, _CTX.multiply
         if qty == 0 or (qty > 0) == (delta > 0):
-            cost = add(cost, mul(delta, price))
-            qty = add(qty, delta)
+            cost = _add(cost, _mul(delta, price))
+            qty = _add(qty, delta)
         else:
             closing = min(abs(delta), abs(qty))
             if closing == abs(qty):
                 removed = cost
             else:
-                removed = _CTX.divide(mul(cost, closing), abs(qty)).quantize(_COST_GRID, context=_CTX)
+                removed = _CTX.divide(_mul(cost, closing), abs(qty)).quantize(_COST_GRID, context=_CTX)
             direction = 1 if qty > 0 else -1
-            realized = add(realized, _CTX.subtract(mul(direction * closing, price), removed))
-            cost = _CTX.subtract(cost, removed)
-            qty = add(qty, delta)
+            realized = _add(realized, _sub(_mul(direction * closing, price), removed))
+            cost = _sub(cost, removed)
+            qty = _add(qty, delta)
             if qty != 0 and (qty > 0) != (direction > 0):
                 # Flipped: what is left opens a position on the other side at the fill price.
-                cost = mul(qty, price)
-        fees = add(self.fees, fill.fee)
-        return Position(self.symbol, qty, cost, realized, fees)
+                cost = _mul(qty, price)
+        return Position(symbol, qty, cost, realized, _add(self.fees, fill.fee))

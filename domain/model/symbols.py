@@ -77,12 +77,12 @@ class Instrument:
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Round a price to the nearest tick (half to even)."""
-        ticks = (Decimal(str(price)) / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        ticks = (_as_decimal(price) / self.tick_size).quantize(_ONE, rounding=ROUND_HALF_EVEN)
         return ticks * self.tick_size
 
     def round_quantity(self, quantity: Decimal | float) -> Decimal:
         """Round a quantity down to the step grid: never trade more than was asked for."""
-        steps = (Decimal(str(quantity)) / self.step_size).to_integral_value(rounding=ROUND_DOWN)
+        steps = (_as_decimal(quantity) / self.step_size).to_integral_value(rounding=ROUND_DOWN)
         return steps * self.step_size
 
     def check_notional(self, price: Decimal, quantity: Decimal) -> None:
@@ -93,3 +93,12 @@ class Instrument:
                 f"{self.symbol}: order notional {notional:f} {self.symbol.quote} is below the exchange "
                 f"minimum of {self.min_notional:f}"
             )
+
+
+_ONE = Decimal(1)
+
+
+def _as_decimal(value: Decimal | float) -> Decimal:
+    """A float as the decimal it prints as (its shortest repr), not its binary expansion; a Decimal as is
+    (``Decimal(str(d))`` is ``d``, so skipping the round trip changes nothing)."""
+    return value if type(value) is Decimal else Decimal(str(value))
