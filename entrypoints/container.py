@@ -11,12 +11,15 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from adapters.files import BundledMarketData, CsvMarketData
+from adapters.persistence import Database
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from application.ports.broker import Broker, SimulationSettings
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
 from application.use_cases.run_backtest import RunBacktest
+from application.use_cases.save_backtest import SaveBacktest
+from application.use_cases.sessions import ListSessions, ShowSession
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
@@ -81,9 +84,17 @@ class Container(containers.DeclarativeContainer):
 
     run_backtest = providers.Factory(RunBacktest, market_data=market_data, simulator=simulator_factory)
 
+    # Persistence: DATABASE_URL, else a SQLite file in data_dir. Tables come from `atb db upgrade` only.
+    database = providers.Singleton(Database.from_settings, config.database_url, config.data_dir)
+    save_backtest = providers.Factory(SaveBacktest, uow=database.provided.unit_of_work)
+    list_sessions = providers.Factory(ListSessions, uow=database.provided.unit_of_work)
+    show_session = providers.Factory(ShowSession, uow=database.provided.unit_of_work)
+
 
 def build_container(settings: dict[str, object]) -> Container:
     """A container configured from a settings dict (plus ``data_source`` / ``data_file`` for files)."""
     container = Container()
-    container.config.from_dict({"data_source": "bundled", "data_file": None, **settings})
+    container.config.from_dict(
+        {"data_source": "bundled", "data_file": None, "database_url": None, "data_dir": None, **settings}
+    )
     return container

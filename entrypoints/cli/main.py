@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,8 +25,10 @@ from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
+from entrypoints.cli.db import db
 from entrypoints.cli.regime import regime
 from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
+from entrypoints.cli.sessions import sessions
 from entrypoints.cli.strategies import strategies
 from entrypoints.container import build_container
 from entrypoints.logging_setup import configure_logging
@@ -183,6 +186,8 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
             "data_file": str(data_file) if data_file else None,
             "data_symbol": symbols[0] if symbols else None,
             "data_timeframe": timeframe,
+            "database_url": settings.database_url.get_secret_value() if settings.database_url else None,
+            "data_dir": str(settings.data_dir),
         }
     )
     if data_file is not None and not symbols:
@@ -244,8 +249,11 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML report to this file.")  # fmt: skip
+@click.option("--save", is_flag=True, help="Save the session, its trades and account history (atb sessions list).")
 @click.pass_context
-def backtest(ctx: click.Context, strategy: str, as_json: bool, report_file: Path | None, **opts: Any) -> None:
+def backtest(
+    ctx: click.Context, strategy: str, as_json: bool, report_file: Path | None, save: bool, **opts: Any
+) -> None:
     """Backtest a strategy on bundled candles or your own file and print the report.
 
     `atb backtest compare A B` runs two strategies on the same data side by side.
@@ -253,6 +261,7 @@ def backtest(ctx: click.Context, strategy: str, as_json: bool, report_file: Path
     if ctx.invoked_subcommand is not None:
         return
     container, request = build_request(ctx, strategy, opts)
+    started_ms = time.time_ns() // 1_000_000
     report = run_with_progress(container, request, quiet=as_json)
     if report_file is not None:
         write_html_report(report, report_file)
@@ -262,6 +271,9 @@ def backtest(ctx: click.Context, strategy: str, as_json: bool, report_file: Path
         print_report(console(), report)
         if report_file is not None:
             click.echo(f"report written to {report_file}")
+    if save:
+        session_id = container.save_backtest()(report, started_ms=started_ms)
+        click.echo(f"saved as session {session_id}: atb sessions show {session_id}", err=as_json)
 
 
 @backtest.command("compare")
@@ -284,6 +296,8 @@ def backtest_compare(ctx: click.Context, first: str, second: str, as_json: bool,
 
 cli.add_command(strategies)
 cli.add_command(regime)
+cli.add_command(db)
+cli.add_command(sessions)
 
 
 @cli.group()

@@ -1,0 +1,114 @@
+"""Column types: exact decimals and UTC timestamps that hold the application's UTC milliseconds."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Context, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WIDE = Context(prec=60)  # wider than any stored value: normalising never rounds
+_SCALE = Decimal("1e-18")
+_LIMIT = Decimal(10) ** 20
+
+
+class ExactDecimal(sa.types.TypeDecorator[Decimal]):
+    """Exact to 18 decimal places (values are rounded half-even there), below 10^20 in magnitude.
+
+    ``NUMERIC(38, 18)`` on PostgreSQL. SQLite has no exact decimal (NUMERIC affinity turns ``'0.1'``
+    into a binary float), so there the value is stored as its decimal text and read back exactly."""
+
+    impl = sa.Numeric(38, 18)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(64))
+        return dialect.type_descriptor(sa.Numeric(38, 18, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"exact columns take Decimal, not {type(value).__name__}")
+        # The same rounding and range on every backend: 18 decimal places, under 10^20.
+        text = exact_text(value)
+        return text if dialect.name == "sqlite" else Decimal(text)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        # PostgreSQL pads to the column's scale: normalise so that 1.50 reads back as stored (1.5).
+        out = Decimal(value)
+        return _strip(out)
+
+
+def _strip(value: Decimal) -> Decimal:
+    if value == value.to_integral_value(context=_WIDE):
+        return value.quantize(Decimal(1), context=_WIDE)
+    return value.normalize(context=_WIDE)
+
+
+def exact_column_type() -> TypeEngine[Any]:
+    """The DDL type migrations use for ``ExactDecimal`` columns."""
+    return sa.Numeric(38, 18).with_variant(sa.String(64), "sqlite")
+
+
+class UtcMillis(sa.types.TypeDecorator[int]):
+    """A timezone-aware UTC timestamp in the database, UTC milliseconds (``int``) in Python."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _EPOCH + timedelta(milliseconds=int(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite stores text
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:  # SQLite drops the offset; we only ever write UTC
+            value = value.replace(tzinfo=UTC)
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def exact_text(value: Decimal) -> str:
+    """The decimal text stored for ``value``: rounded half-even to 18 places; refuses what does not fit."""
+    if not value.is_finite():
+        raise ValueError(f"cannot store {value} in an exact column")
+    exact = value.quantize(_SCALE, context=_WIDE)
+    if abs(exact) >= _LIMIT:
+        raise ValueError(f"{value} is out of range for an exact column (38 digits, 18 after the point)")
+    return format(_strip(exact), "f")
+
+
+_LONG = re.compile(r"\.\d{19}")  # more than 18 decimals (values >= 10^16 have an exponent in their repr)
+
+
+def exact_texts(values: Sequence[float]) -> list[str | None]:
+    """Floats as the decimal text of their shortest repr (what ``ExactDecimal`` stores for
+    ``Decimal(repr(x))``), ``None`` for NaN and infinities.
+
+    Bulk path: one ``repr`` of the whole list (C speed); only when some value needs rounding or is not
+    finite does it go value by value."""
+    floats = [float(v) for v in values] if not isinstance(values, list) else values
+    if not floats:
+        return []
+    joined = repr(floats)
+    if "e" not in joined and "n" not in joined and not _LONG.search(joined):  # no exponent, nan or inf
+        return list(joined[1:-1].split(", "))
+    out: list[str | None] = []
+    for v in floats:
+        out.append(exact_text(Decimal(repr(v))) if math.isfinite(v) else None)
+    return out

@@ -1,0 +1,123 @@
+"""Save a finished backtest: the session, its trades, risk denials, account history, metrics and open positions."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from application.ports.repositories import (
+    EventRecord,
+    MetricsSnapshot,
+    PositionSnapshot,
+    SessionRecord,
+    UnitOfWork,
+)
+from application.use_cases.run_backtest import BacktestReport
+from domain.model.symbols import Symbol
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy: Decimals as strings (exact), enums by value, NaN and infinities as null."""
+    if isinstance(value, Symbol):
+        return str(value)
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def _exact(value: float) -> Decimal | None:
+    return Decimal(repr(value)) if math.isfinite(value) else None
+
+
+class SaveBacktest:
+    """Writes a ``BacktestReport`` in one unit of work and returns the new session's id.
+
+    The session records the strategy (name, version, parameters), the whole request (symbols, timeframe,
+    fees, risk limits, sizer), the model version if any, and the half-open range of bars it used. The
+    equity curve goes to the account history in bulk, one snapshot per bar.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], int] = now_ms) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def __call__(self, report: BacktestReport, started_ms: int | None = None, model_version: str | None = None) -> int:
+        request = report.request
+        ended = self._clock()
+        all_times = report.open_time.tolist()
+        times = all_times
+        step = request.timeframe.milliseconds
+        config = {
+            "strategy_params": jsonable(report.strategy_params),
+            "request": jsonable(request),
+            "risk_limits": jsonable(report.risk_limits),
+            "sizer": jsonable(report.sizer),
+            "warmup_bars_used": report.warmup_bars_used,
+            "notes": list(report.notes),
+        }
+        session = SessionRecord(
+            mode="backtest",
+            exchange="simulated",
+            strategy=report.strategy_name,
+            strategy_version=report.strategy_version,
+            config=config,
+            symbols=tuple(str(s) for s in request.symbols),
+            timeframe=request.timeframe.value,
+            started_ms=started_ms if started_ms is not None else ended,
+            status="completed",
+            ended_ms=ended,
+            model_version=model_version,
+            data_start_ms=int(all_times[0]) if all_times else None,
+            data_end_ms=int(all_times[-1]) + step if all_times else None,
+            initial_balance=request.initial_cash,
+        )
+        finite = np.isfinite(report.equity)
+        if not finite.all():  # never expected; an equity curve with holes is stored without them
+            times = report.open_time[finite].tolist()
+        equity = report.equity[finite].tolist()
+        exposure = report.exposure[finite].tolist()
+        events = [
+            EventRecord(
+                d.time_ms, "risk_denial" if d.action == "denied" else "risk_reduction", d.reason, d.symbol,
+                {"action": d.action},
+            )
+            for d in report.denials
+        ]  # fmt: skip
+        last = int(all_times[-1]) if all_times else ended
+        with self._uow() as uow:
+            session_id = uow.sessions.add(session)
+            uow.trades.add_many(session_id, report.trades)
+            uow.events.add_many(session_id, events)
+            uow.account.add_series(session_id, times, equity, exposure=exposure)
+            uow.metrics.add(session_id, MetricsSnapshot(last, dict(report.metrics)))
+            for name, position in report.open_positions.items():
+                closes = report.closes.get(name)
+                mark = _exact(float(closes[-1])) if closes is not None and len(closes) else None
+                uow.positions.save(session_id, PositionSnapshot(position, last, mark_price=mark))
+            uow.commit()
+        return session_id

@@ -1,0 +1,114 @@
+"""Sessions after the fact (list, show) and while they run (record fills, events, snapshots)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from application.ports.repositories import (
+    AccountSnapshot,
+    EventRecord,
+    MetricsSnapshot,
+    PositionSnapshot,
+    SessionRecord,
+    UnitOfWork,
+)
+from domain.model.orders import Fill, Order
+from domain.model.trades import Trade
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    """One session with its latest metrics, trades, events, open positions and account history size."""
+
+    session: SessionRecord
+    metrics: MetricsSnapshot | None
+    trades: list[Trade]
+    events: list[EventRecord]
+    positions: list[PositionSnapshot]
+    account_snapshots: int
+    final_equity: float | None
+
+
+class ListSessions:
+    """The newest sessions, newest first."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def __call__(self, limit: int = 50) -> list[SessionRecord]:
+        with self._uow() as uow:
+            return uow.sessions.list(limit)
+
+
+class ShowSession:
+    """Everything stored about one session; raises ``SessionNotFound``."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def __call__(self, session_id: int) -> SessionDetail:
+        with self._uow() as uow:
+            session = uow.sessions.get(session_id)
+            metrics = uow.metrics.for_session(session_id)
+            account = uow.account.for_session(session_id)
+            return SessionDetail(
+                session=session,
+                metrics=metrics[-1] if metrics else None,
+                trades=uow.trades.for_session(session_id),
+                events=uow.events.for_session(session_id),
+                positions=uow.positions.open_positions(session_id),
+                account_snapshots=len(account),
+                final_equity=float(account[-1].equity) if account else None,
+            )
+
+
+class SessionRecorder:
+    """What a running (paper or live) session writes as it goes. Each method is one transaction.
+
+    ``record_fill`` stores the fill, its order's new status and the position it changed together: after a
+    crash either all three are in the database or none is.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, session_id: int) -> None:
+        self._uow = uow
+        self.session_id = session_id
+
+    @classmethod
+    def start(cls, uow: UnitOfWorkFactory, session: SessionRecord) -> SessionRecorder:
+        with uow() as u:
+            session_id = u.sessions.add(session)
+            u.commit()
+        return cls(uow, session_id)
+
+    def record_order(self, order: Order, time_ms: int) -> None:
+        with self._uow() as uow:
+            uow.orders.save(self.session_id, order, time_ms)
+            uow.commit()
+
+    def record_fill(self, order: Order, fill: Fill, position: PositionSnapshot, trades: Sequence[Trade] = ()) -> None:
+        with self._uow() as uow:
+            uow.orders.save(self.session_id, order, fill.timestamp)
+            uow.fills.add(self.session_id, fill)
+            uow.positions.save(self.session_id, position)
+            uow.trades.add_many(self.session_id, trades)
+            uow.commit()
+
+    def record_snapshot(self, account: AccountSnapshot, metrics: MetricsSnapshot | None = None) -> None:
+        with self._uow() as uow:
+            uow.account.add_many(self.session_id, [account])
+            if metrics is not None:
+                uow.metrics.add(self.session_id, metrics)
+            uow.commit()
+
+    def record_events(self, events: Sequence[EventRecord]) -> None:
+        with self._uow() as uow:
+            uow.events.add_many(self.session_id, events)
+            uow.commit()
+
+    def finish(self, status: str, ended_ms: int) -> None:
+        with self._uow() as uow:
+            uow.sessions.finish(self.session_id, status, ended_ms)
+            uow.commit()

@@ -1,0 +1,131 @@
+"""``atb sessions``: saved sessions (backtests now; paper and live later), listed or shown one by one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from application.use_cases.save_backtest import jsonable
+from application.use_cases.sessions import SessionDetail
+from entrypoints.cli.db import persistence_container
+
+
+def _console() -> Console:
+    out = Console()
+    return out if out.is_terminal else Console(width=140)
+
+
+def _time(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4f}"
+
+
+@click.group()
+def sessions() -> None:
+    """Saved sessions: `atb backtest --save` records one."""
+
+
+@sessions.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The newest sessions, newest first."""
+    found = persistence_container(ctx).list_sessions()(limit)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in jsonable(s).items() if k != "config"} for s in found], indent=2))
+        return
+    if not found:
+        click.echo("no sessions saved yet; run `atb backtest --save`")
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("ID", "Mode", "Strategy", "Symbols", "TF", "Data (UTC)", "Status", "Started (UTC)"):
+        table.add_column(col)
+    for s in found:
+        table.add_row(
+            str(s.id), s.mode, f"{s.strategy} {s.strategy_version}", ",".join(s.symbols), s.timeframe,
+            f"{_time(s.data_start_ms)} → {_time(s.data_end_ms)}", s.status, _time(s.started_ms),
+        )  # fmt: skip
+    _console().print(table)
+
+
+@sessions.command("show")
+@click.argument("session_id", type=int)
+@click.option("--trades", "max_trades", type=click.IntRange(0), default=20, show_default=True,
+              help="Show at most this many trades (the last ones).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON (every trade and event).")
+@click.pass_context
+def sessions_show(ctx: click.Context, session_id: int, max_trades: int, as_json: bool) -> None:
+    """A session: its configuration, metrics, trades and events."""
+    detail: SessionDetail = persistence_container(ctx).show_session()(session_id)
+    if as_json:
+        click.echo(json.dumps(_detail_dict(detail), indent=2))
+        return
+    s = detail.session
+    out = _console()
+    out.print(
+        f"[bold]session {s.id}[/bold]  {s.mode} on {s.exchange}  ·  [bold]{s.strategy}[/bold] {s.strategy_version}  ·  "
+        f"{','.join(s.symbols)} {s.timeframe}  ·  {s.status}"
+    )
+    out.print(
+        f"data {_time(s.data_start_ms)} → {_time(s.data_end_ms)} UTC  ·  started {_time(s.started_ms)}, "
+        f"ended {_time(s.ended_ms)}  ·  model {s.model_version or '-'}  ·  balance {s.initial_balance}"
+    )
+    params = s.config.get("strategy_params")
+    if isinstance(params, dict) and params:
+        out.print("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if detail.metrics is not None:
+        table = Table(show_header=True, header_style="bold", title=f"metrics at {_time(detail.metrics.time_ms)}")
+        table.add_column("Metric")
+        table.add_column("Value", justify="right")
+        for name, value in detail.metrics.values.items():
+            table.add_row(name, _figure(value))
+        out.print(table)
+    out.print(f"{len(detail.trades)} trades  ·  {len(detail.events)} events  ·  {detail.account_snapshots:,} "
+              f"account snapshots  ·  final equity {_figure(detail.final_equity)}")  # fmt: skip
+    if detail.trades and max_trades:
+        table = Table(show_header=True, header_style="bold", title="trades (latest)")
+        for col in ("Symbol", "Side", "Entry (UTC)", "Exit (UTC)", "Entry", "Exit", "Qty", "Fees", "PnL", "Reason"):
+            table.add_column(col)
+        for t in detail.trades[-max_trades:]:
+            table.add_row(
+                str(t.symbol), t.direction.value, _time(t.entry_time), _time(t.exit_time), f"{t.entry_price:,.2f}",
+                f"{t.exit_price:,.2f}", f"{t.quantity:g}", f"{t.fees:,.2f}", f"{t.pnl:,.2f}", t.exit_reason,
+            )  # fmt: skip
+        out.print(table)
+    if detail.events:
+        table = Table(show_header=True, header_style="bold", title="events")
+        for col in ("Time (UTC)", "Kind", "Symbol", "Message"):
+            table.add_column(col)
+        for e in detail.events[-50:]:
+            table.add_row(_time(e.time_ms), e.kind, e.symbol or "-", e.message)
+        out.print(table)
+    for p in detail.positions:
+        pnl = p.unrealized_pnl
+        out.print(f"open: {p.position.symbol} {p.position.quantity} @ {p.position.average_entry:.2f}"
+                  + (f", unrealised {pnl:.2f}" if pnl is not None else ""))  # fmt: skip
+
+
+def _detail_dict(detail: SessionDetail) -> dict[str, Any]:
+    trades = [{**jsonable(t), "symbol": str(t.symbol)} for t in detail.trades]
+    return {
+        "session": jsonable(detail.session),
+        "metrics": jsonable(detail.metrics),
+        "trades": trades,
+        "events": jsonable(detail.events),
+        "positions": [
+            {"symbol": str(p.position.symbol), "quantity": str(p.position.quantity),
+             "entry_price": str(p.position.average_entry), "unrealized_pnl": jsonable(p.unrealized_pnl)}
+            for p in detail.positions
+        ],
+        "account_snapshots": detail.account_snapshots,
+        "final_equity": detail.final_equity,
+    }  # fmt: skip

@@ -1,0 +1,318 @@
+"""One contract for the repositories and the unit of work: the in-memory fakes, SQLite and PostgreSQL
+behave alike (exact decimals, UTC milliseconds, ordering, idempotency, transactions)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from application.ports.repositories import (
+    AccountSnapshot,
+    EventRecord,
+    MetricsSnapshot,
+    OrderStatusChange,
+    PersistenceError,
+    PositionSnapshot,
+    SessionNotFound,
+    SessionRecord,
+    UnitOfWork,
+)
+from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
+from domain.model.positions import Position
+from domain.model.symbols import Symbol
+from domain.model.trades import Direction, Trade
+from tests.fakes.repositories import InMemoryStore, InMemoryUnitOfWork
+from tests.integration.persistence.fixtures import make_database, postgres_url, sqlite_template
+
+__all__ = ["postgres_url", "sqlite_template"]
+
+BTC = Symbol("BTC", "USDT")
+ETH = Symbol("ETH", "USDT")
+T0 = 1_700_000_000_123  # UTC ms, with milliseconds that must survive
+HUGE = Decimal("12345678901234567890.123456789012345678")  # 38 digits, 18 after the point
+TINY = Decimal("0.000000000000000001")
+
+Factory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    if request.param == "memory":
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    db = make_database(request.param, request, tmp_path)
+    yield db.unit_of_work
+    db.dispose()
+
+
+def _session(**kw: object) -> SessionRecord:
+    base: dict[str, object] = {
+        "mode": "backtest", "exchange": "simulated", "strategy": "ema_cross", "strategy_version": "1.2.0",
+        "config": {"fast": 12, "slow": 26, "fee_bps": "10", "nested": {"a": [1, 2.5, None]}},
+        "symbols": ("BTCUSDT", "ETHUSDT"), "timeframe": "1h", "started_ms": T0, "model_version": "lstm-7",
+        "data_start_ms": T0 - 86_400_000, "data_end_ms": T0, "initial_balance": Decimal("10000.05"),
+    }  # fmt: skip
+    base.update(kw)
+    return SessionRecord(**base)  # type: ignore[arg-type]
+
+
+def _new_session(factory: Factory, **kw: object) -> int:
+    with factory() as u:
+        sid = u.sessions.add(_session(**kw))
+        u.commit()
+    return sid
+
+
+def _order(cid: str = "run-1-entry", qty: str = "0.12345678", **kw: object) -> Order:
+    request = OrderRequest(
+        cid, BTC, Side.BUY, OrderType.LIMIT, Decimal(qty), T0, price=Decimal("43210.12"),
+        stop_loss=Decimal("42000.5"), take_profits=((Decimal("45000"), Decimal("0.5")),), tag="entry",
+    )  # fmt: skip
+    return Order(request, **kw)  # type: ignore[arg-type]
+
+
+def _fill(cid: str = "run-1-entry", qty: str = "0.12345678", ts: int = T0 + 3_600_000) -> Fill:
+    return Fill(cid, BTC, Side.BUY, Decimal(qty), Decimal("43210.12"), Decimal("0.005334567"), ts,
+                liquidity="maker", slippage=Decimal("0.01"), tag="entry")  # fmt: skip
+
+
+# -- sessions -----------------------------------------------------------------------------------------
+def test_a_session_reads_back_exactly_what_was_stored(uow: Factory) -> None:
+    sid = _new_session(uow, initial_balance=HUGE)
+    with uow() as u:
+        got = u.sessions.get(sid)
+    assert got == _session(initial_balance=HUGE, id=sid)
+    assert got.started_ms == T0 and got.config["nested"] == {"a": [1, 2.5, None]}
+
+
+def test_sessions_list_newest_first_with_a_limit(uow: Factory) -> None:
+    ids = [_new_session(uow, strategy=f"s{i}") for i in range(3)]
+    with uow() as u:
+        assert [s.id for s in u.sessions.list()] == ids[::-1]
+        assert [s.strategy for s in u.sessions.list(limit=2)] == ["s2", "s1"]
+
+
+def test_finishing_a_session_is_idempotent_and_unknown_ids_are_refused(uow: Factory) -> None:
+    sid = _new_session(uow)
+    for _ in range(2):
+        with uow() as u:
+            u.sessions.finish(sid, "completed", T0 + 5)
+            u.commit()
+    with uow() as u:
+        got = u.sessions.get(sid)
+        assert (got.status, got.ended_ms) == ("completed", T0 + 5)
+        with pytest.raises(SessionNotFound):
+            u.sessions.get(sid + 100)
+        with pytest.raises(SessionNotFound):
+            u.sessions.finish(sid + 100, "failed", T0)
+
+
+# -- orders -------------------------------------------------------------------------------------------
+def test_orders_round_trip_and_keep_their_status_history(uow: Factory) -> None:
+    sid = _new_session(uow)
+    new = _order()
+    filled = new.with_fill(_fill())
+    with uow() as u:
+        u.orders.save(sid, new, T0)
+        u.orders.save(sid, new, T0 + 1)  # the same state again: no new history entry
+        u.orders.save(sid, filled, T0 + 3_600_000)
+        u.commit()
+    with uow() as u:
+        assert u.orders.get("run-1-entry") == filled
+        assert u.orders.get("nope") is None
+        assert u.orders.for_session(sid) == [filled]
+        assert u.orders.history("run-1-entry") == [
+            OrderStatusChange(T0, OrderStatus.NEW),
+            OrderStatusChange(T0 + 3_600_000, OrderStatus.FILLED),
+        ]
+
+
+def test_a_client_order_id_belongs_to_one_session(uow: Factory) -> None:
+    first, second = _new_session(uow), _new_session(uow)
+    with uow() as u:
+        u.orders.save(first, _order(), T0)
+        u.commit()
+    with uow() as u, pytest.raises(PersistenceError):
+        u.orders.save(second, _order(), T0)
+
+
+# -- fills, positions, trades -------------------------------------------------------------------------
+def test_fills_round_trip_exactly_by_time_and_need_their_order(uow: Factory) -> None:
+    sid = _new_session(uow)
+    order = _order(qty="0.3")
+    late, early = _fill(qty="0.1", ts=T0 + 7_200_000), _fill(qty="0.2", ts=T0 + 3_600_000)
+    with uow() as u:
+        u.orders.save(sid, order, T0)
+        u.fills.add(sid, late)
+        u.fills.add(sid, early)
+        u.commit()
+    with uow() as u:
+        assert u.fills.for_session(sid) == [early, late]
+    with uow() as u, pytest.raises(PersistenceError):
+        u.fills.add(sid, _fill(cid="never-saved"))
+
+
+def test_positions_are_replaced_per_symbol_and_removed_when_flat(uow: Factory) -> None:
+    sid = _new_session(uow)
+    btc = Position(BTC, Decimal("0.5"), Decimal("21605.06"), Decimal("1.25"), Decimal("0.02"))
+    eth = Position(ETH, Decimal("-2"), Decimal("-4000"))
+    with uow() as u:
+        u.positions.save(sid, PositionSnapshot(btc, T0, opened_ms=T0, stop_loss=Decimal("40000"),
+                                               mark_price=Decimal("44000")))  # fmt: skip
+        u.positions.save(sid, PositionSnapshot(eth, T0))
+        bigger = Position(BTC, Decimal("1.5"), HUGE, TINY, Decimal("0.03"))
+        u.positions.save(sid, PositionSnapshot(bigger, T0 + 1, take_profit=Decimal("50000")))
+        u.commit()
+    with uow() as u:
+        got = u.positions.open_positions(sid)
+        assert [p.position for p in got] == [bigger, eth]
+        assert got[0].take_profit == Decimal("50000") and got[0].stop_loss is None and got[0].updated_ms == T0 + 1
+        u.positions.save(sid, PositionSnapshot(Position(ETH), T0 + 2))
+        u.commit()
+    with uow() as u:
+        assert [p.position.symbol for p in u.positions.open_positions(sid)] == [BTC]
+
+
+def test_unrealised_pnl_is_exact() -> None:
+    snap = PositionSnapshot(Position(BTC, Decimal("0.5"), Decimal("21605.06")), T0, mark_price=Decimal("44000.01"))
+    assert snap.unrealized_pnl == Decimal("394.945")
+
+
+def test_trades_round_trip_to_the_same_floats_by_exit_time(uow: Factory) -> None:
+    sid = _new_session(uow)
+    pnl = -123456.78901234567
+    second = Trade(BTC, Direction.SHORT, T0 + 10, T0 + 20, 0.1 + 0.2, 1e-7, 3.0000000000000004, 0.0, pnl)
+    first = Trade(ETH, Direction.LONG, T0, T0 + 5, 43210.123456789, 44000.1, 0.00012, 0.1, 12.345,
+                  exit_reason="stop_loss", slippage=0.3, mfe=0.02, mae=-0.01)  # fmt: skip
+    with uow() as u:
+        u.trades.add_many(sid, [second, first])
+        u.trades.add_many(sid, [])
+        u.commit()
+    with uow() as u:
+        got = u.trades.for_session(sid)
+    assert got[0] == first
+    # NaN never equals itself: compare the rest, then check the excursions stayed undefined.
+    assert got[1].entry_price == 0.1 + 0.2 and got[1].pnl == pnl and got[1].quantity == 3.0000000000000004
+    assert math.isnan(got[1].mfe) and math.isnan(got[1].mae)
+
+
+# -- account history, metrics, events -----------------------------------------------------------------
+def test_account_history_is_exact_and_ordered(uow: Factory) -> None:
+    sid = _new_session(uow)
+    snaps = [AccountSnapshot(T0 + i * 3_600_000, Decimal("10000.5") + i * TINY, Decimal("5000.25"), Decimal("0.5"))
+             for i in range(500)]  # fmt: skip
+    snaps.append(AccountSnapshot(T0 - 1, HUGE))
+    with uow() as u:
+        u.account.add_many(sid, snaps)
+        u.commit()
+    with uow() as u:
+        got = u.account.for_session(sid)
+    assert got == [snaps[-1], *snaps[:-1]]
+    assert got[2].equity == Decimal("10000.500000000000000001")
+
+
+def test_an_equity_curve_goes_in_at_once_and_reads_back_as_the_same_floats(uow: Factory) -> None:
+    sid = _new_session(uow)
+    times = [T0 + i * 60_000 for i in range(300)]
+    equity = [10_000 * (1.0001**i) for i in range(300)]
+    exposure = [math.nan if i % 7 == 0 else 0.1 + i / 301 for i in range(300)]  # 18 decimals at most
+    balance = [0.1 + 0.2, 1e-05, 123456789.12345679, *([5.5] * 297)]
+    with uow() as u:
+        u.account.add_series(sid, times, equity, balance, exposure)
+        u.account.add_series(sid, [], [])
+        u.commit()
+    with uow() as u:
+        got = u.account.for_session(sid)
+        with pytest.raises(PersistenceError):
+            u.account.add_series(sid, [T0], [math.nan])
+    assert [a.time_ms for a in got] == times
+    assert [float(a.equity) for a in got] == equity
+    assert [None if a.exposure is None else float(a.exposure) for a in got] == [
+        None if math.isnan(x) else x for x in exposure
+    ]
+    assert [float(a.balance) for a in got[:3] if a.balance is not None] == balance[:3]
+    assert got[0].balance == Decimal("0.30000000000000004") and got[1].balance == Decimal("0.00001")
+
+
+def test_one_snapshot_per_time_and_only_for_a_known_session(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        u.account.add_many(sid, [AccountSnapshot(T0, Decimal(1))])
+        u.commit()
+    with pytest.raises(PersistenceError), uow() as u:
+        u.account.add_many(sid, [AccountSnapshot(T0 + 1, Decimal(2)), AccountSnapshot(T0, Decimal(3))])
+    with pytest.raises(SessionNotFound), uow() as u:
+        u.account.add_series(sid + 1, [T0], [1.0])
+    with uow() as u:
+        assert u.account.for_session(sid) == [AccountSnapshot(T0, Decimal(1))]
+
+
+def test_metrics_store_undefined_figures_as_none(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        u.metrics.add(sid, MetricsSnapshot(T0 + 1, {"sharpe": 1.25, "sortino": math.nan, "calmar": math.inf}))
+        u.metrics.add(sid, MetricsSnapshot(T0, {"sharpe": 0.5}))
+        u.commit()
+    with uow() as u:
+        got = u.metrics.for_session(sid)
+    assert got == [MetricsSnapshot(T0, {"sharpe": 0.5}),
+                   MetricsSnapshot(T0 + 1, {"sharpe": 1.25, "sortino": None, "calmar": None})]  # fmt: skip
+
+
+def test_events_round_trip_by_time(uow: Factory) -> None:
+    sid = _new_session(uow)
+    denial = EventRecord(T0 + 1, "risk_denial", "max drawdown reached", "BTCUSDT", {"action": "denied"})
+    swap = EventRecord(T0, "strategy_swap", "ema_cross 1.2.0 -> 1.3.0")
+    with uow() as u:
+        u.events.add_many(sid, [denial, swap])
+        u.commit()
+    with uow() as u:
+        assert u.events.for_session(sid) == [swap, denial]
+
+
+# -- the unit of work ---------------------------------------------------------------------------------
+def test_nothing_is_visible_without_commit(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        u.orders.save(sid, _order(), T0)
+        u.events.add_many(sid, [EventRecord(T0, "error", "boom")])
+    with uow() as u:  # left without commit: rolled back
+        assert u.orders.for_session(sid) == [] and u.events.for_session(sid) == []
+        u.orders.save(sid, _order(), T0)
+        u.rollback()
+        assert u.orders.for_session(sid) == []
+
+
+def test_an_error_rolls_back_the_fill_its_order_and_the_position_together(uow: Factory) -> None:
+    sid = _new_session(uow)
+    order = _order()
+    with uow() as u:
+        u.orders.save(sid, order, T0)
+        u.commit()
+    fill = _fill()
+    with pytest.raises(RuntimeError), uow() as u:
+        u.orders.save(sid, order.with_fill(fill), fill.timestamp)
+        u.fills.add(sid, fill)
+        u.positions.save(sid, PositionSnapshot(Position(BTC).apply(fill), fill.timestamp))
+        raise RuntimeError("crash before commit")
+    with uow() as u:
+        assert u.orders.get(order.client_order_id) == order
+        assert u.fills.for_session(sid) == [] and u.positions.open_positions(sid) == []
+        assert u.orders.history(order.client_order_id) == [OrderStatusChange(T0, OrderStatus.NEW)]
+
+
+def test_a_commit_is_visible_to_the_next_unit_of_work_and_work_goes_on_after_it(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        u.events.add_many(sid, [EventRecord(T0, "info", "one")])
+        u.commit()
+        u.events.add_many(sid, [EventRecord(T0 + 1, "info", "two")])
+        u.commit()
+        u.events.add_many(sid, [EventRecord(T0 + 2, "info", "three")])
+    with uow() as u:
+        assert [e.message for e in u.events.for_session(sid)] == ["one", "two"]

@@ -1,0 +1,85 @@
+"""`atb db` and `atb sessions` through click, on a database the test owns (the container is injected)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from adapters.persistence import Database
+from application.ports.repositories import PersistenceError
+from application.use_cases.run_backtest import BacktestRequest, RunBacktest
+from application.use_cases.save_backtest import SaveBacktest
+from application.use_cases.sessions import ListSessions, ShowSession
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+from entrypoints.cli.db import db
+from entrypoints.cli.sessions import sessions
+from entrypoints.container import simulator
+from tests.builders import random_walk
+from tests.fakes.market_data import InMemoryMarketData
+
+
+class _Container:
+    """The providers the commands use, as the real container will offer them."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def database(self) -> Database:
+        return self._db
+
+    def list_sessions(self) -> ListSessions:
+        return ListSessions(self._db.unit_of_work)
+
+    def show_session(self) -> ShowSession:
+        return ShowSession(self._db.unit_of_work)
+
+
+def test_db_upgrade_current_downgrade(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'atb.db'}")
+    obj = {"container": _Container(database)}
+    runner = CliRunner()
+    out = runner.invoke(db, ["current"], obj=obj)
+    assert out.exit_code == 0 and "no atb tables" in out.output
+    out = runner.invoke(db, ["upgrade"], obj=obj)
+    assert out.exit_code == 0 and f"at revision {database.head()}" in out.output
+    out = runner.invoke(db, ["current"], obj=obj)
+    assert "(up to date)" in out.output
+    out = runner.invoke(db, ["downgrade", "base"], obj=obj, input="n\n")
+    assert out.exit_code != 0 and database.current() == database.head()  # refused: nothing dropped
+    out = runner.invoke(db, ["downgrade", "base", "--yes"], obj=obj)
+    assert out.exit_code == 0 and database.current() is None
+
+
+def test_an_unreachable_database_is_one_error_line() -> None:
+    database = Database("postgresql+psycopg2://atb:pw@127.0.0.1:1/atb")
+    out = CliRunner().invoke(db, ["current"], obj={"container": _Container(database)})
+    assert isinstance(out.exception, PersistenceError)
+    assert "\n" not in str(out.exception) and "cannot reach" in str(out.exception)
+
+
+def test_sessions_list_and_show(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'atb.db'}")
+    database.upgrade()
+    obj = {"container": _Container(database)}
+    runner = CliRunner()
+    assert "no sessions saved yet" in runner.invoke(sessions, ["list"], obj=obj).output
+    request = BacktestRequest("ema_cross", (Symbol.parse("BTCUSDT"),), Timeframe.H1, Decimal(10_000),
+                              risk={"max_drawdown": "0.02"})  # fmt: skip
+    report = RunBacktest(InMemoryMarketData(random_walk(2000, seed=5)), simulator)(request)
+    session_id = SaveBacktest(database.unit_of_work)(report)
+    out = runner.invoke(sessions, ["list"], obj=obj)
+    assert out.exit_code == 0 and "ema_cross" in out.output and "completed" in out.output
+    listed = json.loads(runner.invoke(sessions, ["list", "--json"], obj=obj).output)
+    assert [s["id"] for s in listed] == [session_id]
+    out = runner.invoke(sessions, ["show", str(session_id)], obj=obj)
+    assert out.exit_code == 0, out.output
+    assert f"{len(report.trades)} trades" in out.output and "sharpe" in out.output.lower()
+    shown = json.loads(runner.invoke(sessions, ["show", str(session_id), "--json"], obj=obj).output)
+    assert len(shown["trades"]) == len(report.trades) and len(shown["events"]) == len(report.denials)
+    assert shown["account_snapshots"] == report.bars
+    missing = runner.invoke(sessions, ["show", "999"], obj=obj)
+    assert missing.exit_code != 0 and "no session 999" in str(missing.exception)
