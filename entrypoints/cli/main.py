@@ -8,7 +8,6 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
+from entrypoints.cli.common import console, parse_date, parse_params
 from entrypoints.cli.db import db
 from entrypoints.cli.regime import regime
 from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
@@ -42,29 +42,6 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 
-def parse_date(value: str | None, what: str) -> int | None:
-    """``YYYY-MM-DD`` or an ISO 8601 time (UTC unless it says otherwise) to UTC ms."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=what) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
-
-
-def parse_params(items: tuple[str, ...], hint: str = "--param") -> dict[str, str]:
-    params: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{item!r}: write name=value", param_hint=hint)
-        params[name.strip()] = value.strip()
-    return params
-
-
 def _decimal(value: float | str | None) -> Decimal | None:
     if value is None:
         return None
@@ -72,14 +49,6 @@ def _decimal(value: float | str | None) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         raise click.BadParameter(f"{value!r} is not a number") from None
-
-
-def console(stderr: bool = False) -> Console:
-    """A rich console; when output is not a terminal, wide enough that tables are never truncated."""
-    out = Console(stderr=stderr)
-    if not out.is_terminal:
-        out = Console(stderr=stderr, width=140)
-    return out
 
 
 def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | None, Callable[[], None]]:

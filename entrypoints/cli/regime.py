@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,34 +14,9 @@ from rich.table import Table
 from application.use_cases.regime_report import RegimeBreakdown, RegimeReport, RegimeRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
+from entrypoints.cli.common import console, day, iso, parse_date
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
-
-
-def _date(value: str | None, what: str) -> int | None:
-    """``YYYY-MM-DD`` or an ISO 8601 time (UTC unless it says otherwise) to UTC ms."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=what) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
-
-
-def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _console() -> Console:
-    out = Console()
-    return out if out.is_terminal else Console(width=140)
 
 
 def breakdown_dict(result: RegimeBreakdown) -> dict[str, Any]:
@@ -51,8 +25,8 @@ def breakdown_dict(result: RegimeBreakdown) -> dict[str, Any]:
     return {
         "symbol": str(req.symbol),
         "timeframe": req.timeframe.value,
-        "start": _iso(result.start_ms),
-        "end": _iso(result.end_ms),
+        "start": iso(result.start_ms),
+        "end": iso(result.end_ms),
         "bars": result.bars,
         "warmup_bars": result.warmup_bars,
         "params": dataclasses.asdict(req.params),
@@ -65,8 +39,8 @@ def breakdown_dict(result: RegimeBreakdown) -> dict[str, Any]:
 def print_breakdown(console: Console, result: RegimeBreakdown) -> None:
     req = result.request
     console.print(
-        f"[bold]regimes[/bold] of [bold]{req.symbol}[/bold] {req.timeframe.value}  {_day(result.start_ms)} → "
-        f"{_day(result.end_ms)} UTC  ({result.bars:,} bars, {result.warmup_bars:,} in warm-up, not counted)"
+        f"[bold]regimes[/bold] of [bold]{req.symbol}[/bold] {req.timeframe.value}  {day(result.start_ms)} → "
+        f"{day(result.end_ms)} UTC  ({result.bars:,} bars, {result.warmup_bars:,} in warm-up, not counted)"
     )
     table = Table(show_header=True, header_style="bold")
     table.add_column("Year")
@@ -103,7 +77,7 @@ def regime(
     The detector is causal: a bar's regime uses that bar and earlier ones only.
     """
     settings: Settings = ctx.obj["settings"]
-    start_ms, end_ms = _date(start, "--start"), _date(end, "--end")
+    start_ms, end_ms = parse_date(start, "--start"), parse_date(end, "--end")
     container = build_container(
         {
             "mode": "backtest",
@@ -124,4 +98,4 @@ def regime(
     if as_json:
         click.echo(json.dumps(breakdown_dict(result), indent=2, allow_nan=False))
     else:
-        print_breakdown(_console(), result)
+        print_breakdown(console(), result)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,16 +13,8 @@ from application.ports.market_data import DatasetInfo
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
 from domain.model.trades import Trade
+from entrypoints.cli.common import day, iso
 from entrypoints.reports.fmt import format_metric
-
-
-def iso(ms: int) -> str:
-    """UTC ms as ISO 8601 with a Z."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _finite(x: float) -> float | None:

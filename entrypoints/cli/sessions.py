@@ -7,17 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from application.use_cases.save_backtest import jsonable
 from application.use_cases.sessions import SessionDetail
+from entrypoints.cli.common import console
 from entrypoints.cli.db import persistence_container
-
-
-def _console() -> Console:
-    out = Console()
-    return out if out.is_terminal else Console(width=140)
 
 
 def _time(ms: int | None) -> str:
@@ -54,7 +49,7 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
             str(s.id), s.mode, f"{s.strategy} {s.strategy_version}", ",".join(s.symbols), s.timeframe,
             f"{_time(s.data_start_ms)} → {_time(s.data_end_ms)}", s.status, _time(s.started_ms),
         )  # fmt: skip
-    _console().print(table)
+    console().print(table)
 
 
 @sessions.command("show")
@@ -70,7 +65,7 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, as_json:
         click.echo(json.dumps(_detail_dict(detail), indent=2))
         return
     s = detail.session
-    out = _console()
+    out = console()
     out.print(
         f"[bold]session {s.id}[/bold]  {s.mode} on {s.exchange}  ·  [bold]{s.strategy}[/bold] {s.strategy_version}  ·  "
         f"{','.join(s.symbols)} {s.timeframe}  ·  {s.status}"

@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from application.strategy_config import StrategyConfig, strategy_catalog
-
-
-def _console() -> Console:
-    out = Console()
-    return out if out.is_terminal else Console(width=140)
+from entrypoints.cli.common import console
 
 
 @click.group()
@@ -34,7 +29,7 @@ def strategies_list(as_json: bool) -> None:
         table.add_column(col)
     for entry in catalog:
         table.add_row(entry["name"], entry["version"], entry["description"])
-    _console().print(table)
+    console().print(table)
 
 
 @strategies.command("show")
@@ -56,14 +51,14 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
     if as_json:
         click.echo(json.dumps(described, indent=2, default=str))
         return
-    console = _console()
-    console.print(f"[bold]{config.name}[/bold] {config.version}: {described['description']}")
+    out = console()
+    out.print(f"[bold]{config.name}[/bold] {config.version}: {described['description']}")
     table = Table(show_header=True, header_style="bold", title="Parameters")
     for col in ("Name", "Type", "Default", "Value"):
         table.add_column(col)
     for row in described["parameters"]:
         table.add_row(row["name"], row["type"], str(row["default"]), str(row["value"]))
-    console.print(table)
+    out.print(table)
     risk = Table(
         show_header=True, header_style="bold", title="Risk settings (defaults < ATB_RISK_LIMITS < strategy's own)"
     )
@@ -71,4 +66,4 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
         risk.add_column(col)
     for key, value in described["risk"].items():
         risk.add_row(key, str(value))
-    console.print(risk)
+    out.print(risk)
