@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adapters.persistence import schema as t
-from adapters.persistence.types import exact_texts
+from adapters.persistence.bulk import copy_buffer, float_copy_texts, float_texts, utc_texts
 from application.ports.repositories import (
     AccountSnapshot,
     EventRecord,
+    Floats,
     MetricsSnapshot,
     OrderStatusChange,
     PersistenceError,
     PositionSnapshot,
     SessionNotFound,
     SessionRecord,
+    Times,
 )
 from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from domain.model.positions import Position
 from domain.model.symbols import Symbol
 from domain.model.trades import Direction, Trade
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sym(symbol: Symbol) -> str:
@@ -46,6 +53,11 @@ def _dec(value: float) -> Decimal:
 
 def _opt_dec(value: float) -> Decimal | None:
     return None if math.isnan(value) or math.isinf(value) else Decimal(repr(value))
+
+
+def _utc_sqlite(ms: int) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores for a UTC ms (the slow path, for unusual years)."""
+    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _opt_float(value: Decimal | None) -> float:
@@ -87,6 +99,18 @@ class SqlAlchemySessionRepository:
     def list(self, limit: int = 50) -> list[SessionRecord]:
         rows = self._conn.execute(sa.select(t.trading_sessions).order_by(t.trading_sessions.c.id.desc()).limit(limit))
         return [_session(r._mapping) for r in rows]
+
+    def delete(self, session_id: int) -> None:
+        # Explicitly, child tables first: account_history has no foreign key (see schema.py), and the
+        # others must not depend on SQLite's foreign_keys pragma for their ON DELETE CASCADE.
+        s = t.trading_sessions
+        if self._conn.execute(sa.select(s.c.id).where(s.c.id == session_id)).first() is None:
+            raise SessionNotFound(f"no session {session_id}")
+        orders = sa.select(t.orders.c.id).where(t.orders.c.session_id == session_id)
+        self._conn.execute(sa.delete(t.order_status_history).where(t.order_status_history.c.order_id.in_(orders)))
+        for table in (t.fills, t.orders, t.trades, t.positions, t.account_history, t.performance_metrics, t.events):
+            self._conn.execute(sa.delete(table).where(table.c.session_id == session_id))
+        self._conn.execute(sa.delete(s).where(s.c.id == session_id))
 
 
 def _session(m: Mapping[str, Any]) -> SessionRecord:
@@ -304,58 +328,78 @@ class SqlAlchemyAccountHistoryRepository:
     def add_series(
         self,
         session_id: int,
-        times: Sequence[int],
-        equity: Sequence[float],
-        balance: Sequence[float] | None = None,
-        exposure: Sequence[float] | None = None,
+        times: Times,
+        equity: Floats,
+        balance: Floats | None = None,
+        exposure: Floats | None = None,
     ) -> None:
         n = len(times)
         if not n:
             return
-        self._require_session(session_id)
-        none: list[str | None] = [None] * n
-        eq = exact_texts(equity)
-        if any(v is None for v in eq):
-            raise PersistenceError("an equity curve must be finite to be stored")
-        bal = exact_texts(balance) if balance is not None else none
-        exp = exact_texts(exposure) if exposure is not None else none
-        if not len(eq) == len(bal) == len(exp) == n:
+        if not len(equity) == n or any(c is not None and len(c) != n for c in (balance, exposure)):
             raise ValueError("times, equity, balance and exposure must have the same length")
-        stamps = np.asarray(times, dtype="int64").astype("datetime64[ms]")
+        eq = np.asarray(equity, dtype=np.float64)
+        if not np.isfinite(eq).all():
+            raise PersistenceError("an equity curve must be finite to be stored")
+        self._require_session(session_id)
+        ms = np.asarray(times, dtype=np.int64)
+        optional = [(name, col) for name, col in (("balance", balance), ("exposure", exposure)) if col is not None]
         if self._conn.dialect.name == "postgresql":
-            self._copy(session_id, np.datetime_as_string(stamps, unit="ms", timezone="UTC").tolist(), eq, bal, exp)
-            return
-        # SQLite: the text SQLAlchemy's DATETIME writes and reads, "YYYY-MM-DD HH:MM:SS.ffffff", built with
-        # numpy (ISO text, then a space for the "T"); multi-row INSERTs, much faster there than executemany.
-        iso = np.datetime_as_string(stamps, unit="us").astype("S26")
-        iso.view(np.uint8).reshape(n, 26)[:, 10] = ord(" ")
-        text = iso.astype("U26").tolist()
-        columns = [("time", text), ("equity", eq)]
-        columns += [(name, col) for name, col in (("balance", bal), ("exposure", exp)) if col is not none]
+            self._copy(session_id, ms, eq, optional)
+        else:
+            self._sqlite(session_id, ms, eq, optional)
+
+    def _sqlite(
+        self, session_id: int, ms: npt.NDArray[np.int64], eq: npt.NDArray[np.float64],
+        optional: list[tuple[str, Floats]],
+    ) -> None:  # fmt: skip
+        """Multi-row INSERTs of pre-formatted text (SQLite binds them much faster than executemany), in
+        the unit of work's transaction. Times are the text SQLAlchemy's DATETIME writes and reads there."""
+        n = ms.shape[0]
+        stamps = utc_texts(ms, b"000")
+        if stamps is None:
+            stamps = np.array([_utc_sqlite(int(v)) for v in ms.tolist()], dtype=np.bytes_)
+        columns = [("time", stamps.astype("U26")), ("equity", float_texts(eq))]
+        columns += [(name, float_texts(col)) for name, col in optional]
+        rows = np.empty((n, len(columns)), dtype=object)
+        for i, (_, col) in enumerate(columns):
+            rows[:, i] = col
         names = ", ".join(name for name, _ in columns)
         cells = "(" + ", ".join([str(int(session_id))] + ["?"] * len(columns)) + ")"
+        full = f"INSERT INTO account_history (session_id, {names}) VALUES {', '.join([cells] * _SQLITE_ROWS)}"
         for start in range(0, n, _SQLITE_ROWS):
-            part = [col[start : start + _SQLITE_ROWS] for _, col in columns]
-            rows = len(part[0])
-            params = [v for row in zip(*part, strict=True) for v in row]
-            self._conn.exec_driver_sql(
-                f"INSERT INTO account_history (session_id, {names}) VALUES {', '.join([cells] * rows)}", tuple(params)
+            part = rows[start : start + _SQLITE_ROWS]
+            sql = (
+                full
+                if len(part) == _SQLITE_ROWS
+                else full[: full.index(" VALUES ") + 8] + ", ".join([cells] * len(part))
             )
+            self._conn.exec_driver_sql(sql, tuple(part.ravel().tolist()))
 
     def _copy(
-        self, session_id: int, stamps: list[str], eq: list[str | None], bal: list[str | None], exp: list[str | None]
-    ) -> None:
-        """PostgreSQL COPY on the unit of work's own connection (so inside its transaction)."""
-        null = "\\N"  # COPY's text format writes NULL as \N
-        sid = str(session_id)
-        lines = "".join(
-            f"{sid}\t{ts}\t{b or null}\t{e}\t{x or null}\n" for ts, b, e, x in zip(stamps, bal, eq, exp, strict=True)
-        )
+        self, session_id: int, ms: npt.NDArray[np.int64], eq: npt.NDArray[np.float64],
+        optional: list[tuple[str, Floats]],
+    ) -> None:  # fmt: skip
+        """PostgreSQL COPY (text format) on the unit of work's own connection (so inside its transaction),
+        from one buffer built with numpy."""
+        n = ms.shape[0]
+        stamps = utc_texts(ms, b"+00")
+        if stamps is None:
+            text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+            stamps = np.char.encode(text, "ascii")
+        columns = [
+            np.full(n, str(int(session_id)).encode(), dtype=f"S{len(str(int(session_id)))}"),
+            stamps,
+            float_copy_texts(eq),
+        ]
+        names = ["session_id", "time", "equity"]
+        for name, col in optional:
+            columns.append(float_copy_texts(col))
+            names.append(name)
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.copy_expert(
-                "COPY account_history (session_id, time, balance, equity, exposure) FROM STDIN", io.StringIO(lines)
-            )
+            buffer = io.BytesIO(copy_buffer(columns))
+            cursor.copy_expert(f"COPY account_history ({', '.join(names)}) FROM STDIN", buffer)
         finally:
             cursor.close()
 
@@ -396,6 +440,21 @@ class SqlAlchemyEventRepository:
 
     def add_many(self, session_id: int, events: Sequence[EventRecord]) -> None:
         if not events:
+            return
+        if self._conn.dialect.name == "postgresql":
+            # One statement over arrays (psycopg2 adapts a list in C): a risk-limited backtest has hundreds
+            # of denials, and an executemany spends most of its time binding row by row.
+            self._conn.exec_driver_sql(
+                "INSERT INTO events (session_id, time, kind, symbol, message, details) "
+                "SELECT %(sid)s, timestamptz 'epoch' + u.t * interval '1 millisecond', u.k, u.s, u.m, u.d::json "
+                "FROM unnest(%(t)s::bigint[], %(k)s::text[], %(s)s::text[], %(m)s::text[], %(d)s::text[]) "
+                "AS u(t, k, s, m, d)",
+                {
+                    "sid": session_id, "t": [int(e.time_ms) for e in events], "k": [e.kind for e in events],
+                    "s": [e.symbol for e in events], "m": [e.message for e in events],
+                    "d": [json.dumps(dict(e.details)) for e in events],
+                },
+            )  # fmt: skip
             return
         rows = [
             {"session_id": session_id, "time": e.time_ms, "kind": e.kind, "symbol": e.symbol, "message": e.message,

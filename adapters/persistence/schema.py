@@ -143,8 +143,8 @@ positions = sa.Table(
 
 # One row per snapshot, keyed (session, time): one B-tree, rows in time order. No foreign key to
 # trading_sessions, deliberately: PostgreSQL checks a foreign key row by row, which made a backtest's bulk
-# write (33k rows) about three times slower; sessions are never deleted by atb, and the repository writes
-# snapshots only for sessions that exist.
+# write (33k rows) about three times slower. The repository writes snapshots only for sessions that exist,
+# and deleting a session (``atb sessions delete``) deletes its snapshots explicitly.
 account_history = sa.Table(
     "account_history",
     metadata,
@@ -153,6 +153,8 @@ account_history = sa.Table(
     sa.Column("balance", ExactDecimal),
     sa.Column("equity", ExactDecimal, nullable=False),
     sa.Column("exposure", ExactDecimal),
+    # SQLite: the rows live in the primary key's B-tree (no second, rowid tree): a bulk write is ~15% faster.
+    sqlite_with_rowid=False,
 )
 
 performance_metrics = sa.Table(

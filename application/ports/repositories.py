@@ -21,10 +21,16 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from application.ports.errors import ApplicationError
 from domain.model.orders import Fill, Order, OrderStatus
 from domain.model.positions import Position
 from domain.model.trades import Trade
+
+Times = Sequence[int] | npt.NDArray[np.int64]  # UTC ms
+Floats = Sequence[float] | npt.NDArray[np.float64]
 
 SESSION_STATUSES = ("running", "completed", "failed", "interrupted")
 SESSION_MODES = ("backtest", "paper", "live")
@@ -142,6 +148,12 @@ class SessionRepository(Protocol):
         """The newest ``limit`` sessions, newest (highest id) first."""
         ...
 
+    def delete(self, session_id: int) -> None:
+        """Remove the session and everything stored about it (orders and their history, fills, trades,
+        positions, account history, metrics, events); raises ``SessionNotFound``. Visible once the unit of
+        work commits, all of it at once."""
+        ...
+
 
 class OrderRepository(Protocol):
     """Orders by client order id (ours, unique across sessions)."""
@@ -212,15 +224,16 @@ class AccountHistoryRepository(Protocol):
     def add_series(
         self,
         session_id: int,
-        times: Sequence[int],
-        equity: Sequence[float],
-        balance: Sequence[float] | None = None,
-        exposure: Sequence[float] | None = None,
+        times: Times,
+        equity: Floats,
+        balance: Floats | None = None,
+        exposure: Floats | None = None,
     ) -> None:
         """Write a whole equity curve at once (a backtest's, one snapshot per bar): the fastest path.
 
-        Parallel sequences of UTC ms and float64 figures; each float is stored as its shortest ``repr``, so
-        it reads back as the same float (unless that repr has more than 18 decimals: then it is rounded).
+        Parallel sequences (lists or numpy arrays) of UTC ms and float64 figures; each float is stored as its
+        shortest ``repr``, so it reads back as the same float (unless that repr has more than 18 decimals: then
+        it is rounded).
         NaN or infinite ``balance`` or ``exposure`` values are stored as ``None``; the equity must be finite.
         """
         ...

@@ -70,7 +70,6 @@ class SaveBacktest:
         request = report.request
         ended = self._clock()
         all_times = report.open_time.tolist()
-        times = all_times
         step = request.timeframe.milliseconds
         config = {
             "strategy_params": jsonable(report.strategy_params),
@@ -96,11 +95,10 @@ class SaveBacktest:
             data_end_ms=int(all_times[-1]) + step if all_times else None,
             initial_balance=request.initial_cash,
         )
-        finite = np.isfinite(report.equity)
-        if not finite.all():  # never expected; an equity curve with holes is stored without them
-            times = report.open_time[finite].tolist()
-        equity = report.equity[finite].tolist()
-        exposure = report.exposure[finite].tolist()
+        finite = np.isfinite(report.equity)  # never expected not to be; a curve with holes is stored without them
+        times, equity, exposure = report.open_time, report.equity, report.exposure
+        if not finite.all():
+            times, equity, exposure = times[finite], equity[finite], exposure[finite]
         events = [
             EventRecord(
                 d.time_ms, "risk_denial" if d.action == "denied" else "risk_reduction", d.reason, d.symbol,

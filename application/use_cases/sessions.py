@@ -20,6 +20,31 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 @dataclass(frozen=True, slots=True)
+class EventGroup:
+    """Events of one kind and rule (the text of the message before its first colon, as in
+    ``max_drawdown: 2.1% below the peak``): how many, and the first few in time order."""
+
+    kind: str
+    rule: str
+    count: int
+    first: list[EventRecord]
+
+
+def event_rule(event: EventRecord) -> str:
+    return event.message.split(":", 1)[0].strip()
+
+
+def group_events(events: Sequence[EventRecord], first: int = 3) -> list[EventGroup]:
+    """Events grouped by (kind, rule), the largest group first (ties by kind, then rule); each group keeps its
+    ``first`` earliest events. ``events`` are in time order, as the repository returns them."""
+    groups: dict[tuple[str, str], list[EventRecord]] = {}
+    for event in events:
+        groups.setdefault((event.kind, event_rule(event)), []).append(event)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [EventGroup(kind, rule, len(found), found[:first]) for (kind, rule), found in ordered]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionDetail:
     """One session with its latest metrics, trades, events, open positions and account history size."""
 
@@ -63,6 +88,21 @@ class ShowSession:
                 account_snapshots=len(account),
                 final_equity=float(account[-1].equity) if account else None,
             )
+
+
+class DeleteSession:
+    """Removes a session and everything stored about it, in one transaction; raises ``SessionNotFound``.
+    Returns the deleted session."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def __call__(self, session_id: int) -> SessionRecord:
+        with self._uow() as uow:
+            session = uow.sessions.get(session_id)
+            uow.sessions.delete(session_id)
+            uow.commit()
+        return session
 
 
 class SessionRecorder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,9 +11,11 @@ import click
 from rich.table import Table
 
 from application.use_cases.save_backtest import jsonable
-from application.use_cases.sessions import SessionDetail
+from application.use_cases.sessions import DeleteSession, SessionDetail, group_events
+from domain.metrics import METRICS
 from entrypoints.cli.common import console
 from entrypoints.cli.db import persistence_container
+from entrypoints.reports.fmt import format_metric
 
 
 def _time(ms: int | None) -> str:
@@ -56,9 +59,11 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.argument("session_id", type=int)
 @click.option("--trades", "max_trades", type=click.IntRange(0), default=20, show_default=True,
               help="Show at most this many trades (the last ones).")  # fmt: skip
+@click.option("--events", "max_events", type=click.IntRange(0), default=3, show_default=True,
+              help="Show the first this many events of each rule.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON (every trade and event).")
 @click.pass_context
-def sessions_show(ctx: click.Context, session_id: int, max_trades: int, as_json: bool) -> None:
+def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_events: int, as_json: bool) -> None:
     """A session: its configuration, metrics, trades and events."""
     detail: SessionDetail = persistence_container(ctx).show_session()(session_id)
     if as_json:
@@ -78,12 +83,7 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, as_json:
     if isinstance(params, dict) and params:
         out.print("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if detail.metrics is not None:
-        table = Table(show_header=True, header_style="bold", title=f"metrics at {_time(detail.metrics.time_ms)}")
-        table.add_column("Metric")
-        table.add_column("Value", justify="right")
-        for name, value in detail.metrics.values.items():
-            table.add_row(name, _figure(value))
-        out.print(table)
+        out.print(_metrics_table(detail.metrics.values, f"metrics at {_time(detail.metrics.time_ms)} UTC"))
     out.print(f"{len(detail.trades)} trades  ·  {len(detail.events)} events  ·  {detail.account_snapshots:,} "
               f"account snapshots  ·  final equity {_figure(detail.final_equity)}")  # fmt: skip
     if detail.trades and max_trades:
@@ -97,16 +97,46 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, as_json:
             )  # fmt: skip
         out.print(table)
     if detail.events:
-        table = Table(show_header=True, header_style="bold", title="events")
-        for col in ("Time (UTC)", "Kind", "Symbol", "Message"):
-            table.add_column(col)
-        for e in detail.events[-50:]:
-            table.add_row(_time(e.time_ms), e.kind, e.symbol or "-", e.message)
+        table = Table(show_header=True, header_style="bold", title="events by rule")
+        for col in ("Kind", "Rule", "Count", f"First (at most {max_events})"):
+            table.add_column(col, justify="right" if col == "Count" else "left")
+        for group in group_events(detail.events, first=max_events):
+            first = "\n".join(f"{_time(e.time_ms)} {e.symbol or '-'}: {e.message}" for e in group.first)
+            table.add_row(group.kind, group.rule, f"{group.count:,}", first)
         out.print(table)
     for p in detail.positions:
         pnl = p.unrealized_pnl
         out.print(f"open: {p.position.symbol} {p.position.quantity} @ {p.position.average_entry:.2f}"
                   + (f", unrealised {pnl:.2f}" if pnl is not None else ""))  # fmt: skip
+
+
+@sessions.command("delete")
+@click.argument("session_id", type=int)
+@click.option("--yes", is_flag=True, help="Really delete (without it, nothing is deleted).")
+@click.pass_context
+def sessions_delete(ctx: click.Context, session_id: int, yes: bool) -> None:
+    """Delete a session and everything stored about it (trades, events, account history...), at once."""
+    if not yes:
+        raise click.UsageError(f"deleting session {session_id} cannot be undone: pass --yes to delete it")
+    database = persistence_container(ctx).database()
+    s = DeleteSession(database.unit_of_work)(session_id)
+    click.echo(f"deleted session {s.id}: {s.mode} {s.strategy} {','.join(s.symbols)} {s.timeframe}")
+
+
+def _metrics_table(values: Mapping[str, float | None], title: str) -> Table:
+    """The stored metrics with the backtest summary's labels and formats (``domain.metrics.METRICS``); any
+    figure the specs do not know follows under its own name."""
+    table = Table(show_header=True, header_style="bold", title=title)
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    for spec in METRICS:
+        if spec.key in values:
+            table.add_row(spec.label, format_metric(spec.kind, values[spec.key]))
+    known = {spec.key for spec in METRICS}
+    for name, value in values.items():
+        if name not in known:
+            table.add_row(name, _figure(value))
+    return table
 
 
 def _detail_dict(detail: SessionDetail) -> dict[str, Any]:

@@ -316,3 +316,72 @@ def test_a_commit_is_visible_to_the_next_unit_of_work_and_work_goes_on_after_it(
         u.events.add_many(sid, [EventRecord(T0 + 2, "info", "three")])
     with uow() as u:
         assert [e.message for e in u.events.for_session(sid)] == ["one", "two"]
+
+
+# -- deleting a session ---------------------------------------------------------------------------------
+def _fill_session(factory: Factory, sid: int, prefix: str) -> None:
+    order = _order(f"{prefix}-entry")
+    fill = Fill(order.client_order_id, BTC, Side.BUY, Decimal("0.1"), Decimal("43000"), Decimal("0.1"), T0 + 1)
+    with factory() as u:
+        u.orders.save(sid, order, T0)
+        u.orders.save(sid, order.with_fill(fill), fill.timestamp)
+        u.fills.add(sid, fill)
+        u.positions.save(sid, PositionSnapshot(Position(BTC).apply(fill), fill.timestamp))
+        u.trades.add_many(sid, [Trade(BTC, Direction.LONG, T0, T0 + 2, 100.0, 110.0, 1.0, 0.2, 9.8)])
+        u.account.add_series(sid, [T0, T0 + 1], [100.0, 101.5], exposure=[0.0, 0.5])
+        u.metrics.add(sid, MetricsSnapshot(T0, {"sharpe": 1.0}))
+        u.events.add_many(sid, [EventRecord(T0, "risk_denial", "max_drawdown: 3% >= 2%", "BTCUSDT")])
+        u.commit()
+
+
+def _everything(u: UnitOfWork, sid: int, cid: str) -> list[object]:
+    return [
+        u.orders.for_session(sid), u.orders.get(cid), u.orders.history(cid), u.fills.for_session(sid),
+        u.positions.open_positions(sid), u.trades.for_session(sid), u.account.for_session(sid),
+        u.metrics.for_session(sid), u.events.for_session(sid),
+    ]  # fmt: skip
+
+
+def test_deleting_a_session_removes_everything_about_it_and_nothing_else(uow: Factory) -> None:
+    gone, kept = _new_session(uow), _new_session(uow)
+    _fill_session(uow, gone, "gone")
+    _fill_session(uow, kept, "kept")
+    with uow() as u:
+        before = _everything(u, kept, "kept-entry")
+    with uow() as u:
+        u.sessions.delete(gone)  # not committed: rolled back, all of it
+    with uow() as u:
+        assert all(_everything(u, gone, "gone-entry"))
+        u.sessions.delete(gone)
+        u.commit()
+    with uow() as u:
+        with pytest.raises(SessionNotFound):
+            u.sessions.get(gone)
+        assert _everything(u, gone, "gone-entry") == [[], None, [], [], [], [], [], [], []]
+        assert _everything(u, kept, "kept-entry") == before
+        assert [s.id for s in u.sessions.list()] == [kept]
+        with pytest.raises(SessionNotFound):
+            u.sessions.delete(gone)
+    _fill_session(uow, _new_session(uow), "gone")  # its order ids are free again
+
+
+def test_an_equity_curve_before_1970_is_stored_too(uow: Factory) -> None:
+    sid = _new_session(uow)
+    times = [-86_400_000 - 1, -1, 0, 1]
+    with uow() as u:
+        u.account.add_series(sid, times, [1.0, 2.0, 2.0, 3.5], exposure=[0.0, 0.0, 0.25, 0.25])
+        u.commit()
+    with uow() as u:
+        got = u.account.for_session(sid)
+    assert [a.time_ms for a in got] == times and [float(a.equity) for a in got] == [1.0, 2.0, 2.0, 3.5]
+
+
+def test_an_equity_curve_lands_in_its_own_session_whatever_its_id(uow: Factory) -> None:
+    sids = [_new_session(uow) for _ in range(12)]  # ids of two digits and more
+    with uow() as u:
+        for k, sid in enumerate(sids):
+            u.account.add_series(sid, [T0, T0 + 1], [float(k), k + 0.5])
+        u.commit()
+    with uow() as u:
+        for k, sid in enumerate(sids):
+            assert [float(a.equity) for a in u.account.for_session(sid)] == [float(k), k + 0.5]

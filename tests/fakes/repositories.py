@@ -16,12 +16,14 @@ from types import TracebackType
 from application.ports.repositories import (
     AccountSnapshot,
     EventRecord,
+    Floats,
     MetricsSnapshot,
     OrderStatusChange,
     PersistenceError,
     PositionSnapshot,
     SessionNotFound,
     SessionRecord,
+    Times,
 )
 from domain.model.orders import Fill, Order
 from domain.model.trades import Trade
@@ -77,6 +79,22 @@ class InMemorySessionRepository(_Repo):
 
     def list(self, limit: int = 50) -> list[SessionRecord]:
         return [self.s.sessions[k] for k in sorted(self.s.sessions, reverse=True)[:limit]]
+
+    def delete(self, session_id: int) -> None:
+        if session_id not in self.s.sessions:
+            raise SessionNotFound(f"no session {session_id}")
+        s = self.s
+        del s.sessions[session_id]
+        gone = [cid for cid, (sid, _) in s.orders.items() if sid == session_id]
+        for cid in gone:
+            del s.orders[cid]
+            s.history.pop(cid, None)
+        s.positions = {k: v for k, v in s.positions.items() if k[0] != session_id}
+        s.fills = [x for x in s.fills if x[0] != session_id]
+        s.trades = [x for x in s.trades if x[0] != session_id]
+        s.account = [x for x in s.account if x[0] != session_id]
+        s.metrics = [x for x in s.metrics if x[0] != session_id]
+        s.events = [x for x in s.events if x[0] != session_id]
 
 
 class InMemoryOrderRepository(_Repo):
@@ -147,19 +165,22 @@ class InMemoryAccountHistoryRepository(_Repo):
     def add_series(
         self,
         session_id: int,
-        times: Sequence[int],
-        equity: Sequence[float],
-        balance: Sequence[float] | None = None,
-        exposure: Sequence[float] | None = None,
+        times: Times,
+        equity: Floats,
+        balance: Floats | None = None,
+        exposure: Floats | None = None,
     ) -> None:
-        if not all(math.isfinite(e) for e in equity):
+        eq = [float(e) for e in equity]
+        if not all(math.isfinite(e) for e in eq):
             raise PersistenceError("an equity curve must be finite to be stored")
-        nones = [None] * len(times)
+        nones: list[float | None] = [None] * len(times)
+        bal = nones if balance is None else [float(b) for b in balance]
+        exp = nones if exposure is None else [float(x) for x in exposure]
         self.add_many(
             session_id,
             [
-                AccountSnapshot(t, _dec(e), _opt(b), _opt(x))
-                for t, e, b, x in zip(times, equity, balance or nones, exposure or nones, strict=True)
+                AccountSnapshot(int(t), _dec(e), _opt(b), _opt(x))
+                for t, e, b, x in zip(times, eq, bal, exp, strict=True)
             ],
         )
 

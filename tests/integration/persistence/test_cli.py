@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from adapters.persistence import Database
-from application.ports.repositories import PersistenceError
-from application.use_cases.run_backtest import BacktestRequest, RunBacktest
+from application.ports.repositories import PersistenceError, SessionNotFound
+from application.use_cases.run_backtest import BacktestReport, BacktestRequest, RunBacktest
 from application.use_cases.save_backtest import SaveBacktest
 from application.use_cases.sessions import ListSessions, ShowSession
+from domain.metrics import METRICS
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from entrypoints.cli.db import db
 from entrypoints.cli.sessions import sessions
 from entrypoints.container import simulator
+from entrypoints.reports.fmt import format_metric
 from tests.builders import random_walk
 from tests.fakes.market_data import InMemoryMarketData
 
@@ -83,3 +87,53 @@ def test_sessions_list_and_show(tmp_path: Path) -> None:
     assert shown["account_snapshots"] == report.bars
     missing = runner.invoke(sessions, ["show", "999"], obj=obj)
     assert missing.exit_code != 0 and "no session 999" in str(missing.exception)
+
+
+def _saved_backtest(database: Database) -> tuple[int, BacktestReport]:
+    request = BacktestRequest("ema_cross", (Symbol.parse("BTCUSDT"),), Timeframe.H1, Decimal(10_000),
+                              risk={"max_drawdown": "0.02"})  # fmt: skip
+    report = RunBacktest(InMemoryMarketData(random_walk(2000, seed=5)), simulator)(request)
+    return SaveBacktest(database.unit_of_work)(report), report
+
+
+def test_show_formats_metrics_like_the_backtest_summary_and_groups_events_by_rule(database: Database) -> None:
+    session_id, report = _saved_backtest(database)
+    rules = Counter(d.reason.split(":", 1)[0] for d in report.denials)
+    assert len(rules) >= 2 and max(rules.values()) > 3, "the fixture must deny by several rules, some often"
+    out = CliRunner().invoke(
+        sessions, ["show", str(session_id), "--events", "2"], obj={"container": _Container(database)},
+        terminal_width=250,
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    for spec in METRICS:
+        if spec.key in report.metrics:
+            text = format_metric(spec.kind, report.metrics[spec.key])
+            assert any(spec.label in line and text in line for line in lines), (spec.label, text)
+    assert "total_return" not in out.output  # labels, not keys
+    for rule, count in rules.items():
+        row = next(line for line in lines if f" {rule} " in line and f" {count:,} " in line)
+        first = next(d for d in report.denials if d.reason.startswith(rule))
+        assert first.reason in row  # the group's earliest event on its first line
+        shown = [line for line in lines if f"BTCUSDT: {rule}:" in line]
+        assert len(shown) == min(count, 2)  # --events 2: the first two of each rule, no more
+
+
+def test_delete_refuses_without_yes_then_removes_the_session_and_its_history(database: Database) -> None:
+    session_id, _ = _saved_backtest(database)
+    other, _ = _saved_backtest(database)
+    obj = {"container": _Container(database)}
+    runner = CliRunner()
+    refused = runner.invoke(sessions, ["delete", str(session_id)], obj=obj)
+    assert refused.exit_code != 0 and "--yes" in refused.output
+    assert ShowSession(database.unit_of_work)(session_id).account_snapshots == 2000
+    out = runner.invoke(sessions, ["delete", str(session_id), "--yes"], obj=obj)
+    assert out.exit_code == 0 and f"deleted session {session_id}" in out.output
+    with pytest.raises(SessionNotFound):
+        ShowSession(database.unit_of_work)(session_id)
+    with database.unit_of_work() as u:
+        assert u.account.for_session(session_id) == [] and u.events.for_session(session_id) == []
+        assert u.trades.for_session(session_id) == [] and u.metrics.for_session(session_id) == []
+    assert ShowSession(database.unit_of_work)(other).account_snapshots == 2000
+    again = runner.invoke(sessions, ["delete", str(session_id), "--yes"], obj=obj)
+    assert again.exit_code != 0 and f"no session {session_id}" in str(again.exception)

@@ -68,3 +68,18 @@ def test_the_application_never_creates_tables_itself() -> None:
         if "create_all(" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_rebuilding_sqlite_account_history_keeps_its_rows(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'rebuild.db'}")
+    db.upgrade("0001")
+    row = {"s": 7, "t": "2024-01-02 03:04:05.678000", "b": None, "e": "10000.5", "x": "0.25"}
+    insert = "INSERT INTO account_history VALUES (:s, :t, :b, :e, :x)"
+    select = "SELECT session_id, time, balance, equity, exposure FROM account_history"
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(insert), row)
+    for step in (lambda: db.upgrade("0002"), lambda: db.downgrade("0001"), lambda: db.upgrade("head")):
+        step()
+        with db.engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(sa.text(select))] == [tuple(row.values())]
+    db.dispose()
