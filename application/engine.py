@@ -2,7 +2,9 @@
 
 A backtest calls :meth:`Engine.run`, which visits only the bars where something can happen (a signal, an
 order the broker can fill, a trailing stop that must move before it is hit) and marks equity in between
-with whole-array arithmetic; a live session calls ``process_bar`` for each closed candle. Decisions taken
+with whole-array arithmetic (deferred: spans written in one pass, and trades' MFE/MAE computed in one pass,
+before ``run`` returns); a live session calls ``process_bar`` for each closed candle, which marks and
+builds trades at once. Decisions taken
 at bar ``t``'s close become orders that the broker can fill from bar ``t + 1`` on: no fill ever uses a
 price that was not yet known. Visiting a bar that did not need it never changes a result (tested).
 """
@@ -58,6 +60,9 @@ class RegimeLookup(Protocol):
 
 
 _DAY_MS = 86_400_000
+# A closed trade's fields before its excursions (MFE, MAE), in Trade's order.
+_TradeFields = tuple[Symbol, Direction, int, int, float, float, float, float, float, str, float]
+_FLUSH_BARS = 1 << 16  # deferred marking is written out at least every this many bars (bounded temporaries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +170,13 @@ class Engine:
         self.config = config or EngineConfig(allow_short=allow_short)
         n, k = len(frame), frame.width
         self._symbols = frame.symbols
+        self._names = [str(s) for s in frame.symbols]
         self._column = {s: j for j, s in enumerate(frame.symbols)}
         self._instruments: list[Instrument] = [broker.instrument(s) for s in frame.symbols]
         self._exits: list[ExitRules] = [s.exits for s in sigs]
         # Per symbol, signal arrays on the frame's rows (the same arrays when the frame is one symbol).
         identity = k == 1 and frame.rows[0].shape[0] == n
+        self._identity = identity  # the symbol's own row i is the frame's row i
         self._le: list[BoolArray] = []
         self._lx: list[BoolArray] = []
         self._se: list[BoolArray] = []
@@ -213,6 +220,14 @@ class Engine:
         self._held: list[int] = []
         self.equity = np.full(n, np.nan)
         self.exposure = np.full(n, np.nan)
+        # run() defers the marking of skipped bars: spans (first, stop, cash, quantity, column or -1 when
+        # flat) written in one vectorised pass before anything reads the equity curve (see _flush_marks).
+        self._defer = False
+        self._spans: list[tuple[int, int, float, float, int]] = []
+        self._span_bars = 0
+        self._spans_folded = 0  # spans already folded into the peak equity
+        # run() also defers the trades' excursions: (column, entry row, exit row, Trade fields before them).
+        self._pending_trades: list[tuple[int, int, int, _TradeFields]] = []
         self.trades: list[Trade] = []
         self.fills: list[Fill] = []
         self.denials: list[Denial] = []
@@ -222,8 +237,8 @@ class Engine:
         self._risk = risk
         self._regimes = list(regimes) if regimes is not None else [None] * k
         self._initial_cash = float(initial_cash)
-        self._peak = float(initial_cash)
-        self._peak_upto = -1
+        self._peak = float(initial_cash)  # highest equity marked so far (kept only with a sizer or risk)
+        self._tracks_peak = sizer is not None or risk is not None
         self._day = self._first_of_day = -1
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
@@ -252,6 +267,8 @@ class Engine:
         equity, gross = self._mark(i)
         self.equity[i] = equity
         self.exposure[i] = gross / equity if equity > 0 else math.nan
+        if equity > self._peak and self._tracks_peak:  # False for NaN, as fmax skips it
+            self._peak = equity
         for j in self._held:
             if self._manages[j]:
                 self._move_stop(j, i)
@@ -266,8 +283,29 @@ class Engine:
         next_report = start + report_every
         i = start
         event_list = events.tolist()
-        n_events = len(event_list)
         k = int(np.searchsorted(events, i, side="left"))
+        self._defer = True
+        try:
+            self._replay(i, k, n, event_list, report_every, next_report, progress)
+        finally:
+            self._defer = False
+            self._flush_marks()
+            self._settle_trades()
+        if progress is not None:
+            progress(n, n)
+        return self.result()
+
+    def _replay(
+        self,
+        i: int,
+        k: int,
+        n: int,
+        event_list: list[int],
+        report_every: int,
+        next_report: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        n_events = len(event_list)
         while i < n:
             self.process_bar(i)
             while k < n_events and event_list[k] <= i:
@@ -285,11 +323,10 @@ class Engine:
             if progress is not None and i >= next_report:
                 progress(min(i, n), n)
                 next_report = i + report_every
-        if progress is not None:
-            progress(n, n)
-        return self.result()
 
     def result(self) -> EngineResult:
+        self._flush_marks()
+        self._settle_trades()
         return EngineResult(
             self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio
         )
@@ -307,9 +344,22 @@ class Engine:
 
     def _mark_between(self, a: int, b: int) -> None:
         """Equity and exposure for bars ``[a, b)`` where nothing changes: one array expression."""
-        if not self._held:
+        held = self._held
+        if self._defer and len(held) <= 1:
+            if held:
+                j = held[0]
+                self._spans.append((a, b, self._cash, self._qty[j], j))
+            else:
+                self._spans.append((a, b, self._cash, 0.0, -1))
+            self._span_bars += b - a
+            if self._span_bars >= _FLUSH_BARS:
+                self._flush_marks()
+            return
+        if not held:
             self.equity[a:b] = self._cash
             self.exposure[a:b] = 0.0
+            if self._tracks_peak:
+                self._peak = max(self._peak, self._cash)
             return
         if len(self._held) == 1:
             # The common case, written into the output arrays directly (same operations as _mark). Runs
@@ -321,6 +371,8 @@ class Engine:
             np.add(value, self._cash, out=out)
             np.abs(value, out=value)
             np.divide(value, out, out=self.exposure[a:b], where=out > 0)
+            if self._tracks_peak:
+                self._peak = max(self._peak, float(np.fmax.reduce(out)))
             return
         total: FloatArray = np.full(b - a, self._cash)
         gross: FloatArray = np.zeros(b - a)
@@ -329,8 +381,94 @@ class Engine:
             total = total + value
             gross = gross + np.abs(value)
         self.equity[a:b] = total
+        if self._tracks_peak:
+            self._peak = max(self._peak, float(np.fmax.reduce(total)))
         with np.errstate(divide="ignore", invalid="ignore"):
             self.exposure[a:b] = np.where(total > 0, gross / total, np.nan)
+
+    def _flush_marks(self) -> None:
+        """Write the deferred spans: per column, the same operations as _mark_between, on all its bars."""
+        spans = self._spans
+        if not spans:
+            return
+        if self._tracks_peak and len(spans) > self._spans_folded:
+            self._fold_spans()
+        self._spans = []
+        self._span_bars = 0
+        self._spans_folded = 0
+        table = np.array(spans)  # (m, 5) float64: bar numbers and columns are exact in a double
+        first = table[:, 0].astype(np.int64)
+        lengths = table[:, 1].astype(np.int64) - first
+        columns = table[:, 4]
+        for c in np.unique(columns).tolist():
+            sel = columns == c
+            lens = lengths[sel]
+            ends = np.cumsum(lens)
+            rows = np.repeat(first[sel] - (ends - lens), lens) + np.arange(int(ends[-1]) if ends.size else 0)
+            cash = np.repeat(table[sel, 2], lens)
+            if c < 0:
+                self.equity[rows] = cash
+                self.exposure[rows] = 0.0
+                continue
+            value = self._marks[int(c)][rows] * np.repeat(table[sel, 3], lens)
+            total = value + cash
+            self.equity[rows] = total
+            np.abs(value, out=value)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.exposure[rows] = np.where(total > 0, value / total, np.nan)
+
+    def _settle_trades(self) -> None:
+        """Build the deferred trades, in order, with MFE/MAE from one ``reduceat`` per column (the same
+        maxima and minima over ``[entry row, exit row]`` as the per-trade reductions)."""
+        pending = self._pending_trades
+        if not pending:
+            return
+        self._pending_trades = []
+        table = np.array([(c, a, b) for c, a, b, _ in pending], dtype=np.int64)
+        highs = np.empty(len(pending))
+        lows = np.empty(len(pending))
+        last = len(self.frame) - 1
+        for c in np.unique(table[:, 0]).tolist():
+            sel = np.flatnonzero(table[:, 0] == c)
+            bounds = np.empty(2 * sel.size, dtype=np.int64)
+            bounds[0::2] = table[sel, 1]
+            # [a, b + 1) as reduceat pairs; b + 1 past the end is read as [a, last) and the last bar folded in.
+            ends = table[sel, 2] + 1
+            bounds[1::2] = np.minimum(ends, last)
+            high, low = self._highs[c], self._lows[c]
+            hi = np.fmax.reduceat(high, bounds)[0::2]
+            lo = np.fmin.reduceat(low, bounds)[0::2]
+            tail = ends > last
+            if tail.any():
+                hi[tail] = np.fmax(hi[tail], high[last])
+                lo[tail] = np.fmin(lo[tail], low[last])
+            highs[sel] = hi
+            lows[sel] = lo
+        trades = self.trades
+        for (_, _, _, fields), hi_, lo_ in zip(pending, highs.tolist(), lows.tolist(), strict=True):
+            direction, entry_f = fields[1], fields[4]
+            trades.append(Trade(*fields, *excursions(direction, entry_f, hi_, lo_)))
+
+    def _fold_spans(self) -> None:
+        """Fold the deferred spans not yet seen into the peak equity. ``x * qty + cash`` is monotone in ``x``
+        (rounding is), so the span's highest equity is that of its highest mark (lowest when short): exact."""
+        peak = self._peak
+        for a, b, cash, qty, c in self._spans[self._spans_folded :]:
+            if c < 0:
+                peak = max(peak, cash)
+            else:
+                marks = self._marks[c][a:b]
+                extreme = float(np.fmax.reduce(marks) if qty > 0 else np.fmin.reduce(marks))
+                peak = max(peak, extreme * qty + cash)
+        self._peak = peak
+        self._spans_folded = len(self._spans)
+
+    def _span_equity(self, r: int) -> float:
+        """The equity at bar ``r`` when a deferred span covers it (as _flush_marks will write it), else NaN."""
+        for a, b, cash, qty, c in reversed(self._spans):
+            if a <= r < b:
+                return cash if c < 0 else self._marks[c].item(r) * qty + cash
+        return math.nan
 
     # -- decisions ------------------------------------------------------------------------------------
     def _decide(self, i: int, equity: float, gross: float) -> None:
@@ -439,7 +577,7 @@ class Engine:
         atr = self._atr[j]
         confidence = self._confidence[j]
         proposal = EntryProposal(
-            str(symbol), self.clock.now_ms(), 1 if side is _BUY else -1, price,
+            self._names[j], self.clock.now_ms(), 1 if side is _BUY else -1, price,
             stop_distance=self._stop[j].item(i),
             atr=atr.item(i) if atr is not None else math.nan,
             confidence=confidence.item(i) if confidence is not None else 1.0,
@@ -456,32 +594,40 @@ class Engine:
         return 0.0 if decision.denied else decision.fraction
 
     def _account_view(self, j: int, i: int, equity: float, gross: float) -> AccountView:
+        # The peak is kept up to date as bars are marked (process_bar, _mark_between) and deferred spans
+        # are folded in here; a deferred bar's equity is read from its span (the same float operations as
+        # _flush_marks), so no flush is needed per entry.
         equity_curve = self.equity
-        if i > self._peak_upto:
-            seen = equity_curve[self._peak_upto + 1 : i + 1]
-            if seen.size:
-                self._peak = max(self._peak, float(np.fmax.reduce(seen)))
-            self._peak_upto = i
+        if len(self._spans) > self._spans_folded:
+            self._fold_spans()
         now = self.frame.open_time.item(i)
         day = now - now % _DAY_MS
         if day != self._day:  # the day's first row, searched once per day
             self._day = day
-            self._first_of_day = int(np.searchsorted(self.frame.open_time, day))
+            self._first_of_day = int(self.frame.open_time.searchsorted(day))
         first_of_day = self._first_of_day
-        day_start = float(equity_curve[first_of_day - 1]) if first_of_day > 0 else self._initial_cash
+        day_start = equity_curve.item(first_of_day - 1) if first_of_day > 0 else self._initial_cash
+        if math.isnan(day_start) and self._spans:
+            day_start = self._span_equity(first_of_day - 1)
         if math.isnan(day_start):
             day_start = self._initial_cash
         by_symbol: dict[str, float] = {}
         correlations: dict[str, float] = {}
-        for h in set(self._held) | set(self._committed):
-            value = abs(self._qty[h] * self._marks[h].item(i)) if h in self._held else 0.0
-            by_symbol[str(self._symbols[h])] = (value + self._committed.get(h, 0.0)) / equity
-            if h != j and (j, h) in self._correlations:
-                correlations[str(self._symbols[h])] = float(self._correlations[(j, h)][i])
+        held, committed = self._held, self._committed
+        if len(self._names) == 1:  # one symbol: no set to build, no correlations
+            if held or committed:
+                value = abs(self._qty[0] * self._marks[0].item(i)) if held else 0.0
+                by_symbol[self._names[0]] = (value + committed.get(0, 0.0)) / equity
+        else:
+            for h in set(held) | set(committed):
+                value = abs(self._qty[h] * self._marks[h].item(i)) if h in held else 0.0
+                by_symbol[self._names[h]] = (value + committed.get(h, 0.0)) / equity
+                if h != j and (j, h) in self._correlations:
+                    correlations[self._names[h]] = float(self._correlations[(j, h)][i])
         regimes = self._regimes[j]
         regime = None
         if regimes is not None:
-            own = int(np.searchsorted(self.frame.rows[j], i))
+            own = i if self._identity else int(self.frame.rows[j].searchsorted(i))
             regime = regimes.at(own)
         closed = self._wins + self._losses
         win_rate = self._wins / closed if closed else math.nan
@@ -643,16 +789,17 @@ class Engine:
         elif net_f < 0:
             self._losses += 1
             self._loss_sum -= net_f
-        hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
-        lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
         entry_f = float(entry_price)
-        mfe, mae = excursions(direction, entry_f, float(hi), float(lo))
-        self.trades.append(
-            Trade(
-                symbol, direction, book.entry_time, fill.timestamp, entry_f, float(price), float(closing),
-                float(entry_fee + exit_fee), net_f, fill.tag or "exit", float(entry_slip + exit_slip), mfe, mae,
-            )
+        fields: _TradeFields = (
+            symbol, direction, book.entry_time, fill.timestamp, entry_f, float(price), float(closing),
+            float(entry_fee + exit_fee), net_f, fill.tag or "exit", float(entry_slip + exit_slip),
         )  # fmt: skip
+        if self._defer:  # run(): excursions of all trades in one vectorised pass (_settle_trades)
+            self._pending_trades.append((j, book.entry_row, i, fields))
+        else:
+            hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
+            lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
+            self.trades.append(Trade(*fields, *excursions(direction, entry_f, float(hi), float(lo))))
         book.open_fees -= entry_fee
         book.open_slippage -= entry_slip
         if quantity > closing:  # flipped to the other side

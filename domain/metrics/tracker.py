@@ -75,7 +75,9 @@ class PerformanceTracker:
         """A tracker holding whole arrays at once (the backtest's curve, or a persisted live state).
 
         ``open_time`` is strictly increasing UTC ms, one per mark; without ``exposure`` the exposure figures
-        are NaN. ``initial_equity`` defaults to the first mark (it is required for an empty curve).
+        are NaN. ``initial_equity`` defaults to the first mark (it is required for an empty curve). Curves of
+        ``_MIN_CAPACITY`` marks or more (with exposure, contiguous) are adopted without a copy: the caller
+        must not modify them afterwards.
         """
         t = np.asarray(open_time, dtype=np.int64)
         e = np.asarray(equity, dtype=np.float64)
@@ -91,13 +93,19 @@ class PerformanceTracker:
             if n == 0:
                 raise InvalidMetricsInput("an empty curve needs an initial_equity")
             initial_equity = float(e[0])
-        tracker = cls(periods_per_year, initial_equity, capacity=max(n, _MIN_CAPACITY))
-        tracker._time[:n] = t
-        tracker._equity[:n] = e
+        if n >= _MIN_CAPACITY and x is not None and all(a.flags.c_contiguous for a in (t, e, x)):
+            # A long curve is adopted, not copied (a backtest's is 8 bytes x 3 per bar): the tracker only
+            # ever appends past ``n``, which first moves it to new buffers, so it never writes into these.
+            tracker = cls(periods_per_year, initial_equity, capacity=1)
+            tracker._time, tracker._equity, tracker._exposure = t, e, x
+        else:
+            tracker = cls(periods_per_year, initial_equity, capacity=max(n, _MIN_CAPACITY))
+            tracker._time[:n] = t
+            tracker._equity[:n] = e
         if x is None:
             tracker._exposure[:n] = 0.0
             tracker._exposure_known = n == 0
-        else:
+        elif tracker._exposure is not x:
             tracker._exposure[:n] = x
         tracker._n = n
         tracker._trades.extend(trades)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
+from domain.model.values import value_object
 from domain.regime.types import Regime
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class EntryProposal:
     """An entry a strategy wants, at a bar's close (times UTC ms, prices in the quote currency).
 
@@ -30,7 +31,7 @@ class EntryProposal:
     requested: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class AccountView:
     """The account as the risk rules need it, at the proposal's bar.
 
@@ -64,7 +65,7 @@ class AccountView:
         return 0.0 if self.day_start_equity <= 0 else self.equity / self.day_start_equity - 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class RiskDecision:
     """The fraction of equity an entry may commit (0: denied) and why it is less than asked, if it is."""
 
