@@ -16,6 +16,7 @@ from application.ports.market_data import MarketData
 from domain.metrics import PerformanceTracker
 from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
 from domain.model.market import MarketFrame
+from domain.model.orders import Fill
 from domain.model.positions import Position
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
@@ -111,6 +112,7 @@ class BacktestReport:
     notes: list[str]
     risk_limits: dict[str, object] = field(default_factory=dict)  # the merged limits the run used ({}: off)
     sizer: dict[str, object] = field(default_factory=dict)
+    cash: FloatArray | None = None  # quote balance at each bar's close (equity minus positions' value)
 
     @property
     def bars(self) -> int:
@@ -189,6 +191,7 @@ class RunBacktest:
             warmup_bars_used=start,
             open_positions={str(s): p for s, p in positions.items() if not p.is_flat},
             notes=notes,
+            cash=_cash_curve(frame.open_time[start:], result.fills, float(request.initial_cash)),
             risk_limits=limits.describe() if limits is not None else {},
             sizer=describe_sizer(sizer) if sizer is not None else {},
         )
@@ -249,6 +252,17 @@ class RunBacktest:
                 f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
                 f"minimum order of {minimum}: no trade could ever be placed"
             )
+
+
+def _cash_curve(open_time: IntArray, fills: list[Fill], initial: float) -> FloatArray:
+    """The quote balance at each bar's close: it changes only on fills, so it is the starting cash plus the
+    cumulative cash flow of the fills up to each bar (one vectorised pass)."""
+    flows = np.zeros(open_time.shape[0])
+    if fills:
+        rows = np.searchsorted(open_time, [f.timestamp for f in fills], side="right") - 1
+        amounts = [float(-f.signed_quantity * f.price - f.fee) for f in fills]
+        np.add.at(flows, np.clip(rows, 0, flows.shape[0] - 1), amounts)
+    return initial + np.cumsum(flows)
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

@@ -97,8 +97,9 @@ class SaveBacktest:
         )
         finite = np.isfinite(report.equity)  # never expected not to be; a curve with holes is stored without them
         times, equity, exposure = report.open_time, report.equity, report.exposure
+        balance = report.cash if report.cash is not None else np.full(equity.shape[0], np.nan)
         if not finite.all():
-            times, equity, exposure = times[finite], equity[finite], exposure[finite]
+            times, equity, exposure, balance = times[finite], equity[finite], exposure[finite], balance[finite]
         events = [
             EventRecord(
                 d.time_ms, "risk_denial" if d.action == "denied" else "risk_reduction", d.reason, d.symbol,
@@ -111,7 +112,7 @@ class SaveBacktest:
             session_id = uow.sessions.add(session)
             uow.trades.add_many(session_id, report.trades)
             uow.events.add_many(session_id, events)
-            uow.account.add_series(session_id, times, equity, exposure=exposure)
+            uow.account.add_series(session_id, times, equity, balance=balance, exposure=exposure)
             uow.metrics.add(session_id, MetricsSnapshot(last, dict(report.metrics)))
             for name, position in report.open_positions.items():
                 closes = report.closes.get(name)

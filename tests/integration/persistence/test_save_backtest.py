@@ -76,8 +76,12 @@ def test_a_saved_backtest_reads_back_as_it_ran(uow: Factory, report: BacktestRep
     assert detail.account_snapshots == report.bars
     assert detail.final_equity == float(report.equity[-1])
     with uow() as u:
-        equity = [float(a.equity) for a in u.account.for_session(session_id)]
+        snapshots = u.account.for_session(session_id)
+    equity = [float(a.equity) for a in snapshots]
     assert equity == report.equity.tolist()  # bit for bit
+    assert report.cash is not None
+    # The quote balance, exact to the 18 decimals the columns keep (dust left after an exit can have more).
+    assert [float(a.balance) for a in snapshots] == pytest.approx(report.cash.tolist(), rel=1e-15, abs=1e-18)
     assert [str(p.position.symbol) for p in detail.positions] == sorted(report.open_positions)
     assert [s.id for s in ListSessions(uow)()] == [session_id]
     with pytest.raises(SessionNotFound):
