@@ -8,12 +8,10 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import logging
 import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,20 +23,11 @@ import pytest
 
 import adapters.files
 from entrypoints.cli.main import main
+from tests.isolation import is_setting
 
 ATB = Path(sys.executable).with_name("atb")
 BUNDLED_DIR = Path(adapters.files.__file__).parent / "bundled"
 HOUR_MS = 3_600_000
-SEED_NAMES = (
-    "DATABASE_URL",
-    "BINANCE_API_KEY",
-    "BINANCE_API_SECRET",
-    "COINBASE_API_KEY",
-    "COINBASE_API_SECRET",
-    "TRADING_MODE",
-    "INITIAL_BALANCE",
-    "LOG_LEVEL",
-)
 METRIC_KEYS = {
     "total_return",
     "cagr",
@@ -127,11 +116,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
 
 
 def clean_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith("ATB_") and k.upper() not in SEED_NAMES and k != "COLUMNS"
-    }
+    return {k: v for k, v in os.environ.items() if not is_setting(k) and k != "COLUMNS"}
 
 
 def run_atb(cwd: Path, *args: str) -> Result:
@@ -151,23 +136,6 @@ def assert_one_error_line(result: Result, code: int | None = None) -> str:
     lines = result.err.strip().splitlines()
     assert len(lines) == 1, result.err
     return lines[0]
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """An empty working folder, no ATB_/seed variables, and the root logger restored afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("ATB_") or name.upper() in SEED_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield tmp_path
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def write_atb_csv(path: Path, bars: Bars, n: int) -> Path:

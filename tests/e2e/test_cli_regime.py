@@ -20,11 +20,9 @@ import entrypoints.cli.main as cli_main
 from domain.regime import REGIMES, RegimeParams
 from entrypoints.cli.regime import regime
 from entrypoints.settings import load_settings
-from tests.e2e.test_cli import (  # noqa: F401  (isolated: the autouse fixture of the CLI tests)
+from tests.e2e.test_cli import (
     assert_one_error_line,
     bundled,
-    day_ms,
-    isolated,
     run_main,
     write_atb_csv,
 )
