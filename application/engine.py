@@ -11,6 +11,7 @@ price that was not yet known. Visiting a bar that did not need it never changes 
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -285,9 +286,16 @@ class Engine:
         event_list = events.tolist()
         k = int(np.searchsorted(events, i, side="left"))
         self._defer = True
+        # The replay allocates fills, positions and trades that form no reference cycles; the cyclic
+        # collector would walk every one of them again and again (about a tenth of a long run), so it
+        # pauses for the replay and resumes as it was.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self._replay(i, k, n, event_list, report_every, next_report, progress)
         finally:
+            if collecting:
+                gc.enable()
             self._defer = False
             self._flush_marks()
             self._settle_trades()
