@@ -333,6 +333,7 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     best = float("inf")
     result = None
     for k in range(max(repeat, 1)):
+        result = None  # the previous run's result would otherwise be alive during this one (peak RSS)
         t = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - t)

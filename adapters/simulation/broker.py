@@ -83,6 +83,12 @@ def first_index_at_or_after(
     return n
 
 
+def _masked(values: FloatArray, tradable: np.ndarray) -> FloatArray:
+    """``values`` with NaN where the bar cannot trade, so trigger searches skip it (``values`` itself when
+    every bar can)."""
+    return values if bool(tradable.all()) else np.where(tradable, values, np.nan)
+
+
 def volatility_slippage(close: FloatArray, k: float, window: int = _VOLATILITY_WINDOW) -> FloatArray:
     """Per-bar slippage fraction ``k x`` the standard deviation of the previous ``window`` log returns
     (causal: bar ``i`` uses closes up to ``i - 1``; 0 until enough history)."""
@@ -197,14 +203,20 @@ class SimulatedBroker:
         # Per symbol: contiguous columns, with untradable bars as NaN so trigger searches skip them.
         self._tradable = [np.ascontiguousarray(tradable[:, j]) for j in range(frame.width)]
         self._open_px = [frame.open[:, j] for j in range(frame.width)]
-        self._low = [np.where(tradable[:, j], frame.low[:, j], np.nan) for j in range(frame.width)]
-        self._high = [np.where(tradable[:, j], frame.high[:, j], np.nan) for j in range(frame.width)]
+        # A column where every bar is tradable is searched as it is (no copy of a long history).
+        self._low = [_masked(frame.low[:, j], self._tradable[j]) for j in range(frame.width)]
+        self._high = [_masked(frame.high[:, j], self._tradable[j]) for j in range(frame.width)]
         fixed = float(slippage_bps * _BPS)
-        self._slip = [
-            fixed
-            + volatility_slippage(np.where(np.isnan(frame.mark[:, j]), 1.0, frame.mark[:, j]), volatility_slippage_k)
-            for j in range(frame.width)
-        ]
+        if volatility_slippage_k > 0:
+            self._slip = [
+                fixed
+                + volatility_slippage(
+                    np.where(np.isnan(frame.mark[:, j]), 1.0, frame.mark[:, j]), volatility_slippage_k
+                )
+                for j in range(frame.width)
+            ]
+        else:  # one fraction for every bar: a read-only broadcast, no per-bar array
+            self._slip = [np.broadcast_to(np.float64(fixed), (self._n,)) for _ in range(frame.width)]
         # Slippage fraction (a float per bar) -> the Decimal factors for buys and sells: with a fixed
         # slippage this holds one entry, so the float-to-Decimal conversion happens once per run.
         self._slip_factors: dict[float, tuple[Decimal, Decimal]] = {}
@@ -218,10 +230,10 @@ class SimulatedBroker:
         self._seq = 0
         self._next_bar = 0  # orders submitted now can fill from this bar on
         self._bar_ms = frame.timeframe.milliseconds
-        # Bar times stay numpy arrays read with ``.item``: a Python list of a million ints costs ~40 MB,
-        # and every full garbage collection walks it (a cost that grows with the run's length).
+        # Bar times stay a numpy array read with ``.item``: a Python list of a million ints costs ~40 MB,
+        # and every full garbage collection walks it (a cost that grows with the run's length). A bar
+        # closes one bar length after it opens.
         self._open_ms = frame.open_time
-        self._close_ms = frame.open_time + self._bar_ms
 
     # -- the Broker port ------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
@@ -273,7 +285,7 @@ class SimulatedBroker:
         return [w.order() for w in taken]
 
     def process_bar(self, index: int) -> list[Fill]:
-        self._clock.set(self._close_ms.item(index))
+        self._clock.set(self._open_ms.item(index) + self._bar_ms)
         self._next_bar = index + 1
         if not self._market and self._min_trigger > index:
             return []

@@ -144,8 +144,10 @@ def compute_metrics(
         _same_length("open_time", t, n)
     x: FloatArray | None = None
     if exposure is not None:
-        x = np.abs(np.asarray(exposure, dtype=np.float64))
+        x = np.asarray(exposure, dtype=np.float64)
         _same_length("exposure", x, n)
+        if bool(np.any(x < 0)):  # gross exposure is never negative; a signed one counts by its size
+            x = np.abs(x)
     ppy = float(periods_per_year)
     r = returns_of(e)
 

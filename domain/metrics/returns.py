@@ -39,8 +39,12 @@ def returns_of(equity: FloatArray) -> FloatArray:
         return np.empty(0, dtype=np.float64)
     prev = e[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = e[1:] / prev - 1.0
-    return np.asarray(np.where(prev > 0.0, r, 0.0), dtype=np.float64)
+        r = e[1:] / prev
+    r -= 1.0  # in place: long curves get one temporary, not three
+    ruined = ~(prev > 0.0)
+    if ruined.any():
+        r[ruined] = 0.0
+    return r
 
 
 def total_return(equity: FloatArray) -> float:
@@ -136,9 +140,11 @@ def sortino_ratio(returns: FloatArray, periods_per_year: float) -> float:
 def drawdown_series(equity: FloatArray) -> FloatArray:
     """Each mark's fall from the running peak, as a fraction (0 at a peak, -0.2 20 % below it)."""
     e = _as_float(equity)
-    peaks = np.maximum.accumulate(e)
+    dd = np.maximum.accumulate(e)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(e / peaks - 1.0, dtype=np.float64)
+        np.divide(e, dd, out=dd)
+    dd -= 1.0
+    return dd
 
 
 def max_drawdown(equity: FloatArray) -> float:
@@ -172,12 +178,13 @@ def max_drawdown_duration(equity: FloatArray, periods_per_year: float, open_time
     under = e < np.maximum.accumulate(e)
     if not under.any():
         return 0.0
-    idx = np.arange(n)
-    last_peak = np.maximum.accumulate(np.where(under, 0, idx))
-    # bar i (i >= 1) extends the drawdown that was open at bar i - 1, or opens one
-    active = under[1:] | under[:-1]
-    start = last_peak[:-1][active]
-    end = idx[1:][active]
+    # Each run of marks under water starts after its peak (the last mark not under) and ends at the first
+    # mark back at or above it, or at the last mark; times only grow, so a run's length is end - start.
+    step = np.diff(under.view(np.int8))
+    start = np.flatnonzero(step == 1)  # the peak before each run (the first mark is never under)
+    end = np.flatnonzero(step == -1) + 1
+    if under[-1]:
+        end = np.append(end, n - 1)
     if open_time is not None:
         t = np.asarray(open_time, dtype=np.int64)
         return float(np.max(t[end] - t[start])) / DAY_MS
@@ -193,7 +200,8 @@ def ulcer_index(equity: FloatArray) -> float:
     if e.size == 0:
         return NAN
     dd = drawdown_series(e)
-    return float(np.sqrt(np.mean(dd * dd)))
+    np.multiply(dd, dd, out=dd)
+    return float(np.sqrt(np.mean(dd)))
 
 
 def recovery_factor(equity: FloatArray) -> float:
@@ -255,7 +263,10 @@ def _central_moments(r: FloatArray) -> tuple[float, float, float, float] | None:
     # scipy's test for "all values equal up to rounding"
     if m2 <= (float(np.finfo(np.float64).eps) * mean) ** 2:
         return None
-    return mean, m2, float(np.mean(d2 * d)), float(np.mean(d2 * d2))
+    np.multiply(d, d2, out=d)  # d now holds d^3 (in place: long series get two temporaries, not four)
+    m3 = float(np.mean(d))
+    np.multiply(d2, d2, out=d2)
+    return mean, m2, m3, float(np.mean(d2))
 
 
 def skewness(returns: FloatArray) -> float:
@@ -288,12 +299,16 @@ def alpha_beta(returns: FloatArray, benchmark_returns: FloatArray, periods_per_y
     if r.size < 2 or r.shape != b.shape:
         return NAN, NAN
     b_res = b - np.mean(b)
-    var = float(np.mean(b_res * b_res))
+    work = b_res * b_res  # one scratch array, reused in place for each product
+    var = float(np.mean(work))
     if not var >= 1e-30:
         return NAN, NAN
-    beta = float(np.mean(b_res * r)) / var
+    np.multiply(b_res, r, out=work)
+    beta = float(np.mean(work)) / var
+    np.multiply(b, beta, out=work)
+    np.subtract(r, work, out=work)
     with np.errstate(over="ignore", invalid="ignore"):
-        alpha = float(np.power(np.mean(r - beta * b) + 1.0, periods_per_year) - 1.0)
+        alpha = float(np.power(np.mean(work) + 1.0, periods_per_year) - 1.0)
     return alpha, beta
 
 

@@ -51,9 +51,8 @@ class MarketFrame:
         if len(set(symbols)) != len(symbols):
             raise DomainError("a symbol appears twice in the portfolio")
         if len(series) == 1:
-            times = series[0].open_time
-        else:
-            times = np.unique(np.concatenate([s.open_time for s in series]))
+            return cls._single(series[0])
+        times = np.unique(np.concatenate([s.open_time for s in series]))
         n, k = times.shape[0], len(series)
         rows = tuple(np.searchsorted(times, s.open_time).astype(np.int64) for s in series)
         mats = {name: np.full((n, k), np.nan, order="F") for name in ("open", "high", "low", "close", "volume")}
@@ -68,6 +67,25 @@ class MarketFrame:
         return cls(
             symbols, timeframe, times, mats["open"], mats["high"], mats["low"], mats["close"], mats["volume"],
             present, mark, rows, tuple(series),
+        )  # fmt: skip
+
+    @classmethod
+    def _single(cls, s: CandleSeries) -> MarketFrame:
+        """One symbol: every row is present, so the matrices are ``(n, 1)`` views of the series' own
+        (read-only) columns and ``mark`` is the close itself: no copy of a long history."""
+        n = len(s)
+
+        def column(values: FloatArray) -> Matrix:
+            view = values.reshape(n, 1)
+            view.setflags(write=False)
+            return view
+
+        present = np.ones((n, 1), dtype=np.bool_, order="F")
+        present.setflags(write=False)
+        close = column(s.close)
+        return cls(
+            (s.symbol,), s.timeframe, s.open_time, column(s.open), column(s.high), column(s.low), close,
+            column(s.volume), present, close, (np.arange(n, dtype=np.int64),), (s,),
         )  # fmt: skip
 
     def __len__(self) -> int:
