@@ -13,8 +13,9 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
+# The suite trains a tiny model, so it needs the train extra (TensorFlow, tf2onnx) beside dev.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,train]"
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
@@ -39,7 +40,7 @@ pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,train,bench]"
 	touch $@ $(VENV)/.dev-installed $(VENV)/.run-installed
 
 bench: $(VENV)/.bench-installed

@@ -1,6 +1,7 @@
 """The composition root: the only module that imports adapters and dependency-injector.
 
-Adapters are chosen by mode (``backtest`` now; ``paper`` and ``live`` arrive with [M7]).
+Adapters are chosen by mode (``backtest`` now; ``paper`` and ``live`` arrive with [M7]). TensorFlow loads
+only inside a training (``KerasTrainer.train``): a backtest never imports it.
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from adapters.files import BundledMarketData, CsvMarketData
+from adapters.files import BundledMarketData, CsvMarketData, CsvSentiment
+from adapters.onnx import onnx_predictor
 from adapters.persistence import Database
+from adapters.persistence.database import DEFAULT_DATA_DIR
+from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.simulation import SimulatedBroker, SimulatedClock
+from adapters.training import KerasTrainer
 from application.ports.broker import Broker, SimulationSettings
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
+from application.use_cases.models import PromoteModel, parse_stress_windows
 from application.use_cases.run_backtest import RunBacktest
 from application.use_cases.save_backtest import SaveBacktest
 from application.use_cases.sessions import ListSessions, ShowSession
+from application.use_cases.train_model import TrainModel
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
@@ -56,6 +63,12 @@ def csv_market_data(path: str | None, symbol: str | None, timeframe: str | None)
     )
 
 
+def model_registry(models_dir: str | None, data_dir: str | None) -> FileModelRegistry:
+    """The user's registry (``models_dir``, else ``data_dir/models``) with the bundled models beside it."""
+    root = Path(models_dir) if models_dir else Path(data_dir or DEFAULT_DATA_DIR) / "models"
+    return FileModelRegistry(root.expanduser(), bundled_root=bundled_models_root())
+
+
 def _unavailable(mode: str) -> None:
     raise ConfigurationError(f"mode {mode!r} is not available yet; use backtest")
 
@@ -82,7 +95,37 @@ class Container(containers.DeclarativeContainer):
         live=providers.Callable(_unavailable, "live"),
     )
 
-    run_backtest = providers.Factory(RunBacktest, market_data=market_data, simulator=simulator_factory)
+    # Models: the registry (user root + bundled), ONNX Runtime for inference, Fear & Greed for sentiment models,
+    # and the Keras trainer (TensorFlow is imported inside its train method only).
+    model_registry = providers.Singleton(model_registry, config.models_dir, config.data_dir)
+    predictor_factory = providers.Object(onnx_predictor)
+    sentiment = providers.Singleton(CsvSentiment)
+    trainer_factory = providers.Object(KerasTrainer)
+
+    run_backtest = providers.Factory(
+        RunBacktest,
+        market_data=market_data,
+        simulator=simulator_factory,
+        models=model_registry,
+        predictors=predictor_factory,
+        sentiment=sentiment,
+    )
+    train_model = providers.Factory(
+        TrainModel,
+        market_data=market_data,
+        trainer=trainer_factory,
+        registry=model_registry,
+        predictors=predictor_factory,
+        simulator=simulator_factory,
+        sentiment=sentiment,
+    )
+    promote_model = providers.Factory(
+        PromoteModel,
+        registry=model_registry,
+        backtest=run_backtest,
+        windows=providers.Callable(parse_stress_windows, config.stress_windows),
+        margin=config.promotion_margin,
+    )
 
     # Persistence: DATABASE_URL, else a SQLite file in data_dir. Tables come from `atb db upgrade` only.
     database = providers.Singleton(Database.from_settings, config.database_url, config.data_dir)
@@ -95,6 +138,15 @@ def build_container(settings: dict[str, object]) -> Container:
     """A container configured from a settings dict (plus ``data_source`` / ``data_file`` for files)."""
     container = Container()
     container.config.from_dict(
-        {"data_source": "bundled", "data_file": None, "database_url": None, "data_dir": None, **settings}
+        {
+            "data_source": "bundled",
+            "data_file": None,
+            "database_url": None,
+            "data_dir": None,
+            "models_dir": None,
+            "stress_windows": "",
+            "promotion_margin": 0.05,
+            **settings,
+        }
     )
     return container

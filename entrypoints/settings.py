@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     default_timeframe: str = Field("1h", validation_alias=_alias("default_timeframe"))
     database_url: SecretStr | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))
     data_dir: Path = Field(Path("~/.local/share/atb"), validation_alias=_alias("data_dir"))
+    # The model registry (atb train writes there); default: data_dir/models. The bundled models are read beside it.
+    models_dir: Path | None = Field(None, validation_alias=_alias("models_dir"))
+    # Promotion guard: a version is refused when its total return on a stress window is more than this below
+    # the current latest's (0.05 = 5 percentage points). Windows: "name=YYYY-MM-DD..YYYY-MM-DD;..." ("" = the
+    # documented defaults in application/use_cases/models.py).
+    promotion_margin: float = Field(0.05, ge=0, validation_alias=_alias("promotion_margin"))
+    stress_windows: str = Field("", validation_alias=_alias("stress_windows"))
     binance_api_key: SecretStr | None = Field(None, validation_alias=_alias("binance_api_key", "BINANCE_API_KEY"))
     binance_api_secret: SecretStr | None = Field(
         None, validation_alias=_alias("binance_api_secret", "BINANCE_API_SECRET")
@@ -77,6 +84,10 @@ class Settings(BaseSettings):
                 raise SettingsError(f"invalid setting risk_limits: {item!r} is not name=value")
             layer[name.strip()] = value.strip()
         return layer
+
+    def models_root(self) -> Path:
+        """Where trained models are registered: ``models_dir``, else ``data_dir/models``."""
+        return (self.models_dir or self.data_dir / "models").expanduser()
 
     def secrets(self) -> list[str]:
         """Every secret value that is set (for log redaction)."""

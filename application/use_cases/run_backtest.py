@@ -1,18 +1,22 @@
-"""Run a backtest: candles -> strategy signals -> the engine -> metrics."""
+"""Run a backtest: candles -> (model predictions ->) strategy signals -> the engine -> metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from application.engine import Denial, Engine, EngineConfig, ProgressCallback, RegimeLookup
+from application.ml import LoadedModel, history_needed, in_sample_note, load_model, predict_series, split_range
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.market_data import MarketData
+from application.ports.models import ModelRegistry, PredictorFactory
+from application.ports.sentiment import Sentiment
 from domain.metrics import PerformanceTracker
 from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
 from domain.model.market import MarketFrame
@@ -31,7 +35,8 @@ from domain.risk import (
     describe_sizer,
     merge_layers,
 )
-from domain.strategies.base import Strategy
+from domain.strategies.base import Signals, Strategy
+from domain.strategies.ml import PredictiveStrategy, model_type_of
 from domain.strategies.registry import create_strategy, describe_params
 
 GAP_POLICIES = ("report", "refuse")
@@ -48,6 +53,11 @@ class BacktestRequest:
     Several symbols share one cash balance. Indicators warm up on bars before ``start_ms`` when the data
     has them, so the first decision can be taken on the first bar of the range. ``gap_policy``: ``report``
     trades through missing bars and reports them, ``refuse`` stops with an error naming the largest gap.
+
+    A strategy that trades on a model (``ml_basic`` ...) uses each symbol's model of its type from the
+    registry: ``model_version`` pins a version, ``model_as_of_ms`` takes the version that was ``latest`` then,
+    neither takes ``latest`` now. With no range given, such a backtest covers the model's out-of-sample test
+    period.
     """
 
     strategy: str
@@ -65,6 +75,8 @@ class BacktestRequest:
     risk_enabled: bool = True  # False: no sizer, no risk manager (the strategy's raw sizes)
     sizer: str | None = None  # a sizer by name instead of the strategy's own
     sizer_params: dict[str, str] = field(default_factory=dict)
+    model_version: str | None = None  # the model version a predictive strategy uses (None: see model_as_of_ms)
+    model_as_of_ms: int | None = None  # the version that was latest at this time (UTC ms; None: latest now)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -82,6 +94,8 @@ class BacktestRequest:
             raise ConfigurationError(f"gap policy must be one of {', '.join(GAP_POLICIES)}")
         if self.engine.allow_short and not sim.allow_short:
             raise ConfigurationError("short entries need an account that allows short selling")
+        if self.model_version is not None and self.model_as_of_ms is not None:
+            raise ConfigurationError("pin the model by version or by date, not both")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -113,6 +127,8 @@ class BacktestReport:
     risk_limits: dict[str, object] = field(default_factory=dict)  # the merged limits the run used ({}: off)
     sizer: dict[str, object] = field(default_factory=dict)
     cash: FloatArray | None = None  # quote balance at each bar's close (equity minus positions' value)
+    fills: list[Fill] = field(default_factory=list)  # every execution, in time order (orders are saved from them)
+    model: dict[str, str] = field(default_factory=dict)  # symbol -> the model used, "SYMBOL/TYPE/VERSION"
 
     @property
     def bars(self) -> int:
@@ -124,16 +140,32 @@ class BacktestReport:
 
 
 class RunBacktest:
-    """The backtest use case. Needs a ``MarketData`` source and a way to build a simulated broker."""
+    """The backtest use case. Needs a ``MarketData`` source and a way to build a simulated broker; strategies
+    that trade on a model also need the model registry, a predictor factory and (for sentiment models) a
+    sentiment source."""
 
-    def __init__(self, market_data: MarketData, simulator: SimulatorFactory) -> None:
+    def __init__(
+        self,
+        market_data: MarketData,
+        simulator: SimulatorFactory,
+        models: ModelRegistry | None = None,
+        predictors: PredictorFactory | None = None,
+        sentiment: Sentiment | None = None,
+    ) -> None:
         self._market_data = market_data
         self._simulator = simulator
+        self._models = models
+        self._predictors = predictors
+        self._sentiment = sentiment
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
         strategy = create_strategy(request.strategy, request.params)
         notes: list[str] = []
-        histories = [self._history(request, s, strategy, notes) for s in request.symbols]
+        models = self._models_for(request, strategy)
+        request = self._model_range(request, models, notes)
+        fulls = [self._load(request, s) for s in request.symbols]
+        firsts = [self._first_row(request, h, strategy, notes) for h in fulls]
+        histories = [h.slice(first, len(h)) if first else h for h, first in zip(fulls, firsts, strict=True)]
         frame = MarketFrame.align(histories)
         start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
         if len(frame) - start < 2:
@@ -148,7 +180,15 @@ class RunBacktest:
             self._check_gaps(request, part, period_gaps[str(s.symbol)])
         broker, clock = self._simulator(frame, request.initial_cash, request.simulation)
         self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
-        signals = [strategy.signals(s) for s in histories]
+        if models:
+            range_end = int(frame.open_time[-1]) + request.timeframe.milliseconds
+            signals = [
+                self._predicted_signals(strategy, full, first, models[str(full.symbol)], int(frame.open_time[start]),
+                                        range_end, notes)
+                for full, first in zip(fulls, firsts, strict=True)
+            ]  # fmt: skip
+        else:
+            signals = [strategy.signals(s) for s in histories]
         sizer, limits = self._risk_setup(request, strategy)
         engine = Engine(
             frame, signals, broker, clock, request.initial_cash, config=request.engine,
@@ -192,9 +232,73 @@ class RunBacktest:
             open_positions={str(s): p for s, p in positions.items() if not p.is_flat},
             notes=notes,
             cash=_cash_curve(frame.open_time[start:], result.fills, float(request.initial_cash)),
+            fills=result.fills,
             risk_limits=limits.describe() if limits is not None else {},
             sizer=describe_sizer(sizer) if sizer is not None else {},
+            model={symbol: str(m.info.ref) for symbol, m in models.items()},
         )
+
+    def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:
+        """Each symbol's model, when the strategy trades on one (resolved, schema checked, loaded)."""
+        model_type = model_type_of(strategy)
+        if model_type is None:
+            if request.model_version is not None or request.model_as_of_ms is not None:
+                raise ConfigurationError(f"{strategy.name} uses no model; --model-version and --model-as-of "
+                                         "apply to ML strategies")  # fmt: skip
+            return {}
+        if self._models is None or self._predictors is None:
+            raise ConfigurationError(f"{strategy.name} needs a model registry, and none is configured")
+        return {
+            str(s): load_model(self._models, self._predictors, str(s), model_type, request.timeframe,
+                               request.model_version, request.model_as_of_ms)
+            for s in request.symbols
+        }  # fmt: skip
+
+    @staticmethod
+    def _model_range(request: BacktestRequest, models: dict[str, LoadedModel], notes: list[str]) -> BacktestRequest:
+        """With no range given, an ML backtest covers its models' out-of-sample test period (the part all the
+        symbols' models share)."""
+        if not models or request.start_ms is not None or request.end_ms is not None:
+            return request
+        spans = [split_range(m.info.metadata, "test_range") for m in models.values()]
+        known = [span for span in spans if span is not None]
+        if len(known) != len(spans):
+            return request
+        start, end = max(span[0] for span in known), min(span[1] for span in known)
+        if start >= end:
+            return request
+        notes.append(
+            f"range: the model's out-of-sample test period, {_day(start)} → {_day(end)} UTC "
+            "(--start/--end for another)"
+        )
+        return dataclasses.replace(request, start_ms=start, end_ms=end)
+
+    def _predicted_signals(
+        self,
+        strategy: Strategy,
+        full: CandleSeries,
+        first: int,
+        model: LoadedModel,
+        range_start: int,
+        range_end: int,
+        notes: list[str],
+    ) -> Signals:
+        """The model's predictions over the symbol's whole history (one batch, the features warmed up on every
+        bar before), handed to the strategy for the kept bars."""
+        predictions = predict_series(model.predictor, full, self._sentiment)[first:]
+        kept = full.slice(first, len(full)) if first else full
+        missing = int(np.count_nonzero(np.isnan(predictions[kept.open_time >= range_start])))
+        if missing:
+            schema = model.predictor.schema
+            notes.append(
+                f"{full.symbol}: no model prediction on {missing} bars of the range (the model needs "
+                f"{history_needed(schema)} bars of history" + (" and sentiment data" if schema.sentiment else "")
+                + "); no ML decision on them"
+            )  # fmt: skip
+        warning = in_sample_note(model.info, range_start, range_end)
+        if warning is not None and warning not in notes:
+            notes.insert(0, warning)
+        return cast(PredictiveStrategy, strategy).signals(kept, predictions)
 
     @staticmethod
     def _risk_setup(request: BacktestRequest, strategy: Strategy) -> tuple[PositionSizer | None, RiskLimits | None]:
@@ -215,11 +319,16 @@ class RunBacktest:
             return None
         return [detect(h) for h in histories]
 
-    def _history(self, request: BacktestRequest, symbol: Symbol, strategy: Strategy, notes: list[str]) -> CandleSeries:
-        """The symbol's bars up to ``end``, from ``warmup`` bars before ``start`` when the data has them."""
-        history = self._market_data.candles(symbol, request.timeframe, None, request.end_ms)
+    def _load(self, request: BacktestRequest, symbol: Symbol) -> CandleSeries:
+        """The symbol's bars from the start of its data up to ``end``."""
+        return self._market_data.candles(symbol, request.timeframe, None, request.end_ms)
+
+    @staticmethod
+    def _first_row(request: BacktestRequest, history: CandleSeries, strategy: Strategy, notes: list[str]) -> int:
+        """The first bar to keep: ``warmup`` bars before ``start`` when the data has them."""
+        symbol = history.symbol
         if request.start_ms is None:
-            return history
+            return 0
         first = int(np.searchsorted(history.open_time, request.start_ms, side="left"))
         if first >= len(history):
             raise MarketDataUnavailable(
@@ -233,7 +342,7 @@ class RunBacktest:
         elif first < strategy.warmup:
             notes.append(f"{symbol}: only {first} bars before the start to warm up on (the strategy needs "
                          f"{strategy.warmup}); no decision before its warm-up is complete")  # fmt: skip
-        return history.slice(max(0, first - strategy.warmup), len(history))
+        return max(0, first - strategy.warmup)
 
     @staticmethod
     def _check_gaps(request: BacktestRequest, part: CandleSeries, gaps: GapReport) -> None:

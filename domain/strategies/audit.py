@@ -1,4 +1,10 @@
-"""Look-ahead audit: a strategy's decision at bar t must not change when bars after t are removed."""
+"""Look-ahead audit: a strategy's decision at bar t must not change when bars after t are removed.
+
+A predictive strategy (one with a ``model_type``) is audited with predictions aligned to the candles:
+given ones, else seeded synthetic ones (:func:`domain.strategies.ml.synthetic_predictions`). Each prefix
+gets the predictions of its own bars only, so a strategy that read ``predictions[t + 1]`` at bar ``t`` is
+caught like one that read ``close[t + 1]``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from domain.model.candles import CandleSeries
+from domain.model.candles import CandleSeries, FloatArray
 from domain.strategies.base import Signals, Strategy
+from domain.strategies.ml import model_type_of, synthetic_predictions
 
 
 def _row(signals: Signals, t: int) -> tuple[object, ...]:
@@ -33,14 +40,27 @@ def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     return True
 
 
-def lookahead_bars(strategy: Strategy, candles: CandleSeries, ends: Iterable[int]) -> list[int]:
+def _signals(strategy: Strategy, candles: CandleSeries, predictions: FloatArray | None) -> Signals:
+    if predictions is None:
+        return strategy.signals(candles)
+    return strategy.signals(candles, predictions[: len(candles)])  # type: ignore[call-arg]
+
+
+def lookahead_bars(
+    strategy: Strategy, candles: CandleSeries, ends: Iterable[int], predictions: FloatArray | None = None
+) -> list[int]:
     """Bars ``t = end - 1`` whose decision computed on ``candles[:end]`` differs from the one computed on the
-    whole history. An honest (causal) strategy returns ``[]``."""
-    full = strategy.signals(candles)
+    whole history. An honest (causal) strategy returns ``[]``.
+
+    ``predictions`` (one per candle) feed a predictive strategy; without them it gets synthetic ones.
+    """
+    if predictions is None and model_type_of(strategy) is not None:
+        predictions = synthetic_predictions(len(candles))
+    full = _signals(strategy, candles, predictions)
     leaks = []
     for end in ends:
         t = end - 1
-        prefix = strategy.signals(candles.slice(0, end))
+        prefix = _signals(strategy, candles.slice(0, end), predictions)
         if not _same(_row(prefix, t), _row(full, t)):
             leaks.append(t)
     return leaks

@@ -11,10 +11,17 @@ from domain.strategies.base import Strategy, build_params
 from domain.strategies.ema_cross import EmaCross
 from domain.strategies.ema_trend import EmaTrend
 from domain.strategies.ensemble_weighted import EnsembleWeighted
+from domain.strategies.ml_adaptive import MlAdaptive
+from domain.strategies.ml_basic import MlBasic
+from domain.strategies.ml_sentiment import MlSentiment
 from domain.strategies.momentum_leverage import MomentumLeverage
 
-_STRATEGIES: dict[str, type[Any]] = {cls.name: cls for cls in (EmaTrend, EmaCross, EnsembleWeighted, MomentumLeverage)}
-DEFAULT_STRATEGY = "ema_trend"
+_STRATEGIES: dict[str, type[Any]] = {
+    cls.name: cls
+    for cls in (EmaTrend, EmaCross, EnsembleWeighted, MomentumLeverage, MlBasic, MlAdaptive, MlSentiment)
+}
+DEFAULT_STRATEGY = "ml_basic"
+"""``atb backtest``'s strategy: the shipped BTCUSDT model's (see docs/ml-strategies.md)."""
 
 
 def strategy_names() -> list[str]:

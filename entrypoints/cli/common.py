@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import click
 from rich.console import Console
 
+from entrypoints.settings import Settings
+
 
 def parse_date(value: str | None, what: str) -> int | None:
     """``YYYY-MM-DD`` or an ISO 8601 time (UTC unless it says otherwise) to UTC ms."""
@@ -48,3 +50,14 @@ def console(stderr: bool = False) -> Console:
     if not out.is_terminal:
         out = Console(stderr=stderr, width=140)
     return out
+
+
+def container_settings(settings: Settings) -> dict[str, object]:
+    """What every command's container needs from the settings (database, data and model directories)."""
+    return {
+        "database_url": settings.database_url.get_secret_value() if settings.database_url else None,
+        "data_dir": str(settings.data_dir),
+        "models_dir": str(settings.models_root()),
+        "stress_windows": settings.stress_windows,
+        "promotion_margin": settings.promotion_margin,
+    }

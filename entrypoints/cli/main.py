@@ -24,8 +24,9 @@ from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
-from entrypoints.cli.common import console, parse_date, parse_params
+from entrypoints.cli.common import console, container_settings, iso, parse_date, parse_params
 from entrypoints.cli.db import db
+from entrypoints.cli.models import models, train
 from entrypoints.cli.regime import regime
 from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
 from entrypoints.cli.sessions import sessions
@@ -126,6 +127,10 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Sizer parameter (repeatable)."),
         click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format."),
+        click.option("--model-version", metavar="VERSION",
+                     help="ML strategies: use this model version (atb models list). Default: the latest."),
+        click.option("--model-as-of", metavar="DATE",
+                     help="ML strategies: use the model version that was latest at this date (YYYY-MM-DD, UTC)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -155,8 +160,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
             "data_file": str(data_file) if data_file else None,
             "data_symbol": symbols[0] if symbols else None,
             "data_timeframe": timeframe,
-            "database_url": settings.database_url.get_secret_value() if settings.database_url else None,
-            "data_dir": str(settings.data_dir),
+            **container_settings(settings),
         }
     )
     if data_file is not None and not symbols:
@@ -198,6 +202,8 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         risk_enabled=not opts["no_risk"],
         sizer=opts["sizer"],
         sizer_params=parse_params(opts["sizer_params"], "--sizer-param"),
+        model_version=opts["model_version"],
+        model_as_of_ms=parse_date(opts["model_as_of"], "--model-as-of"),
     )
     return container, request
 
@@ -241,7 +247,8 @@ def backtest(
         if report_file is not None:
             click.echo(f"report written to {report_file}")
     if save:
-        session_id = container.save_backtest()(report, started_ms=started_ms)
+        model_version = ", ".join(report.model.values()) or None
+        session_id = container.save_backtest()(report, started_ms=started_ms, model_version=model_version)
         click.echo(f"saved as session {session_id}: atb sessions show {session_id}", err=as_json)
 
 
@@ -257,6 +264,17 @@ def backtest_compare(ctx: click.Context, first: str, second: str, as_json: bool,
     for name in (first, second):
         container, request = build_request(ctx, name, opts)
         reports.append(run_with_progress(container, request, quiet=as_json))
+    if opts["start"] is None and opts["end"] is None:
+        # An ML strategy without a range runs on its model's test period: run the other one there too.
+        ranged = [r for r in reports if r.model]
+        if ranged and len(ranged) < len(reports):
+            req = ranged[0].request
+            span = {**opts, "start": iso(req.start_ms) if req.start_ms is not None else None,
+                    "end": iso(req.end_ms) if req.end_ms is not None else None}  # fmt: skip
+            for i, report in enumerate(reports):
+                if not report.model:
+                    container, request = build_request(ctx, report.request.strategy, span)
+                    reports[i] = run_with_progress(container, request, quiet=as_json)
     if as_json:
         click.echo(json.dumps({r.strategy_name: report_dict(r) for r in reports}, indent=2, allow_nan=False))
     else:
@@ -267,6 +285,8 @@ cli.add_command(strategies)
 cli.add_command(regime)
 cli.add_command(db)
 cli.add_command(sessions)
+cli.add_command(models)
+cli.add_command(train)
 
 
 @cli.group()

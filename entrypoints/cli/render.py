@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from application.ml import is_warning
 from application.ports.market_data import DatasetInfo
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
@@ -83,6 +84,7 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
         "denials": [
             {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "reason": d.reason} for d in report.denials
         ],
+        "model": report.model,
         "notes": report.notes,
     }
 
@@ -117,8 +119,13 @@ def print_report(console: Console, report: BacktestReport) -> None:
         zero = report.zero_volume_bars.get(sym, 0)
         if zero:
             console.print(f"[yellow]{sym}: {zero} bars with zero volume; nothing fills on them[/yellow]")
+    if report.model:
+        console.print("model: " + ", ".join(report.model.values()))
     for note in report.notes:
-        console.print(f"[yellow]note: {note}[/yellow]")
+        if is_warning(note):
+            console.print(f"[bold red]warning: {note}[/bold red]", markup=True, highlight=False)
+        else:
+            console.print(f"[yellow]note: {note}[/yellow]")
     table = Table(show_header=True, header_style="bold")
     table.add_column("Metric")
     table.add_column("Value", justify="right")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from application.ml import is_warning
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
 from domain.model.trades import Direction, Trade
@@ -91,6 +92,7 @@ def render_html(report: BacktestReport) -> str:
     """The report as one HTML document that needs nothing else to display (no network, no files)."""
     ctx = _Context(report)
     parts = [
+        _warnings(ctx),
         _cards(ctx),
         _equity_section(ctx),
         _prices_section(ctx),
@@ -210,6 +212,8 @@ def _header(ctx: _Context) -> str:
         ("Warm-up", f"{report.warmup_bars_used:,} bars"),
         ("Balance", f"{money(ctx.start_equity)} {ctx.quote}"),
     ]
+    if report.model:
+        chips.append(("Model", ", ".join(report.model.values())))
     chip_html = "".join(f'<span class="chip">{esc(k)} <b>{esc(v)}</b></span>' for k, v in chips)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     return (
@@ -219,6 +223,18 @@ def _header(ctx: _Context) -> str:
         f'<div class="gen">Backtest report generated {esc(now)} UTC by <code>atb backtest</code>. '
         "All dates and times are UTC. This file is self-contained: it needs no network.</div>"
         "</header>"
+    )
+
+
+def _warnings(ctx: _Context) -> str:
+    """Notes that change how the results should be read (an in-sample model), above everything else."""
+    warnings = [n for n in ctx.report.notes if is_warning(n)]
+    if not warnings:
+        return ""
+    items = "".join(f"<p>{esc(w)}</p>" for w in warnings)
+    return (
+        '<section id="warnings" role="alert" style="border:2px solid #b91c1c;background:#fef2f2;color:#7f1d1d;'
+        f'padding:8px 14px;border-radius:6px"><h2 style="margin-top:0">Read with care</h2>{items}</section>'
     )
 
 
@@ -943,7 +959,9 @@ def _request_items(ctx: _Context) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     for f in dataclasses.fields(request):
         value = getattr(request, f.name)
-        if f.name in ("start_ms", "end_ms"):
+        if f.name == "model_as_of_ms":
+            items.append(("model_as_of", f"{utc(value)} UTC" if value is not None else "none: the latest"))
+        elif f.name in ("start_ms", "end_ms"):
             shown = f"{utc(value)} UTC" if value is not None else ("start of the data" if f.name == "start_ms"
                                                                     else "end of the data")  # fmt: skip
             items.append((f.name.removesuffix("_ms"), shown))
@@ -962,6 +980,7 @@ def _config_section(ctx: _Context) -> str:
     report = ctx.report
     strategy = [("name", report.strategy_name), ("version", report.strategy_version)]
     strategy += [(k, _value_text(v)) for k, v in report.strategy_params.items()]
+    strategy += [(f"model ({symbol})", ref) for symbol, ref in report.model.items()]
     return (
         '<section id="config"><h2>Configuration</h2><p class="sub">Everything needed to run this backtest again.</p>'
         '<div class="cols"><div><h3>Request</h3><table class="kv config"><tbody>'

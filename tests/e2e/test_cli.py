@@ -159,7 +159,8 @@ def write_binance_csv(path: Path, bars: Bars, n: int) -> Path:
 
 @pytest.fixture(scope="module")
 def btc_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    result = run_atb(tmp_path_factory.mktemp("run"), "backtest", "--symbol", "BTCUSDT", "--json")
+    result = run_atb(tmp_path_factory.mktemp("run"), "backtest", "--strategy", "ema_trend",
+        "--symbol", "BTCUSDT", "--json")
     assert result.code == 0, result.err
     return result.json()
 
@@ -232,7 +233,7 @@ def test_json_trades_happen_on_bars_of_the_data(btc_json: dict[str, Any]) -> Non
 def test_start_end_and_params(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(
         capsys,
-        "backtest", "--symbol", "BTCUSDT", "--start", "2019-01-01", "--end", "2021-01-01",
+        "backtest", "--strategy", "ema_trend", "--symbol", "BTCUSDT", "--start", "2019-01-01", "--end", "2021-01-01",
         "--param", "fast=20", "--param", "slow=100", "--json",
     )  # fmt: skip
     assert result.code == 0, result.err
@@ -255,9 +256,11 @@ def test_start_end_and_params(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_default_params_differ_from_given_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    base = run_main(capsys, "backtest", "--start", "2020-01-01", "--end", "2020-07-01", "--json").json()
+    base = run_main(capsys, "backtest", "--strategy", "ema_trend",
+        "--start", "2020-01-01", "--end", "2020-07-01", "--json").json()
     tuned = run_main(
-        capsys, "backtest", "--start", "2020-01-01", "--end", "2020-07-01", "--param", "fast=20", "--json"
+        capsys, "backtest", "--strategy", "ema_trend",
+        "--start", "2020-01-01", "--end", "2020-07-01", "--param", "fast=20", "--json"
     ).json()
     assert tuned["strategy"]["params"]["fast"] == 20
     assert base["strategy"]["params"]["fast"] != 20
@@ -276,7 +279,7 @@ def test_default_params_differ_from_given_ones(capsys: pytest.CaptureFixture[str
     ],
 )
 def test_bad_params(capsys: pytest.CaptureFixture[str], param: str, fragments: tuple[str, ...]) -> None:
-    result = run_main(capsys, "backtest", "--param", param)
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--param", param)
     line = assert_one_error_line(result)
     for fragment in fragments:
         assert fragment in line
@@ -284,7 +287,7 @@ def test_bad_params(capsys: pytest.CaptureFixture[str], param: str, fragments: t
 
 
 def test_bad_param_as_subprocess(tmp_path: Path) -> None:
-    result = run_atb(tmp_path, "backtest", "--param", "nope=1")
+    result = run_atb(tmp_path, "backtest", "--strategy", "ema_trend", "--param", "nope=1")
     line = assert_one_error_line(result)
     assert "nope" in line
     assert "fast" in line
@@ -295,7 +298,7 @@ def test_bad_param_as_subprocess(tmp_path: Path) -> None:
 
 
 def test_unknown_symbol_as_subprocess(tmp_path: Path) -> None:
-    result = run_atb(tmp_path, "backtest", "--symbol", "NOPEUSDT")
+    result = run_atb(tmp_path, "backtest", "--strategy", "ema_trend", "--symbol", "NOPEUSDT")
     line = assert_one_error_line(result)
     assert "NOPEUSDT" in line
     assert "BTCUSDT" in line
@@ -304,14 +307,14 @@ def test_unknown_symbol_as_subprocess(tmp_path: Path) -> None:
 
 
 def test_bad_date_as_subprocess(tmp_path: Path) -> None:
-    result = run_atb(tmp_path, "backtest", "--start", "2019-13-45")
+    result = run_atb(tmp_path, "backtest", "--strategy", "ema_trend", "--start", "2019-13-45")
     line = assert_one_error_line(result, 2)
     assert "2019-13-45" in line
     assert "--start" in line
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = run_atb(tmp_path, "--debug", "backtest", "--symbol", "NOPEUSDT")
+    result = run_atb(tmp_path, "--debug", "backtest", "--strategy", "ema_trend", "--symbol", "NOPEUSDT")
     assert result.code != 0
     assert "Traceback" in result.err
     assert "NOPEUSDT" in result.err.strip().splitlines()[-1]
@@ -320,11 +323,11 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("backtest", "--end", "2020-02-30"), "2020-02-30"),
+        (("backtest", "--strategy", "ema_trend", "--end", "2020-02-30"), "2020-02-30"),
         (("backtest", "--strategy", "moonshot"), "moonshot"),
-        (("backtest", "--frobnicate"), "--frobnicate"),
+        (("backtest", "--strategy", "ema_trend", "--frobnicate"), "--frobnicate"),
         (("frobnicate",), "frobnicate"),
-        (("backtest", "--fee-bps", "cheap"), "cheap"),
+        (("backtest", "--strategy", "ema_trend", "--fee-bps", "cheap"), "cheap"),
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], fragment: str) -> None:
@@ -335,11 +338,11 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: tuple[str
 @pytest.mark.parametrize(
     "args",
     [
-        ("backtest", "--start", "2030-01-01"),
-        ("backtest", "--end", "2010-01-01"),
-        ("backtest", "--start", "2020-01-01", "--end", "2019-01-01"),
-        ("backtest", "--symbol", "ETHUSDT", "--timeframe", "4h"),
-        ("backtest", "--balance", "0"),
+        ("backtest", "--strategy", "ema_trend", "--start", "2030-01-01"),
+        ("backtest", "--strategy", "ema_trend", "--end", "2010-01-01"),
+        ("backtest", "--strategy", "ema_trend", "--start", "2020-01-01", "--end", "2019-01-01"),
+        ("backtest", "--strategy", "ema_trend", "--symbol", "ETHUSDT", "--timeframe", "4h"),
+        ("backtest", "--strategy", "ema_trend", "--balance", "0"),
     ],
 )
 def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
@@ -347,7 +350,7 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], args: tupl
 
 
 def test_range_outside_the_data_names_the_covered_range(capsys: pytest.CaptureFixture[str]) -> None:
-    line = assert_one_error_line(run_main(capsys, "backtest", "--end", "2010-01-01"))
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend", "--end", "2010-01-01"))
     assert datetime.fromtimestamp(int(bundled("BTCUSDT").time[0]) / 1000, UTC).strftime("%Y-%m-%d") in line
 
 
@@ -364,7 +367,7 @@ def test_data_file_atb_and_binance_formats_give_the_same_backtest(
     binance_file = write_binance_csv(tmp_path / "BTCUSDT-1h-2017-08.csv", bars, n)
     reports = []
     for path in (atb_file, binance_file):
-        result = run_main(capsys, "backtest", "--data", str(path), "--json")
+        result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--data", str(path), "--json")
         assert result.code == 0, result.err
         reports.append(result.json())
     for report in reports:
@@ -383,7 +386,7 @@ def test_data_file_gzip_as_subprocess(tmp_path: Path) -> None:
     bars = bundled("ETHUSDT")
     path = tmp_path / "ETHUSDT-1h.csv.gz"
     path.write_bytes(gzip.compress(write_atb_csv(tmp_path / "plain.csv", bars, 500).read_bytes()))
-    result = run_atb(tmp_path, "backtest", "--data", str(path), "--json")
+    result = run_atb(tmp_path, "backtest", "--strategy", "ema_trend", "--data", str(path), "--json")
     assert result.code == 0, result.err
     report = result.json()
     assert report["config"]["symbols"] == ["ETHUSDT"]
@@ -392,9 +395,10 @@ def test_data_file_gzip_as_subprocess(tmp_path: Path) -> None:
 
 def test_data_file_with_unhelpful_name_needs_symbol(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write_atb_csv(tmp_path / "candles.csv", bundled("ETHUSDT"), 400)
-    line = assert_one_error_line(run_main(capsys, "backtest", "--data", str(path)))
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend", "--data", str(path)))
     assert "--symbol" in line
-    result = run_main(capsys, "backtest", "--data", str(path), "--symbol", "ETHUSDT", "--json")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend",
+        "--data", str(path), "--symbol", "ETHUSDT", "--json")
     assert result.code == 0, result.err
     assert result.json()["config"]["symbols"] == ["ETHUSDT"]
     assert result.json()["data"]["bars"] == 400
@@ -405,7 +409,7 @@ def test_data_file_with_shuffled_rows_names_file_and_line(tmp_path: Path) -> Non
     lines[100], lines[101] = lines[101], lines[100]  # line 102 (1-based) now goes back in time
     path = tmp_path / "BTCUSDT-1h.csv"
     path.write_text("\n".join(lines) + "\n")
-    line = assert_one_error_line(run_atb(tmp_path, "backtest", "--data", str(path)), 1)
+    line = assert_one_error_line(run_atb(tmp_path, "backtest", "--strategy", "ema_trend", "--data", str(path)), 1)
     assert str(path) in line
     assert "line 102" in line
 
@@ -417,7 +421,7 @@ def test_data_file_with_nan_close_names_file_and_line(capsys: pytest.CaptureFixt
     lines[250] = ",".join(fields)  # line 251
     path = tmp_path / "BTCUSDT-1h.csv"
     path.write_text("\n".join(lines) + "\n")
-    line = assert_one_error_line(run_main(capsys, "backtest", "--data", str(path)), 1)
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend", "--data", str(path)), 1)
     assert str(path) in line
     assert "line 251" in line
     assert "close" in line
@@ -425,12 +429,14 @@ def test_data_file_with_nan_close_names_file_and_line(capsys: pytest.CaptureFixt
 
 def test_data_file_refuses_a_timeframe_it_does_not_hold(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write_atb_csv(tmp_path / "BTCUSDT-1h.csv", bundled("BTCUSDT"), 400)
-    line = assert_one_error_line(run_main(capsys, "backtest", "--data", str(path), "--timeframe", "4h"))
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend",
+        "--data", str(path), "--timeframe", "4h"))
     assert "1h" in line
 
 
 def test_missing_data_file_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    line = assert_one_error_line(run_main(capsys, "backtest", "--data", str(tmp_path / "candles.csv")))
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend",
+        "--data", str(tmp_path / "candles.csv")))
     assert "no such file" in line
 
 
@@ -456,7 +462,7 @@ def test_data_list_as_subprocess(tmp_path: Path) -> None:
 
 
 def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--symbol", "ETHUSDT", "--start", "2020-01-01")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--symbol", "ETHUSDT", "--start", "2020-01-01")
     assert result.code == 0, result.err
     for label in ("Total return", "Sharpe", "Buy & hold", "ETHUSDT"):
         assert label in result.out
@@ -466,8 +472,8 @@ def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_zero_fees_pay_nothing_and_end_no_lower(capsys: pytest.CaptureFixture[str]) -> None:
     span = ("--start", "2018-01-01", "--end", "2020-01-01")
-    default = run_main(capsys, "backtest", *span, "--json").json()
-    free = run_main(capsys, "backtest", *span, "--fee-bps", "0", "--json").json()
+    default = run_main(capsys, "backtest", "--strategy", "ema_trend", *span, "--json").json()
+    free = run_main(capsys, "backtest", "--strategy", "ema_trend", *span, "--fee-bps", "0", "--json").json()
     assert default["config"]["fee_bps"] > 0
     assert free["config"]["fee_bps"] == 0
     assert default["metrics"]["trades"] > 0
@@ -484,7 +490,7 @@ def test_balance_precedence_env_file_environment_flag(
     span = ("--start", "2021-01-01")
 
     def balance(*extra: str) -> float:
-        result = run_main(capsys, "backtest", *span, *extra, "--json")
+        result = run_main(capsys, "backtest", "--strategy", "ema_trend", *span, *extra, "--json")
         assert result.code == 0, result.err
         value = result.json()["config"]["initial_balance"]
         assert isinstance(value, float)
@@ -497,7 +503,7 @@ def test_balance_precedence_env_file_environment_flag(
     assert balance("--balance", "900") == 900
     other = tmp_path / "other.env"
     other.write_text("ATB_FEE_BPS=3\n")
-    result = run_main(capsys, "--env-file", str(other), "backtest", *span, "--json")
+    result = run_main(capsys, "--env-file", str(other), "backtest", "--strategy", "ema_trend", *span, "--json")
     assert result.json()["config"]["fee_bps"] == 3
     assert result.json()["config"]["initial_balance"] == 700
 
@@ -506,7 +512,7 @@ def test_unknown_setting_in_environment_is_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATB_FEE_BSP", "3")
-    line = assert_one_error_line(run_main(capsys, "backtest"), 1)
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ema_trend"), 1)
     assert "ATB_FEE_BSP" in line
 
 
@@ -518,7 +524,7 @@ def test_invalid_setting_in_env_file_is_one_line(capsys: pytest.CaptureFixture[s
 
 def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
     # A short range with no losing trade would give an infinite profit factor: still valid JSON.
-    result = run_main(capsys, "backtest", "--start", "2021-05-01", "--json")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--start", "2021-05-01", "--json")
     assert result.code == 0, result.err
 
     def reject(token: str) -> float:

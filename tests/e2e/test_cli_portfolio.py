@@ -11,7 +11,8 @@ from tests.e2e.test_cli import bundled, day_ms, iso, ms_of, run_main
 
 
 def test_a_portfolio_of_two_symbols_trades_both_from_one_balance(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--symbol", "BTCUSDT", "--symbol", "ETHUSDT", "--json")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend",
+        "--symbol", "BTCUSDT", "--symbol", "ETHUSDT", "--json")
     assert result.code == 0, result.err
     report = result.json()
     assert report["config"]["symbols"] == ["BTCUSDT", "ETHUSDT"]
@@ -44,7 +45,8 @@ def test_compare_runs_two_strategies_on_the_same_data(capsys: pytest.CaptureFixt
 
 def test_exit_options_change_how_trades_end(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(
-        capsys, "backtest", "--start", "2019-01-01", "--param", "trailing_atr=3", "--param", "take_profit=0.1",
+        capsys, "backtest", "--strategy", "ema_trend",
+        "--start", "2019-01-01", "--param", "trailing_atr=3", "--param", "take_profit=0.1",
         "--json",
     )  # fmt: skip
     assert result.code == 0, result.err
@@ -53,26 +55,26 @@ def test_exit_options_change_how_trades_end(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_the_gap_policy_refuse_names_the_largest_gap(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--gap-policy", "refuse")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--gap-policy", "refuse")
     assert result.code == 1
     assert result.err.count("\n") == 1 and "gap policy is refuse" in result.err and "largest" in result.err
     assert "Traceback" not in result.err
 
 
 def test_a_start_after_the_data_is_one_line_naming_where_it_ends(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--start", "2030-01-01")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--start", "2030-01-01")
     assert result.code == 1
     assert result.err.count("\n") == 1 and "2021-06-10" in result.err
 
 
 def test_an_end_before_the_data_is_one_line_naming_the_range(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--end", "2010-01-01")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--end", "2010-01-01")
     assert result.code == 1
     assert result.err.count("\n") == 1 and "2017-08-17" in result.err
 
 
 def test_a_start_before_the_data_begins_where_the_data_does_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--start", "2015-01-01", "--json")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--start", "2015-01-01", "--json")
     assert result.code == 0, result.err
     report = result.json()
     assert report["data"]["start"] == iso(int(bundled("BTCUSDT").time[0]))
@@ -80,14 +82,15 @@ def test_a_start_before_the_data_begins_where_the_data_does_with_a_note(capsys: 
 
 
 def test_a_balance_below_the_exchange_minimum_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--balance", "5")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--balance", "5")
     assert result.code == 1
     assert result.err.count("\n") == 1 and "minimum order" in result.err
 
 
 def test_the_intrabar_rule_and_slippage_reach_the_simulation(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(
-        capsys, "backtest", "--start", "2020-01-01", "--intrabar", "target_first", "--slippage-bps", "0",
+        capsys, "backtest", "--strategy", "ema_trend",
+        "--start", "2020-01-01", "--intrabar", "target_first", "--slippage-bps", "0",
         "--volatility-slippage", "0.5", "--json",
     )  # fmt: skip
     assert result.code == 0, result.err

@@ -56,8 +56,8 @@ def test_momentum_leverage_runs_and_reports_risk_denials_with_reasons(capsys: py
 
 
 def test_no_risk_gives_the_strategy_its_raw_size(capsys: pytest.CaptureFixture[str]) -> None:
-    raw = run_main(capsys, "backtest", "--start", "2020-01-01", "--no-risk", "--json").json()
-    managed = run_main(capsys, "backtest", "--start", "2020-01-01", "--json").json()
+    raw = run_main(capsys, "backtest", "--strategy", "ema_trend", "--start", "2020-01-01", "--no-risk", "--json").json()
+    managed = run_main(capsys, "backtest", "--strategy", "ema_trend", "--start", "2020-01-01", "--json").json()
     assert raw["risk"]["limits"] == {} and raw["denials"] == []
     assert managed["risk"]["limits"]["max_position"] == RiskLimits().max_position
     # With the default 50% position cap, the managed run commits at most half the equity per entry.
@@ -67,5 +67,5 @@ def test_no_risk_gives_the_strategy_its_raw_size(capsys: pytest.CaptureFixture[s
 
 
 def test_a_bad_risk_override_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--risk", "max_drawdown=lots")
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--risk", "max_drawdown=lots")
     assert result.code != 0 and result.err.count("\n") == 1 and "max_drawdown" in result.err

@@ -518,7 +518,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, captured.out, captured.err
 
 
-ARGS = ("backtest", "--symbol", "BTCUSDT", "--start", "2020-01-01", "--end", "2021-01-01")
+ARGS = ("backtest", "--strategy", "ema_trend", "--symbol", "BTCUSDT", "--start", "2020-01-01", "--end", "2021-01-01")
 
 
 def test_cli_writes_the_report(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,342 @@
+"""``atb train`` and ``atb models``: train a model, list and inspect versions, promote, roll back, delete.
+
+TensorFlow is imported only when ``atb train`` actually trains (inside the trainer), never by the other
+commands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from application.ports.errors import ConfigurationError
+from application.ports.models import MODEL_TYPES, ModelRef, ModelRefused, TrainingParams
+from application.use_cases.models import delete_model, describe_model, model_row, rollback_model
+from application.use_cases.save_backtest import jsonable
+from application.use_cases.train_model import TrainRequest
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+from entrypoints.cli.common import console, container_settings, parse_date
+from entrypoints.container import build_container
+from entrypoints.settings import Settings
+
+_DEFAULTS = TrainingParams()
+
+
+def _time(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _pct(value: Any) -> str:
+    return "-" if not isinstance(value, int | float) or not math.isfinite(value) else f"{value:.2%}"
+
+
+def _num(value: Any, digits: int = 6) -> str:
+    return "-" if not isinstance(value, int | float) or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj["settings"]
+    return settings
+
+
+def models_container(ctx: click.Context) -> Any:
+    return build_container({"mode": "backtest", **container_settings(_settings(ctx))})
+
+
+def _range(meta: dict[str, Any], key: str) -> str:
+    span = meta.get(key)
+    if not isinstance(span, list) or len(span) != 2:
+        return "-"
+    return f"{_time(int(span[0]))} → {_time(int(span[1]))}"
+
+
+# -- atb train ------------------------------------------------------------------------------------------------
+
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+def epoch_progress(out: Console, enabled: bool) -> tuple[EpochCallback, Callable[[], None]]:
+    """A progress callback for training: a bar per epoch on a terminal, else one line per epoch on stderr."""
+    if not enabled:
+
+        def line(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+            figures = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()))
+            click.echo(f"epoch {epoch}/{epochs}  {figures}", err=True)
+
+        return line, lambda: None
+    progress = Progress(
+        TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[logs]}"), TimeElapsedColumn(), console=out, transient=False,
+    )  # fmt: skip
+    task = progress.add_task("epochs", total=None, logs="")
+    progress.start()
+
+    def update(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        loss = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()) if "loss" in k)
+        progress.update(task, completed=epoch, total=epochs, logs=loss)
+
+    return update, progress.stop
+
+
+@click.command()
+@click.option("--symbol", help="Symbol to train on (default: settings' default_symbol, e.g. BTCUSDT).")
+@click.option("--type", "model_type", type=click.Choice(MODEL_TYPES), default="basic", show_default=True,
+              help="basic: price features; sentiment: price + the Fear & Greed index.")
+@click.option("--timeframe", help="Candle timeframe (default: settings' default_timeframe).")
+@click.option("--start", help="First bar of the training data, YYYY-MM-DD (UTC). Default: start of the data.")
+@click.option("--end", help="End of the training data, exclusive, YYYY-MM-DD (UTC). Default: end of the data.")
+@click.option("--epochs", type=click.IntRange(1), default=_DEFAULTS.epochs, show_default=True,
+              help="Most epochs (early stopping may end sooner).")
+@click.option("--patience", type=click.IntRange(1), default=_DEFAULTS.patience, show_default=True,
+              help="Epochs without a better validation loss before stopping.")
+@click.option("--batch-size", type=click.IntRange(1), default=_DEFAULTS.batch_size, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=_DEFAULTS.learning_rate,
+              show_default=True)
+@click.option("--conv-filters", type=click.IntRange(1), default=_DEFAULTS.conv_filters, show_default=True)
+@click.option("--lstm-units", type=click.IntRange(1), default=_DEFAULTS.lstm_units, show_default=True)
+@click.option("--window", type=click.IntRange(2), default=120, show_default=True, help="Bars per input window.")
+@click.option("--norm-window", type=click.IntRange(2), default=500, show_default=True,
+              help="Bars of past data each feature is normalised with.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15,
+              show_default=True)
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15,
+              show_default=True)
+@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
+@click.option("--threads", type=click.IntRange(0), default=_DEFAULTS.threads, show_default=True,
+              help="TensorFlow threads (0: its default).")
+@click.option("--version", "version", default="", help="Version name (default: YYYY-MM-DD_HHh_vN, UTC).")
+@click.option("--no-promote", is_flag=True, help="Register the version without making it latest.")
+@click.option("--force", is_flag=True, help="Promote even if the version fails the stress test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered version's metadata as JSON.")
+@click.pass_context
+def train(
+    ctx: click.Context, symbol: str | None, model_type: str, timeframe: str | None, start: str | None,
+    end: str | None, epochs: int, patience: int, batch_size: int, learning_rate: float, conv_filters: int,
+    lstm_units: int, window: int, norm_window: int, val_fraction: float, test_fraction: float, seed: int,
+    threads: int, version: str, no_promote: bool, force: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Train a CNN+LSTM model on bundled candles, export it to ONNX (parity checked), register it.
+
+    The model's out-of-sample test metrics are recorded next to naive baselines (atb models show). The
+    new version becomes latest if it passes the stress test against the current latest (atb models promote).
+    """
+    settings = _settings(ctx)
+    request = TrainRequest(
+        symbol=Symbol.parse(symbol or settings.default_symbol),
+        model_type=model_type,
+        timeframe=Timeframe.parse(timeframe or settings.default_timeframe),
+        params=TrainingParams(
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, conv_filters=conv_filters,
+            lstm_units=lstm_units, patience=patience, seed=seed, threads=threads,
+            kernel_size=_DEFAULTS.kernel_size, dropout=_DEFAULTS.dropout,
+        ),
+        window=window,
+        norm_window=norm_window,
+        start_ms=parse_date(start, "--start"),
+        end_ms=parse_date(end, "--end"),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        version=version,
+    )  # fmt: skip
+    container = models_container(ctx)
+    err = console(stderr=True)
+    update, close = epoch_progress(err, enabled=err.is_terminal and not as_json)
+    try:
+        result = container.train_model()(request, progress=update)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] in ("tensorflow", "keras", "tf2onnx", "onnx"):
+            raise ConfigurationError(
+                f"training needs the train extra ({e.name} is not installed): pip install -e '.[train]'"
+            ) from e
+        raise
+    finally:
+        close()
+    info = result.info
+    promoted = ""
+    if not no_promote:
+        try:
+            promotion = container.promote_model()(info.ref, force=force)
+            promoted = f"promoted to latest ({promotion.reason})"
+            info = promotion.info
+        except ModelRefused as e:
+            promoted = f"not promoted: {e}"
+    else:
+        promoted = f"not promoted (--no-promote): atb models promote {info.ref.symbol} {info.ref.model_type} " + (
+            info.ref.version
+        )
+    if as_json:
+        click.echo(json.dumps({"ref": str(info.ref), "latest": info.is_latest, "promotion": promoted,
+                               "metadata": info.metadata}, indent=2))  # fmt: skip
+        return
+    out = console()
+    meta = info.metadata
+    training = meta.get("training", {})
+    out.print(
+        f"registered [bold]{info.ref}[/bold]: {training.get('epochs_run')} epochs in "
+        f"{training.get('seconds', 0):.1f} s ({training.get('wall_seconds', 0):.1f} s in all), ONNX max abs diff "
+        f"{training.get('onnx_max_abs_diff', math.nan):.2g}"
+    )
+    print_metrics(out, meta)
+    for note in result.notes:
+        out.print(f"[yellow]note: {note}[/yellow]")
+    out.print(promoted)
+
+
+# -- atb models -----------------------------------------------------------------------------------------------
+
+
+@click.group()
+def models() -> None:
+    """Trained models: list, show, promote, roll back, delete (atb train makes them)."""
+
+
+@models.command("list")
+@click.option("--symbol", help="Only this symbol.")
+@click.option("--type", "model_type", type=click.Choice(MODEL_TYPES), help="Only this model type.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, as_json: bool) -> None:
+    """Registered versions (yours and the bundled ones), oldest first; * marks latest."""
+    registry = models_container(ctx).model_registry()
+    rows = [model_row(i) for i in registry.list(symbol, model_type)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no models registered; train one with `atb train`")
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("Symbol", "Type", "Version", "TF", "Registered (UTC)", "Test RMSE", "Dir. acc.", "Test return",
+                "Buy & hold"):  # fmt: skip
+        table.add_column(col, justify="right" if col.startswith(("Test", "Dir", "Buy")) else "left")
+    for r in rows:
+        table.add_row(
+            r["symbol"], r["type"], ("* " if r["latest"] else "  ") + r["version"], str(r["timeframe"] or "-"),
+            _time(r["registered_ms"]), _num(r["test_rmse"]), _pct(r["test_directional_accuracy"]),
+            _pct(r["test_total_return"]), _pct(r["test_buy_and_hold_return"]),
+        )  # fmt: skip
+    console().print(table)
+
+
+def print_metrics(out: Console, meta: dict[str, Any]) -> None:
+    """Validation and test metrics next to the naive baselines, and the test-period backtest."""
+    metrics = meta.get("metrics") or {}
+    table = Table(show_header=True, header_style="bold", title="Prediction metrics (next-bar return)")
+    for col in ("Split", "Metric", "Model", "Persistence", "Zero / always up"):
+        table.add_column(col, justify="left" if col in ("Split", "Metric") else "right")
+    for split in ("val", "test"):
+        figures = metrics.get(split) or {}
+        if not figures:
+            continue
+        label = "validation" if split == "val" else "test (out of sample)"
+        model, persistence, zero = (figures.get(k) or {} for k in ("model", "persistence", "zero"))
+        table.add_row(label, "RMSE", _num(model.get("rmse")), _num(persistence.get("rmse")), _num(zero.get("rmse")))
+        accuracy = [_pct(f.get("directional_accuracy")) for f in (model, persistence, zero)]
+        table.add_row("", "directional accuracy", *accuracy)
+    out.print(table)
+    backtest = meta.get("backtest") or {}
+    if backtest:
+        m = backtest.get("metrics") or {}
+        span = backtest.get("range") or [None, None]
+        bt = Table(
+            show_header=True, header_style="bold",
+            title=f"{backtest.get('strategy')} on the test period {_time(span[0])} → {_time(span[1])} UTC",
+        )  # fmt: skip
+        for col in ("Total return", "Buy & hold", "Sharpe", "Max drawdown", "Trades", "Time in market"):
+            bt.add_column(col, justify="right")
+        bt.add_row(_pct(m.get("total_return")), _pct(m.get("buy_and_hold_return")), _num(m.get("sharpe"), 2),
+                   _pct(m.get("max_drawdown")), _num(m.get("trades"), 0), _pct(m.get("exposure_time")))  # fmt: skip
+        out.print(bt)
+
+
+@models.command("show")
+@click.argument("symbol")
+@click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
+@click.argument("version", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def models_show(ctx: click.Context, symbol: str, model_type: str, version: str | None, as_json: bool) -> None:
+    """A version (default: latest): data, splits, training, test metrics beside the baselines, its log."""
+    registry = models_container(ctx).model_registry()
+    info = registry.resolve(symbol.upper(), model_type, version)
+    described = describe_model(info, registry.history(info.ref.symbol, info.ref.model_type))
+    if as_json:
+        click.echo(json.dumps(jsonable(described), indent=2))
+        return
+    out = console()
+    meta = info.metadata
+    data = meta.get("data") or {}
+    training = meta.get("training") or {}
+    out.print(f"[bold]{info.ref}[/bold]{'  (latest)' if info.is_latest else ''}  {meta.get('timeframe', '')}  "
+              f"registered {_time(info.registered_ms)} UTC")  # fmt: skip
+    out.print(f"files: {info.path}")
+    out.print(f"data: {_time(data.get('start_ms'))} → {_time(data.get('end_ms'))} UTC, {data.get('bars', '-')} bars, "
+              f"sha256 {str(data.get('sha256', '-'))[:16]}…")  # fmt: skip
+    for key, label in (("train_range", "train"), ("val_range", "validation"), ("test_range", "test")):
+        count = (meta.get("windows") or {}).get(key.split("_")[0], "-")
+        out.print(f"  {label:<10} {_range(meta, key)} UTC  ({count} windows)")
+    out.print(f"features: {', '.join(info.schema.names)}  (window {info.schema.window}, normalised over "
+              f"{info.schema.norm_window} bars)")  # fmt: skip
+    hyper = meta.get("hyperparameters") or {}
+    out.print("hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hyper.items()))
+    out.print(f"training: {training.get('epochs_run', '-')} epochs, {training.get('seconds', math.nan):.1f} s on "
+              f"{training.get('device', '-')}, ONNX max abs diff {training.get('onnx_max_abs_diff', math.nan):.2g}")
+    versions = meta.get("package_versions") or {}
+    out.print("packages: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    print_metrics(out, meta)
+    history = described["history"]
+    if history:
+        log = Table(show_header=True, header_style="bold", title="Registry log")
+        for col in ("Time (UTC)", "Action", "Version", "Previous latest", "Reason"):
+            log.add_column(col)
+        for e in history:
+            log.add_row(_time(e["at_ms"]), e["action"], e["version"], e["previous"] or "-", e["reason"])
+        out.print(log)
+
+
+@models.command("promote")
+@click.argument("symbol")
+@click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even if the version fails the stress test.")
+@click.pass_context
+def models_promote(ctx: click.Context, symbol: str, model_type: str, version: str, force: bool) -> None:
+    """Make VERSION latest, after backtesting it against the current latest on the stress windows."""
+    result = models_container(ctx).promote_model()(ModelRef(symbol.upper(), model_type, version), force=force)
+    for r in result.stress:
+        click.echo(f"  {r.describe()}")
+    click.echo(f"{result.info.ref} is now latest (was {result.previous or 'none'}): {result.reason}")
+
+
+@models.command("rollback")
+@click.argument("symbol")
+@click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
+@click.option("--reason", default="", help="Why (logged).")
+@click.pass_context
+def models_rollback(ctx: click.Context, symbol: str, model_type: str, reason: str) -> None:
+    """Point latest back at the version it named before the last promotion."""
+    registry = models_container(ctx).model_registry()
+    info = rollback_model(registry, symbol.upper(), model_type, reason=reason or "rolled back with atb models rollback")
+    click.echo(f"{info.ref} is latest again")
+
+
+@models.command("delete")
+@click.argument("symbol")
+@click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
+@click.argument("version")
+@click.pass_context
+def models_delete(ctx: click.Context, symbol: str, model_type: str, version: str) -> None:
+    """Delete a version that is not latest (bundled versions cannot be deleted)."""
+    ref = ModelRef(symbol.upper(), model_type, version)
+    delete_model(models_container(ctx).model_registry(), ref)
+    click.echo(f"deleted {ref}")

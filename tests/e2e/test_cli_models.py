@@ -1,0 +1,261 @@
+"""``atb train`` / ``atb models`` / ML backtests end to end: the bundled models, a tiny training into a
+temporary registry, pinning, promotion, rollback, deletion, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.e2e.test_cli import Result, assert_one_error_line, clean_env, day_ms, ms_of, run_main
+
+TINY = ("--epochs", "1", "--window", "16", "--norm-window", "50", "--batch-size", "64",
+        "--start", "2020-01-01", "--end", "2020-03-15", "--threads", "1")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def empty_user_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's registry is an empty folder (the bundled models stay visible beside it)."""
+    monkeypatch.setenv("ATB_MODELS_DIR", str(tmp_path / "user-models"))
+
+
+def _json(result: Result) -> Any:
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+# -- the bundled models -----------------------------------------------------------------------------------------
+
+
+def test_models_list_shows_the_bundled_basic_and_sentiment_models(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(run_main(capsys, "models", "list", "--json"))
+    latest = {(r["symbol"], r["type"]) for r in rows if r["latest"]}
+    assert {("BTCUSDT", "basic"), ("BTCUSDT", "sentiment")} <= latest
+    for r in rows:
+        assert r["test_rmse"] is not None and r["test_total_return"] is not None
+    text = run_main(capsys, "models", "list").out
+    assert "BTCUSDT" in text and "sentiment" in text
+
+
+def test_models_show_prints_test_metrics_beside_the_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "models", "show", "BTCUSDT", "basic")
+    assert result.code == 0, result.err
+    for fragment in ("Persistence", "Zero / always up", "test (out of sample)", "RMSE", "directional accuracy",
+                     "Buy & hold", "Registry log", "ml_basic on the test period"):  # fmt: skip
+        assert fragment in result.out
+    shown = _json(run_main(capsys, "models", "show", "BTCUSDT", "sentiment", "--json"))
+    meta = shown["metadata"]
+    assert meta["model_type"] == "sentiment" and "fear_greed" in shown["schema"]["names"]
+    for key in ("train_range", "val_range", "test_range", "package_versions", "hyperparameters", "metrics"):
+        assert key in meta
+    assert meta["data"]["sha256"]
+
+
+def test_ml_basic_backtest_on_the_bundled_model_covers_its_test_period(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(run_main(capsys, "backtest", "--strategy", "ml_basic", "--json"))
+    model_ref = report["model"]["BTCUSDT"]
+    assert model_ref.startswith("BTCUSDT/basic/")
+    shown = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", "--json"))
+    test_range = shown["metadata"]["test_range"]
+    assert ms_of(report["data"]["start"]) == test_range[0]
+    assert ms_of(report["data"]["end"]) == test_range[1]
+    assert not any(n.startswith("IN-SAMPLE") for n in report["notes"])
+    assert report["strategy"]["name"] == "ml_basic"
+
+
+def test_the_default_backtest_is_ml_basic_without_an_in_sample_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "backtest")
+    assert result.code == 0, result.err
+    assert result.out.startswith("ml_basic") and "model: BTCUSDT/basic/" in result.out
+    assert "IN-SAMPLE" not in result.out
+
+
+def test_a_backtest_inside_the_training_data_says_it_is_in_sample(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ("backtest", "--strategy", "ml_sentiment", "--start", "2019-01-01", "--end", "2019-03-01")
+    result = run_main(capsys, *args, "--report", str(tmp_path / "r.html"))
+    assert result.code == 0, result.err
+    assert "warning: IN-SAMPLE" in result.out
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="warnings"' in html and "IN-SAMPLE" in html
+    report = _json(run_main(capsys, *args, "--json"))
+    assert report["notes"][0].startswith("IN-SAMPLE") and report["model"]["BTCUSDT"].startswith("BTCUSDT/sentiment/")
+
+
+def test_a_backtest_never_imports_tensorflow(tmp_path: Path) -> None:
+    code = (
+        "import sys; from entrypoints.cli.main import main\n"
+        "try:\n    main(['backtest', '--strategy', 'ml_basic', '--json'])\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_live_and_batch_predictions_agree_on_the_bundled_model() -> None:
+    from application.ml import load_model, predict_latest, predict_series
+    from domain.model.symbols import Symbol
+    from domain.model.timeframe import Timeframe
+    from entrypoints.container import build_container
+
+    container = build_container({"models_dir": None})
+    model = load_model(container.model_registry(), container.predictor_factory(), "BTCUSDT", "basic")
+    candles = container.market_data().candles(Symbol.parse("BTCUSDT"), Timeframe.H1).slice(0, 3000)
+    batch = predict_series(model.predictor, candles)
+    first = int(np.flatnonzero(~np.isnan(batch))[0])
+    for t in (first, first + 1, 2000, 2999):
+        assert predict_latest(model.predictor, candles.slice(0, t + 1)) == batch[t]
+
+
+# -- a tiny training into a temporary registry ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """Two tiny versions in a fresh registry (trained once for the module): (root, first, second)."""
+    root = tmp_path_factory.mktemp("models")
+    cwd = tmp_path_factory.mktemp("cwd")
+    versions = []
+    for seed in ("1", "2"):
+        result = run_atb_env(cwd, root, "train", *TINY, "--seed", seed, "--no-promote", "--json")
+        assert result.code == 0, result.err[-3000:]
+        versions.append(json.loads(result.out)["ref"].split("/")[-1])
+    return root, versions[0], versions[1]
+
+
+def run_atb_env(cwd: Path, models: Path, *args: str) -> Result:
+    env = {**clean_env(), "ATB_MODELS_DIR": str(models)}
+    proc = subprocess.run([sys.executable, "-m", "entrypoints.cli.main", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def registry(trained: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A copy of the trained registry for one test, as ATB_MODELS_DIR."""
+    root = tmp_path / "models"
+    shutil.copytree(trained[0], root)
+    monkeypatch.setenv("ATB_MODELS_DIR", str(root))
+    return trained[1], trained[2]
+
+
+def test_tiny_training_registers_a_version_with_metadata(
+    capsys: pytest.CaptureFixture[str], registry: tuple[str, str]
+) -> None:
+    first, second = registry
+    rows = _json(run_main(capsys, "models", "list", "--type", "basic", "--json"))
+    mine = [r for r in rows if r["version"] in (first, second)]
+    assert len(mine) == 2 and not any(r["latest"] for r in mine)  # --no-promote
+    shown = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", first, "--json"))
+    meta = shown["metadata"]
+    assert meta["hyperparameters"]["epochs"] == 1 and meta["hyperparameters"]["window"] == 16
+    assert meta["data"]["start_ms"] == day_ms("2020-01-01") and meta["training"]["onnx_max_abs_diff"] <= 1e-4
+    assert set(meta["metrics"]["test"]) == {"model", "persistence", "zero"}
+
+
+def test_backtest_pinned_to_a_version_records_it(capsys: pytest.CaptureFixture[str], registry: tuple[str, str]) -> None:
+    first, _ = registry
+    report = _json(run_main(capsys, "backtest", "--strategy", "ml_basic", "--model-version", first, "--json"))
+    assert report["model"] == {"BTCUSDT": f"BTCUSDT/basic/{first}"}
+    line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", "ml_basic", "--model-version", "nope"))
+    assert "nope" in line
+
+
+def test_promote_rollback_delete_and_as_of(capsys: pytest.CaptureFixture[str], registry: tuple[str, str]) -> None:
+    first, second = registry
+    bundled = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", "--json"))["ref"]
+    forced = run_main(capsys, "models", "promote", "BTCUSDT", "basic", first, "--force")
+    assert forced.code == 0, forced.err
+    assert f"BTCUSDT/basic/{first} is now latest" in forced.out
+    report = _json(run_main(capsys, "backtest", "--strategy", "ml_basic", "--json"))
+    assert report["model"]["BTCUSDT"] == f"BTCUSDT/basic/{first}"
+    assert run_main(capsys, "models", "promote", "BTCUSDT", "basic", second, "--force").code == 0
+    # as of a time: the version latest then (the bundled one before the first promotion in this registry)
+    promoted = [e for e in _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", "--json"))["history"]
+                if e["action"] == "promote" and e["version"] in (first, second)]  # fmt: skip
+    for at_ms, expected in ((promoted[0]["at_ms"] - 1, bundled), (promoted[0]["at_ms"], f"BTCUSDT/basic/{first}"),
+                            (promoted[1]["at_ms"], f"BTCUSDT/basic/{second}")):  # fmt: skip
+        when = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(timespec="milliseconds")
+        pinned = _json(run_main(capsys, "backtest", "--strategy", "ml_basic", "--model-as-of", when, "--json"))
+        assert pinned["model"]["BTCUSDT"] == expected
+    rolled = run_main(capsys, "models", "rollback", "BTCUSDT", "basic")
+    assert rolled.code == 0 and f"BTCUSDT/basic/{first} is latest again" in rolled.out
+    history = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", "--json"))["history"]
+    assert [e["action"] for e in history if e["action"] in ("promote", "rollback")][-3:] == [
+        "promote", "promote", "rollback"
+    ]  # fmt: skip
+    assert any(e["reason"].startswith("forced") for e in history)
+    assert assert_one_error_line(run_main(capsys, "models", "delete", "BTCUSDT", "basic", first))
+    deleted = run_main(capsys, "models", "delete", "BTCUSDT", "basic", second)
+    assert deleted.code == 0 and "deleted" in deleted.out
+    listed = _json(run_main(capsys, "models", "list", "--json"))
+    assert second not in {r["version"] for r in listed}
+
+
+def test_promotion_runs_the_stress_test(capsys: pytest.CaptureFixture[str], registry: tuple[str, str]) -> None:
+    first, _ = registry
+    result = run_main(capsys, "models", "promote", "BTCUSDT", "basic", first)
+    if result.code == 0:
+        assert "2018 bear market" in result.out and "March 2020 crash" in result.out
+        assert "stress test passed" in result.out
+    else:
+        line = assert_one_error_line(result, 1)
+        assert "does worse than the latest" in line and "--force" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "show", "BTCUSDT", "basic", "no-such-version"),
+        ("models", "show", "DOGEUSDT", "basic"),
+        ("models", "rollback", "DOGEUSDT", "basic"),
+        ("models", "delete", "BTCUSDT", "basic", "no-such-version"),
+        ("backtest", "--strategy", "ema_trend", "--model-version", "x"),
+        ("backtest", "--strategy", "ml_basic", "--model-version", "x", "--model-as-of", "2021-01-01"),
+        ("backtest", "--strategy", "ml_basic", "--timeframe", "4h"),
+    ],
+)
+def test_model_errors_are_one_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    assert_one_error_line(run_main(capsys, *args))
+
+
+def test_train_as_a_subprocess_shows_epochs_and_registers(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    result = run_atb_env(tmp_path, models, "train", *TINY)
+    assert result.code == 0, result.err[-3000:]
+    assert "epoch 1/1" in result.err
+    assert "registered BTCUSDT/basic/" in result.out and "promoted to latest" in result.out
+    assert "Persistence" in result.out
+    assert (models / "BTCUSDT" / "basic" / "latest").is_file()
+    listed = run_atb_env(tmp_path, models, "models", "list", "--json")
+    assert listed.code == 0 and len(json.loads(listed.out)) >= 3  # the new one beside the two bundled
+
+
+def test_strategies_list_and_show_include_the_ml_strategies(capsys: pytest.CaptureFixture[str]) -> None:
+    listed = json.loads(run_main(capsys, "strategies", "list", "--json").out)
+    assert {"ml_basic", "ml_adaptive", "ml_sentiment"} <= {e["name"] for e in listed}
+    shown = run_main(capsys, "strategies", "show", "ml_adaptive")
+    assert shown.code == 0 and "up_factor" in shown.out and "high_vol_size" in shown.out
+
+
+def test_compare_runs_a_plain_strategy_on_the_ml_strategys_test_period(capsys: pytest.CaptureFixture[str]) -> None:
+    both = _json(run_main(capsys, "backtest", "compare", "ema_trend", "ml_basic", "--json"))
+    assert both["ema_trend"]["data"]["start"] == both["ml_basic"]["data"]["start"]
+    assert both["ema_trend"]["data"]["end"] == both["ml_basic"]["data"]["end"]
+    assert both["ema_trend"]["model"] == {} and both["ml_basic"]["model"]
+
+
+def test_an_ensemble_with_the_model_as_a_member(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(run_main(capsys, "backtest", "--strategy", "ensemble_weighted", "--param",
+                            "members=ema_crossover:1,ml:1", "--param", "threshold=0.3", "--json"))  # fmt: skip
+    assert report["model"]["BTCUSDT"].startswith("BTCUSDT/basic/")

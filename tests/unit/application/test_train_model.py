@@ -1,0 +1,114 @@
+"""The training use case with a fake trainer: dataset, metadata (ranges, hash, honest metrics next to
+baselines, the test-period backtest), registration without promotion."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from application.ports.errors import ConfigurationError
+from application.ports.models import TrainingParams
+from application.use_cases.train_model import (
+    TrainModel,
+    TrainRequest,
+    candles_sha256,
+    prediction_metrics,
+    split_metrics,
+)
+from domain.model.timeframe import Timeframe
+from entrypoints.container import simulator
+from tests.builders import HOUR_MS, random_walk
+from tests.fakes.market_data import InMemoryMarketData
+from tests.fakes.models import FakeModelRegistry, FakeSentiment, FakeTrainer, fake_predictor_factory
+
+CANDLES = random_walk(1500, seed=21)
+
+
+def _train(model_type: str = "basic", **kw: object) -> tuple[FakeModelRegistry, FakeTrainer, object]:
+    registry = FakeModelRegistry()
+    trainer = FakeTrainer()
+    use_case = TrainModel(
+        InMemoryMarketData(CANDLES), lambda: trainer, registry, fake_predictor_factory(), simulator,
+        FakeSentiment(), clock=lambda: 1_700_000_000_000,
+    )  # fmt: skip
+    request = TrainRequest(CANDLES.symbol, model_type, Timeframe.H1, TrainingParams(epochs=2), window=16,
+                           norm_window=50, **kw)  # type: ignore[arg-type]  # fmt: skip
+    progress: list[int] = []
+    result = use_case(request, progress=lambda e, n, logs: progress.append(e))
+    assert progress == [1, 2]
+    return registry, trainer, result
+
+
+def test_training_registers_a_version_with_honest_metadata_without_promoting_it() -> None:
+    _, trainer, result = _train()
+    info = result.info  # type: ignore[attr-defined]
+    assert info.ref.version == "v1" and not info.is_latest
+    meta = info.metadata
+    assert meta["symbol"] == "BTCUSDT" and meta["model_type"] == "basic" and meta["timeframe"] == "1h"
+    assert meta["data"]["sha256"] == candles_sha256(CANDLES) and meta["data"]["bars"] == len(CANDLES)
+    assert meta["hyperparameters"]["epochs"] == 2 and meta["hyperparameters"]["window"] == 16
+    assert meta["training"]["epochs_run"] == 2 and meta["package_versions"]["tensorflow"] == "fake"
+    for split in ("val", "test"):
+        figures = meta["metrics"][split]
+        assert set(figures) == {"model", "persistence", "zero"}
+        assert {"rmse", "directional_accuracy"} <= set(figures["model"])
+    backtest = meta["backtest"]
+    assert backtest["strategy"] == "ml_basic" and backtest["range"] == meta["test_range"]
+    assert "buy_and_hold_return" in backtest["metrics"] and "total_return" in backtest["metrics"]
+    (data, params) = trainer.calls[0]
+    assert params.epochs == 2 and data.schema.window == 16
+
+
+def test_split_ranges_are_ordered_and_do_not_overlap() -> None:
+    _, trainer, result = _train()
+    meta = result.info.metadata  # type: ignore[attr-defined]
+    train, val, test = meta["train_range"], meta["val_range"], meta["test_range"]
+    assert train[0] < train[1] <= val[0] < val[1] <= test[0] < test[1]
+    data = trainer.calls[0][0]
+    assert test[0] == int(data.test_times[0]) and test[1] == int(data.test_times[-1]) + 2 * HOUR_MS
+    assert test[1] == int(CANDLES.open_time[-1]) + HOUR_MS  # the test period runs to the end of the data
+
+
+def test_a_sentiment_model_records_its_sentiment_data_and_uses_ml_sentiment() -> None:
+    _, trainer, result = _train("sentiment")
+    meta = result.info.metadata  # type: ignore[attr-defined]
+    assert "sentiment_sha256" in meta["data"]
+    assert meta["backtest"]["strategy"] == "ml_sentiment"
+    assert trainer.calls[0][0].schema.sentiment
+
+
+def test_too_little_data_is_one_clear_line() -> None:
+    with pytest.raises(ConfigurationError, match="bars"):
+        _train(end_ms=int(CANDLES.open_time[100]))
+
+
+def test_prediction_metrics() -> None:
+    y = np.array([0.01, -0.02, 0.03, 0.0, -0.01])
+    pred = np.array([0.02, -0.01, -0.01, 0.5, 0.0])
+    m = prediction_metrics(pred, y)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((pred - y) ** 2)))
+    # moved bars: 0.01 up (called up), -0.02 down (called down), 0.03 up (called down), -0.01 (0 counts as up)
+    assert m["directional_accuracy"] == pytest.approx(2 / 4)
+    assert m["windows"] == 5
+
+
+def test_baselines_next_to_the_model() -> None:
+    y = np.array([0.01, 0.02, -0.01, 0.03])
+    previous = np.array([0.0, 0.01, 0.02, -0.01])  # each window's last known return: persistence
+    out = split_metrics(y.copy(), y, previous)
+    assert out["model"]["rmse"] == 0.0 and out["model"]["directional_accuracy"] == 1.0
+    assert out["zero"]["rmse"] == pytest.approx(np.sqrt(np.mean(y**2)))
+    assert out["zero"]["directional_accuracy"] == pytest.approx(3 / 4)  # always up
+    assert out["persistence"]["rmse"] == pytest.approx(np.sqrt(np.mean((previous - y) ** 2)))
+
+
+def test_an_unknown_model_type_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="model type"):
+        TrainRequest(CANDLES.symbol, "magic", Timeframe.H1)
+
+
+def test_cash_for_the_test_backtest_is_configurable() -> None:
+    _, _, result = _train(initial_cash=Decimal(5_000))
+    assert result.info.metadata["backtest"]["initial_cash"] == 5000.0  # type: ignore[attr-defined]
