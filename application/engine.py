@@ -294,11 +294,13 @@ class Engine:
         try:
             self._replay(i, k, n, event_list, report_every, next_report, progress)
         finally:
-            if collecting:
-                gc.enable()
             self._defer = False
-            self._flush_marks()
-            self._settle_trades()
+            try:
+                self._flush_marks()
+                self._settle_trades()
+            finally:
+                if collecting:
+                    gc.enable()
         if progress is not None:
             progress(n, n)
         return self.result()
