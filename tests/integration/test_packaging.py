@@ -41,3 +41,25 @@ def test_bundled_candles_are_package_data() -> None:
     assert {"BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz"} <= names
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "bundled/*.csv.gz" in declared["adapters.files"]
+
+
+def test_the_wheel_carries_the_bundled_data_and_the_shipped_models(tmp_path: Path) -> None:
+    """What `pip install .` (the Docker image) gets: candles, Fear & Greed, and every file of each shipped
+    model version with its `latest` pointer and registry log, so a backtest of ml_basic works offline."""
+    import zipfile
+
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    subprocess.run([*command, str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("atb-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz")
+    assert {f"adapters/files/bundled/{n}" for n in data} <= names
+    bundled = resources.files("adapters.registry").joinpath("bundled")
+    shipped = [p for s in bundled.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()]
+    assert shipped, "no model ships with the package"
+    for model in shipped:  # {SYMBOL}/{TYPE}
+        prefix = f"adapters/registry/bundled/{model.parent.name}/{model.name}"
+        assert {f"{prefix}/latest", f"{prefix}/history.jsonl"} <= names
+        latest = model.joinpath("latest").read_text().strip()
+        files = {"model.keras", "model.onnx", "metadata.json", "feature_schema.json"}
+        assert {f"{prefix}/{latest}/{f}" for f in files} <= names
