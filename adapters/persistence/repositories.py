@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -16,9 +15,28 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adapters.persistence import schema as t
-from adapters.persistence.bulk import copy_buffer, float_copy_texts, float_texts, utc_texts
+from adapters.persistence.bulk import (
+    INT4_OID,
+    NUMERIC_OID,
+    TIMESTAMPTZ_OID,
+    binary_array,
+    binary_copy,
+    changes,
+    float_texts,
+    int4_binary,
+    int4_elements,
+    int8_binary,
+    numeric_elements,
+    text_json_arrays,
+    timestamp_binary,
+    timestamp_elements,
+    utc_texts,
+)
+from adapters.persistence.rows import Kind, copy_in, insert_rows
+from adapters.persistence.types import exact_text, read_exact
 from application.ports.repositories import (
     AccountSnapshot,
+    AccountSummary,
     EventRecord,
     Floats,
     MetricsSnapshot,
@@ -35,6 +53,7 @@ from domain.model.symbols import Symbol
 from domain.model.trades import Direction, Trade
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def _sym(symbol: Symbol) -> str:
@@ -46,15 +65,6 @@ def _parse_sym(text: str) -> Symbol:
     return Symbol(base, quote)
 
 
-def _dec(value: float) -> Decimal:
-    """A float as the Decimal of its shortest repr: ``float(_dec(x)) == x``."""
-    return Decimal(repr(value))
-
-
-def _opt_dec(value: float) -> Decimal | None:
-    return None if math.isnan(value) or math.isinf(value) else Decimal(repr(value))
-
-
 def _utc_sqlite(ms: int) -> str:
     """The text SQLAlchemy's SQLite DATETIME stores for a UTC ms (the slow path, for unusual years)."""
     return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -64,9 +74,40 @@ def _opt_float(value: Decimal | None) -> float:
     return math.nan if value is None else float(value)
 
 
+class TransactionState:
+    """What the current transaction wrote or checked, shared by its repositories to spare round trips:
+
+    - sessions it added or found: the tables without a foreign key (account history, events) check their
+      session here, once per transaction, not once per write;
+    - sessions it added, as long as no account history was written for them (nothing to check it against);
+    - the ids of the orders it inserted in bulk, by client order id, for their fills.
+
+    The unit of work forgets it all at commit and rollback (a rollback may undo a session; after a commit,
+    another connection may delete it)."""
+
+    def __init__(self) -> None:
+        self.sessions: set[int] = set()
+        self.fresh: set[int] = set()
+        self.orders: dict[str, tuple[int, int]] = {}  # client order id -> (session id, order id)
+
+    def clear(self) -> None:
+        self.sessions.clear()
+        self.fresh.clear()
+        self.orders.clear()
+
+    def require_session(self, conn: Connection, session_id: int) -> None:
+        if session_id in self.sessions:
+            return
+        found = conn.execute(sa.select(t.trading_sessions.c.id).where(t.trading_sessions.c.id == session_id))
+        if found.first() is None:
+            raise SessionNotFound(f"no session {session_id}")
+        self.sessions.add(session_id)
+
+
 class SqlAlchemySessionRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
         self._conn = conn
+        self._tx = tx or TransactionState()
 
     def add(self, session: SessionRecord) -> int:
         result = self._conn.execute(
@@ -79,7 +120,10 @@ class SqlAlchemySessionRepository:
                 initial_balance=session.initial_balance,
             ).returning(t.trading_sessions.c.id)
         )  # fmt: skip
-        return int(result.scalar_one())
+        session_id = int(result.scalar_one())
+        self._tx.sessions.add(session_id)
+        self._tx.fresh.add(session_id)
+        return session_id
 
     def finish(self, session_id: int, status: str, ended_ms: int) -> None:
         result = self._conn.execute(
@@ -101,16 +145,20 @@ class SqlAlchemySessionRepository:
         return [_session(r._mapping) for r in rows]
 
     def delete(self, session_id: int) -> None:
-        # Explicitly, child tables first: account_history has no foreign key (see schema.py), and the
-        # others must not depend on SQLite's foreign_keys pragma for their ON DELETE CASCADE.
+        # Explicitly, child tables first: the account history and events have no foreign key (see schema.py),
+        # and the others must not depend on SQLite's foreign_keys pragma for their ON DELETE CASCADE.
         s = t.trading_sessions
         if self._conn.execute(sa.select(s.c.id).where(s.c.id == session_id)).first() is None:
             raise SessionNotFound(f"no session {session_id}")
         orders = sa.select(t.orders.c.id).where(t.orders.c.session_id == session_id)
         self._conn.execute(sa.delete(t.order_status_history).where(t.order_status_history.c.order_id.in_(orders)))
-        for table in (t.fills, t.orders, t.trades, t.positions, t.account_history, t.performance_metrics, t.events):
+        children = (t.fills, t.orders, t.trades, t.positions, t.account_history_chunks, t.performance_metrics, t.events)
+        for table in children:
             self._conn.execute(sa.delete(table).where(table.c.session_id == session_id))
         self._conn.execute(sa.delete(s).where(s.c.id == session_id))
+        self._tx.sessions.discard(session_id)
+        self._tx.fresh.discard(session_id)
+        self._tx.orders = {cid: ids for cid, ids in self._tx.orders.items() if ids[0] != session_id}
 
 
 def _session(m: Mapping[str, Any]) -> SessionRecord:
@@ -123,8 +171,9 @@ def _session(m: Mapping[str, Any]) -> SessionRecord:
 
 
 class SqlAlchemyOrderRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
         self._conn = conn
+        self._tx = tx or TransactionState()
 
     def save(self, session_id: int, order: Order, time_ms: int) -> None:
         o = t.orders
@@ -161,6 +210,45 @@ class SqlAlchemyOrderRepository:
                 )
             )
 
+    def add_many(self, session_id: int, orders: Sequence[tuple[Order, int]]) -> None:
+        if not orders:
+            return
+        postgres = self._conn.dialect.name == "postgresql"
+        # PostgreSQL: the ids are drawn first (one query), so that the orders, their history and later their
+        # fills go in by COPY without asking for them; SQLite numbers the rows itself.
+        ids = _next_ids(self._conn, "orders", len(orders)) if postgres else []
+        rows = []
+        for order, time_ms in orders:
+            req = order.request
+            rows.append((
+                session_id, req.client_order_id, order.exchange_order_id, _sym(req.symbol), req.side.value,
+                req.type.value, order.status.value, req.quantity, req.quote_quantity, req.price, req.stop_price,
+                req.stop_loss, [[str(p), str(f)] for p, f in req.take_profits], req.reduce_only, req.tag,
+                order.filled_quantity, order.average_price, order.reason, req.created_at, time_ms,
+            ))  # fmt: skip
+        if not postgres:
+            insert_rows(self._conn, "orders", _ORDER_COLUMNS, rows)
+            self._history_from_orders(session_id, [order.client_order_id for order, _ in orders])
+            return
+        numbered = list(zip(ids, orders, strict=True))
+        insert_rows(self._conn, "orders", _ID_ORDER_COLUMNS, [(i, *r) for i, r in zip(ids, rows, strict=True)])
+        history = [(i, order.status.value, order.reason, time_ms) for i, (order, time_ms) in numbered]
+        insert_rows(self._conn, "order_status_history", _HISTORY_COLUMNS, history)
+        self._tx.orders.update((order.client_order_id, (session_id, i)) for i, (order, _) in numbered)
+
+    def _history_from_orders(self, session_id: int, cids: list[str]) -> None:
+        """Each new order's one history entry, from the rows just written."""
+        o, h = t.orders, t.order_status_history
+        for start in range(0, len(cids), _IN_LIST):
+            self._conn.execute(
+                sa.insert(h).from_select(
+                    ["order_id", "status", "reason", "time"],
+                    sa.select(o.c.id, o.c.status, o.c.reason, o.c.updated_at).where(
+                        o.c.session_id == session_id, o.c.client_order_id.in_(cids[start : start + _IN_LIST])
+                    ),
+                )
+            )
+
     def get(self, client_order_id: str) -> Order | None:
         row = self._conn.execute(sa.select(t.orders).where(t.orders.c.client_order_id == client_order_id)).first()
         return None if row is None else _order(row._mapping)
@@ -182,6 +270,40 @@ class SqlAlchemyOrderRepository:
         return [OrderStatusChange(r.time, OrderStatus(r.status), r.reason) for r in rows]
 
 
+_ORDER_COLUMNS = (
+    ("session_id", Kind.INT), ("client_order_id", Kind.TEXT), ("exchange_order_id", Kind.TEXT),
+    ("symbol", Kind.TEXT), ("side", Kind.TEXT), ("type", Kind.TEXT), ("status", Kind.TEXT),
+    ("quantity", Kind.EXACT), ("quote_quantity", Kind.EXACT), ("price", Kind.EXACT), ("stop_price", Kind.EXACT),
+    ("stop_loss", Kind.EXACT), ("take_profits", Kind.JSON), ("reduce_only", Kind.BOOL), ("tag", Kind.TEXT),
+    ("filled_quantity", Kind.EXACT), ("average_price", Kind.EXACT), ("reason", Kind.TEXT),
+    ("created_at", Kind.TIME), ("updated_at", Kind.TIME),
+)  # fmt: skip
+_ID_ORDER_COLUMNS = (("id", Kind.INT), *_ORDER_COLUMNS)
+_IN_LIST = 1000  # ids per IN (...): SQLite takes up to 32766 parameters
+_HISTORY_COLUMNS = (("order_id", Kind.INT), ("status", Kind.TEXT), ("reason", Kind.TEXT), ("time", Kind.TIME))
+
+
+def _next_ids(conn: Connection, table: str, n: int) -> list[int]:
+    """``n`` ids from the sequence of ``table.id`` (PostgreSQL), as its inserts would draw them."""
+    result = conn.exec_driver_sql(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %(n)s)", {"n": n}
+    )
+    return [int(r[0]) for r in result]
+
+
+_FILL_COLUMNS = (
+    ("session_id", Kind.INT), ("order_id", Kind.INT), ("symbol", Kind.TEXT), ("side", Kind.TEXT),
+    ("quantity", Kind.EXACT), ("price", Kind.EXACT), ("fee", Kind.EXACT), ("slippage", Kind.EXACT),
+    ("liquidity", Kind.TEXT), ("tag", Kind.TEXT), ("time", Kind.TIME),
+)  # fmt: skip
+
+
+def _order_ids(conn: Connection, session_id: int) -> dict[str, int]:
+    o = t.orders
+    rows = conn.execute(sa.select(o.c.client_order_id, o.c.id).where(o.c.session_id == session_id))
+    return {r.client_order_id: r.id for r in rows}
+
+
 def _order(m: Mapping[str, Any]) -> Order:
     request = OrderRequest(
         client_order_id=m["client_order_id"], symbol=_parse_sym(m["symbol"]), side=Side(m["side"]),
@@ -201,8 +323,9 @@ def _order(m: Mapping[str, Any]) -> Order:
 
 
 class SqlAlchemyFillRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
         self._conn = conn
+        self._tx = tx or TransactionState()
 
     def add(self, session_id: int, fill: Fill) -> None:
         order_id = self._conn.execute(
@@ -217,6 +340,24 @@ class SqlAlchemyFillRepository:
                 liquidity=fill.liquidity, tag=fill.tag, time=fill.timestamp,
             )
         )  # fmt: skip
+
+    def add_many(self, session_id: int, fills: Sequence[Fill]) -> None:
+        if not fills:
+            return
+        known = self._tx.orders
+        if all(known.get(f.client_order_id, (None,))[0] == session_id for f in fills):
+            ids = {cid: order_id for cid, (_, order_id) in known.items()}  # inserted by this transaction
+        else:
+            ids = _order_ids(self._conn, session_id)
+        missing = next((f.client_order_id for f in fills if f.client_order_id not in ids), None)
+        if missing is not None:
+            raise PersistenceError(f"fill of unknown order {missing} in session {session_id}: save the order first")
+        rows = [
+            (session_id, ids[f.client_order_id], _sym(f.symbol), f.side.value, f.quantity, f.price, f.fee,
+             f.slippage, f.liquidity, f.tag, f.timestamp)
+            for f in fills
+        ]  # fmt: skip
+        insert_rows(self._conn, "fills", _FILL_COLUMNS, rows)
 
     def for_session(self, session_id: int) -> list[Fill]:
         f = t.fills
@@ -235,6 +376,14 @@ class SqlAlchemyFillRepository:
         ]  # fmt: skip
 
 
+_TRADE_COLUMNS = (
+    ("session_id", Kind.INT), ("symbol", Kind.TEXT), ("direction", Kind.TEXT), ("entry_time", Kind.TIME),
+    ("exit_time", Kind.TIME), ("entry_price", Kind.FLOAT), ("exit_price", Kind.FLOAT), ("quantity", Kind.FLOAT),
+    ("fees", Kind.FLOAT), ("pnl", Kind.FLOAT), ("slippage", Kind.FLOAT), ("exit_reason", Kind.TEXT),
+    ("mfe", Kind.FLOAT), ("mae", Kind.FLOAT),
+)  # fmt: skip
+
+
 class SqlAlchemyTradeRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -243,16 +392,11 @@ class SqlAlchemyTradeRepository:
         if not trades:
             return
         rows = [
-            {
-                "session_id": session_id, "symbol": _sym(tr.symbol), "direction": tr.direction.value,
-                "entry_time": tr.entry_time, "exit_time": tr.exit_time, "entry_price": _dec(tr.entry_price),
-                "exit_price": _dec(tr.exit_price), "quantity": _dec(tr.quantity), "fees": _dec(tr.fees),
-                "pnl": _dec(tr.pnl), "slippage": _dec(tr.slippage), "exit_reason": tr.exit_reason,
-                "mfe": _opt_dec(tr.mfe), "mae": _opt_dec(tr.mae),
-            }
+            (session_id, _sym(tr.symbol), tr.direction.value, tr.entry_time, tr.exit_time, tr.entry_price,
+             tr.exit_price, tr.quantity, tr.fees, tr.pnl, tr.slippage, tr.exit_reason, tr.mfe, tr.mae)
             for tr in trades
         ]  # fmt: skip
-        self._conn.execute(sa.insert(t.trades), rows)
+        insert_rows(self._conn, "trades", _TRADE_COLUMNS, rows)
 
     def for_session(self, session_id: int) -> list[Trade]:
         tr = t.trades
@@ -299,31 +443,84 @@ class SqlAlchemyPositionRepository:
         ]  # fmt: skip
 
 
-_SQLITE_ROWS = 1000  # rows per multi-row INSERT (at most 4 parameters each: under SQLite's 32766)
+_CHUNK_COLUMNS = "session_id, first_time, last_time, size, step, starts, runs, balance, equity, exposure"
+_VALUE_COLUMNS = ("balance", "equity", "exposure")
+
+
+class _Figures:
+    """Balance, equity and exposure of a series in time order, as floats or as exact texts (``None``, NaN:
+    NULL): where their joint value changes, and their values at given rows."""
+
+    def __init__(
+        self,
+        floats: dict[str, npt.NDArray[np.float64]] | None = None,
+        texts: dict[str, list[str | None]] | None = None,
+    ) -> None:
+        self._floats = floats
+        self._texts = {name: np.array(col, dtype=object) for name, col in (texts or {}).items()}
+
+    def changes(self) -> npt.NDArray[np.bool_]:
+        if self._floats is not None:
+            columns = [changes(col) for col in self._floats.values()]
+        else:
+            columns = []
+            for col in self._texts.values():
+                differs = np.ones(col.shape[0], dtype=bool)
+                differs[1:] = col[1:] != col[:-1]
+                columns.append(differs)
+        out: npt.NDArray[np.bool_] = np.logical_or.reduce(columns)
+        return out
+
+    def values(self, rows: npt.NDArray[np.intp]) -> tuple[list[str | None], dict[str, npt.NDArray[np.intp]]]:
+        """The distinct texts of the figures at ``rows``, and for each figure which of them it has there.
+
+        Each distinct value is formatted (and later encoded) once: out of the market, balance and equity are
+        the same number, so a backtest's 5.4k run values hold ~3.6k distinct ones."""
+        m = rows.shape[0]
+        if self._floats is not None:
+            # + 0.0 turns -0.0 into 0.0 (equal floats): unique() would keep either for both.
+            together = np.concatenate([self._floats[name][rows] for name in _VALUE_COLUMNS]) + 0.0
+            distinct, which = np.unique(together, return_inverse=True)  # NaN once (NULL)
+            texts = float_texts(distinct)
+        else:
+            found: dict[str | None, int] = {}
+            picks = [found.setdefault(v, len(found)) for name in _VALUE_COLUMNS for v in self._texts[name][rows]]
+            texts, which = list(found), np.array(picks, dtype=np.intp)
+        return texts, {name: which[k * m : (k + 1) * m] for k, name in enumerate(_VALUE_COLUMNS)}
+
+
+def _exact_or_none(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        raise TypeError(f"exact columns take Decimal, not {type(value).__name__}")
+    try:
+        return exact_text(value)
+    except ValueError as e:
+        raise PersistenceError(str(e)) from None
 
 
 class SqlAlchemyAccountHistoryRepository:
-    """Bulk writes: one executemany (batched multi-row INSERTs on PostgreSQL)."""
+    """Snapshots in chunks of up to ``ACCOUNT_CHUNK`` bars, each figure stored once per run of equal values
+    (schema.py), all written in one statement: a binary COPY on PostgreSQL, one executemany on SQLite."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
         self._conn = conn
-
-    def _require_session(self, session_id: int) -> None:
-        # The table has no foreign key (bulk speed, see schema.py): check the session once per write.
-        found = self._conn.execute(sa.select(t.trading_sessions.c.id).where(t.trading_sessions.c.id == session_id))
-        if found.first() is None:
-            raise SessionNotFound(f"no session {session_id}")
+        self._tx = tx or TransactionState()
 
     def add_many(self, session_id: int, snapshots: Sequence[AccountSnapshot]) -> None:
         if not snapshots:
             return
-        self._require_session(session_id)
-        rows = [
-            {"session_id": session_id, "time": s.time_ms, "balance": s.balance, "equity": s.equity,
-             "exposure": s.exposure}
-            for s in snapshots
-        ]  # fmt: skip
-        self._conn.execute(sa.insert(t.account_history), rows)
+        ordered = sorted(snapshots, key=lambda s: s.time_ms)
+        ms = np.fromiter((int(s.time_ms) for s in ordered), dtype=np.int64, count=len(ordered))
+        texts = {
+            "balance": [_exact_or_none(s.balance) for s in ordered],
+            "equity": [_exact_or_none(s.equity) for s in ordered],
+            "exposure": [_exact_or_none(s.exposure) for s in ordered],
+        }
+        if None in texts["equity"]:
+            raise PersistenceError("every snapshot needs an equity")
+        self._write(session_id, ms, _Figures(texts=texts))
 
     def add_series(
         self,
@@ -341,76 +538,188 @@ class SqlAlchemyAccountHistoryRepository:
         eq = np.asarray(equity, dtype=np.float64)
         if not np.isfinite(eq).all():
             raise PersistenceError("an equity curve must be finite to be stored")
-        self._require_session(session_id)
         ms = np.asarray(times, dtype=np.int64)
-        optional = [(name, col) for name, col in (("balance", balance), ("exposure", exposure)) if col is not None]
-        if self._conn.dialect.name == "postgresql":
-            self._copy(session_id, ms, eq, optional)
+        none = np.full(n, np.nan)
+        floats = {
+            "balance": none if balance is None else np.asarray(balance, dtype=np.float64),
+            "equity": eq,
+            "exposure": none if exposure is None else np.asarray(exposure, dtype=np.float64),
+        }
+        if n > 1 and not (ms[1:] > ms[:-1]).all():  # not in time order: sort (a tie is refused below)
+            order = np.argsort(ms, kind="stable")
+            ms = ms[order]
+            floats = {name: values[order] for name, values in floats.items()}
+        self._write(session_id, ms, _Figures(floats=floats))
+
+    def _write(self, session_id: int, ms: npt.NDArray[np.int64], figures: _Figures) -> None:
+        """``ms`` in time order; refuses a time twice, here or already stored, and an unknown session."""
+        n = ms.shape[0]
+        if n > 1 and not (ms[1:] > ms[:-1]).all():
+            raise PersistenceError(f"session {session_id} would have two snapshots at the same time")
+        self._tx.require_session(self._conn, session_id)
+        if session_id in self._tx.fresh:  # a session this transaction added has no snapshots yet
+            self._tx.fresh.discard(session_id)
         else:
-            self._sqlite(session_id, ms, eq, optional)
+            self._refuse_overlap(session_id, ms)
+        # Runs: stretches of bars, ``step`` ms apart, where balance, equity and exposure all stay the same; cut
+        # where chunks start. The step is the series' usual spacing: a gap in the bars starts a run too.
+        gaps = np.diff(ms)
+        step = int(np.median(gaps)) if n > 1 else 0
+        chunk_starts = np.arange(0, n, t.ACCOUNT_CHUNK)
+        cuts_mask = figures.changes()
+        cuts_mask[1:] |= gaps != step
+        cuts_mask[chunk_starts] = True
+        cuts = np.flatnonzero(cuts_mask)
+        chunks = _Chunks(ms, step, cuts, chunk_starts, *figures.values(cuts))
+        if self._conn.dialect.name == "postgresql":
+            self._copy(session_id, chunks)
+        else:
+            self._sqlite(session_id, chunks)
 
-    def _sqlite(
-        self, session_id: int, ms: npt.NDArray[np.int64], eq: npt.NDArray[np.float64],
-        optional: list[tuple[str, Floats]],
-    ) -> None:  # fmt: skip
-        """Multi-row INSERTs of pre-formatted text (SQLite binds them much faster than executemany), in
-        the unit of work's transaction. Times are the text SQLAlchemy's DATETIME writes and reads there."""
-        n = ms.shape[0]
-        stamps = utc_texts(ms, b"000")
-        if stamps is None:
-            stamps = np.array([_utc_sqlite(int(v)) for v in ms.tolist()], dtype=np.bytes_)
-        columns = [("time", stamps.astype("U26")), ("equity", float_texts(eq))]
-        columns += [(name, float_texts(col)) for name, col in optional]
-        rows = np.empty((n, len(columns)), dtype=object)
-        for i, (_, col) in enumerate(columns):
-            rows[:, i] = col
-        names = ", ".join(name for name, _ in columns)
-        cells = "(" + ", ".join([str(int(session_id))] + ["?"] * len(columns)) + ")"
-        full = f"INSERT INTO account_history (session_id, {names}) VALUES {', '.join([cells] * _SQLITE_ROWS)}"
-        for start in range(0, n, _SQLITE_ROWS):
-            part = rows[start : start + _SQLITE_ROWS]
-            sql = (
-                full
-                if len(part) == _SQLITE_ROWS
-                else full[: full.index(" VALUES ") + 8] + ", ".join([cells] * len(part))
+    def _refuse_overlap(self, session_id: int, ms: npt.NDArray[np.int64]) -> None:
+        # One query; only chunks whose time range meets the new one are read, and a new session has none.
+        c = t.account_history_chunks
+        rows = self._conn.execute(
+            sa.select(c.c.step, c.c.starts, c.c.runs).where(
+                c.c.session_id == session_id, c.c.first_time <= int(ms[-1]), c.c.last_time >= int(ms[0])
             )
-            self._conn.exec_driver_sql(sql, tuple(part.ravel().tolist()))
+        ).all()
+        for step, starts, runs in rows:
+            taken = np.intersect1d(_times(step, _decode_times(starts), _decode_ints(runs)), ms)
+            if taken.size:
+                raise PersistenceError(f"session {session_id} already has a snapshot at {int(taken[0])} (UTC ms)")
 
-    def _copy(
-        self, session_id: int, ms: npt.NDArray[np.int64], eq: npt.NDArray[np.float64],
-        optional: list[tuple[str, Floats]],
-    ) -> None:  # fmt: skip
-        """PostgreSQL COPY (text format) on the unit of work's own connection (so inside its transaction),
-        from one buffer built with numpy."""
-        n = ms.shape[0]
-        stamps = utc_texts(ms, b"+00")
-        if stamps is None:
-            text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
-            stamps = np.char.encode(text, "ascii")
-        columns = [
-            np.full(n, str(int(session_id)).encode(), dtype=f"S{len(str(int(session_id)))}"),
-            stamps,
-            float_copy_texts(eq),
+    def _copy(self, session_id: int, chunks: _Chunks) -> None:
+        """One binary COPY: no text for the server to parse (docs/adr/0004-persistence.md)."""
+        stamps = timestamp_elements(chunks.starts)
+        lengths = int4_elements(chunks.lengths)
+        distinct, nulls = numeric_elements(chunks.texts)  # each distinct value once, then picked per run
+        width = distinct.shape[1]
+        items = distinct.view(f"V{width}").reshape(-1)  # one opaque item per value: a faster pick
+        figures = [
+            (items[which].view(np.uint8).reshape(-1, width), nulls[which])
+            for which in (chunks.which[name] for name in _VALUE_COLUMNS)
         ]
-        names = ["session_id", "time", "equity"]
-        for name, col in optional:
-            columns.append(float_copy_texts(col))
-            names.append(name)
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            buffer = io.BytesIO(copy_buffer(columns))
-            cursor.copy_expert(f"COPY account_history ({', '.join(names)}) FROM STDIN", buffer)
-        finally:
-            cursor.close()
+        sid, step = int4_binary(session_id), int8_binary(chunks.step)
+        rows = [
+            [
+                sid, timestamp_binary(int(chunks.ms[start])), timestamp_binary(int(chunks.ms[end - 1])),
+                int4_binary(end - start), step, binary_array(stamps[first:last], TIMESTAMPTZ_OID),
+                binary_array(lengths[first:last], INT4_OID),
+                *(binary_array(values[first:last], NUMERIC_OID, null[first:last]) for values, null in figures),
+            ]
+            for (start, end), (first, last) in zip(chunks.bars, chunks.runs, strict=True)
+        ]  # fmt: skip
+        sql = f"COPY account_history_chunks ({_CHUNK_COLUMNS}) FROM STDIN (FORMAT binary)"
+        copy_in(self._conn, sql, binary_copy(rows))
+
+    def _sqlite(self, session_id: int, chunks: _Chunks) -> None:
+        """JSON arrays of the texts SQLAlchemy stores in the other tables (times, exact decimals)."""
+        # One formatting pass for every time written: the runs' starts, then each chunk's first and last.
+        edges = [start for start, _ in chunks.bars] + [end - 1 for _, end in chunks.bars]
+        stamps = _sqlite_times(np.concatenate([chunks.starts, chunks.ms[edges]]))
+        k, m = len(chunks.bars), chunks.starts.shape[0]
+        starts, bounds = stamps[:m], stamps[m:]
+        starts_json = text_json_arrays(starts, chunks.runs)
+        lengths = chunks.lengths.tolist()
+        runs = ["[" + ",".join(map(str, lengths[first:last])) + "]" for first, last in chunks.runs]
+        texts = np.array(chunks.texts, dtype=object)
+        figures = [text_json_arrays(texts[chunks.which[name]].tolist(), chunks.runs) for name in _VALUE_COLUMNS]
+        rows = [
+            (session_id, bounds[j], bounds[k + j], end - start, chunks.step, starts_json[j], runs[j],
+             *(f[j] for f in figures))
+            for j, (start, end) in enumerate(chunks.bars)
+        ]  # fmt: skip
+        marks = ", ".join("?" * 10)
+        self._conn.exec_driver_sql(f"INSERT INTO account_history_chunks ({_CHUNK_COLUMNS}) VALUES ({marks})", rows)
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def _chunks(self, session_id: int, latest_only: bool = False) -> list[Sequence[Any]]:
+        c = t.account_history_chunks
+        query = sa.select(c.c.step, c.c.starts, c.c.runs, c.c.balance, c.c.equity, c.c.exposure)
+        query = query.where(c.c.session_id == session_id)
+        query = query.order_by(c.c.last_time.desc()).limit(1) if latest_only else query.order_by(c.c.first_time)
+        return [tuple(r) for r in self._conn.execute(query)]
+
+    @staticmethod
+    def _snapshots(chunks: list[Sequence[Any]]) -> list[AccountSnapshot]:
+        if not chunks:
+            return []
+        per_chunk = [_decode_ints(chunk[2]) for chunk in chunks]
+        times = np.concatenate(
+            [_times(chunk[0], _decode_times(chunk[1]), runs) for chunk, runs in zip(chunks, per_chunk, strict=True)]
+        )
+        runs = np.concatenate(per_chunk)
+        balance, equity, exposure = ([v for chunk in chunks for v in _decode_values(chunk[k])] for k in (3, 4, 5))
+        which = np.repeat(np.arange(runs.shape[0]), runs).tolist()  # the run of each bar
+        order = np.argsort(times, kind="stable").tolist()  # chunks written apart may interleave in time
+        ms = times.tolist()
+        return [AccountSnapshot(ms[i], equity[which[i]], balance[which[i]], exposure[which[i]]) for i in order]
 
     def for_session(self, session_id: int) -> list[AccountSnapshot]:
-        a = t.account_history
-        rows = self._conn.execute(
-            sa.select(a.c.time, a.c.equity, a.c.balance, a.c.exposure)
-            .where(a.c.session_id == session_id)
-            .order_by(a.c.time)
-        )
-        return [AccountSnapshot(r.time, r.equity, r.balance, r.exposure) for r in rows]
+        return self._snapshots(self._chunks(session_id))
+
+    def summary(self, session_id: int) -> AccountSummary:
+        c = t.account_history_chunks
+        count = self._conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(c.c.size), 0)).where(c.c.session_id == session_id)
+        ).scalar_one()
+        latest = self._snapshots(self._chunks(session_id, latest_only=True))
+        return AccountSummary(int(count), latest[-1] if latest else None)
+
+
+class _Chunks:
+    """A series cut into chunks of bars and, within them, runs: ``bars[k]`` and ``runs[k]`` are chunk k's
+    ``[start, end)`` in the series and in the runs; ``starts`` the first time of each run and ``lengths`` its
+    bars, ``step`` ms apart; ``texts`` the distinct exact texts of the figures and ``which[figure]`` the one
+    of each run."""
+
+    def __init__(
+        self, ms: npt.NDArray[np.int64], step: int, cuts: npt.NDArray[np.intp], chunk_starts: npt.NDArray[np.int64],
+        texts: list[str | None], which: dict[str, npt.NDArray[np.intp]],
+    ) -> None:  # fmt: skip
+        n = ms.shape[0]
+        self.ms = ms
+        self.step = step
+        self.starts = ms[cuts]
+        self.texts = texts
+        self.which = which
+        self.lengths = np.diff(np.append(cuts, n))
+        ends = [*chunk_starts[1:].tolist(), n]
+        self.bars = list(zip(chunk_starts.tolist(), ends, strict=True))
+        firsts = np.searchsorted(cuts, chunk_starts).tolist()
+        self.runs = list(zip(firsts, [*firsts[1:], cuts.shape[0]], strict=True))
+
+
+def _sqlite_times(ms: npt.NDArray[np.int64]) -> list[str]:
+    """The texts SQLAlchemy's DateTime stores on SQLite for UTC ms."""
+    stamps = utc_texts(ms, b"000")
+    if stamps is None:  # outside 1970..9999: value by value
+        return [_utc_sqlite(int(v)) for v in ms.tolist()]
+    return [s.decode("ascii") for s in stamps.tolist()]
+
+
+def _times(step: int, starts: npt.NDArray[np.int64], runs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Every snapshot's time: each run's start, then ``step`` ms apart."""
+    firsts = np.cumsum(runs) - runs  # the index of each run's first snapshot
+    index = np.arange(int(runs.sum()))
+    return np.repeat(starts, runs) + (index - np.repeat(firsts, runs)) * int(step)
+
+
+def _decode_times(times: Any) -> npt.NDArray[np.int64]:
+    if isinstance(times, str):  # SQLite: a JSON array of UTC texts
+        return np.array(json.loads(times), dtype="datetime64[us]").astype("datetime64[ms]").astype(np.int64)
+    return np.fromiter(((d - _EPOCH) // _MS for d in times), dtype=np.int64, count=len(times))  # aware datetimes
+
+
+def _decode_ints(values: Any) -> npt.NDArray[np.int64]:
+    return np.array(json.loads(values) if isinstance(values, str) else values, dtype=np.int64)
+
+
+def _decode_values(values: Any) -> list[Decimal | None]:
+    if isinstance(values, str):  # SQLite: a JSON array of decimal texts and nulls
+        return [None if v is None else read_exact(Decimal(v)) for v in json.loads(values)]
+    return [None if v is None else read_exact(v) for v in values]
 
 
 class SqlAlchemyMetricsRepository:
@@ -434,34 +743,23 @@ class SqlAlchemyMetricsRepository:
         return [MetricsSnapshot(r.time, r.metrics) for r in rows]
 
 
+_EVENT_COLUMNS = (
+    ("session_id", Kind.INT), ("time", Kind.TIME), ("kind", Kind.TEXT), ("symbol", Kind.TEXT),
+    ("message", Kind.TEXT), ("details", Kind.JSON),
+)  # fmt: skip
+
+
 class SqlAlchemyEventRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
         self._conn = conn
+        self._tx = tx or TransactionState()
 
     def add_many(self, session_id: int, events: Sequence[EventRecord]) -> None:
         if not events:
             return
-        if self._conn.dialect.name == "postgresql":
-            # One statement over arrays (psycopg2 adapts a list in C): a risk-limited backtest has hundreds
-            # of denials, and an executemany spends most of its time binding row by row.
-            self._conn.exec_driver_sql(
-                "INSERT INTO events (session_id, time, kind, symbol, message, details) "
-                "SELECT %(sid)s, timestamptz 'epoch' + u.t * interval '1 millisecond', u.k, u.s, u.m, u.d::json "
-                "FROM unnest(%(t)s::bigint[], %(k)s::text[], %(s)s::text[], %(m)s::text[], %(d)s::text[]) "
-                "AS u(t, k, s, m, d)",
-                {
-                    "sid": session_id, "t": [int(e.time_ms) for e in events], "k": [e.kind for e in events],
-                    "s": [e.symbol for e in events], "m": [e.message for e in events],
-                    "d": [json.dumps(dict(e.details)) for e in events],
-                },
-            )  # fmt: skip
-            return
-        rows = [
-            {"session_id": session_id, "time": e.time_ms, "kind": e.kind, "symbol": e.symbol, "message": e.message,
-             "details": dict(e.details)}
-            for e in events
-        ]  # fmt: skip
-        self._conn.execute(sa.insert(t.events), rows)
+        self._tx.require_session(self._conn, session_id)  # no foreign key (schema.py)
+        rows = [(session_id, e.time_ms, e.kind, e.symbol, e.message, dict(e.details)) for e in events]
+        insert_rows(self._conn, "events", _EVENT_COLUMNS, rows)
 
     def for_session(self, session_id: int) -> list[EventRecord]:
         e = t.events

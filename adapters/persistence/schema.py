@@ -1,14 +1,15 @@
 """The tables. Migrations in ``migrations/versions`` create them; ``alembic check`` keeps the two in step.
 
 Money, prices and quantities are ``ExactDecimal`` (NUMERIC(38, 18)); times are ``UtcMillis``
-(TIMESTAMP WITH TIME ZONE, UTC). Ratios that are not money (exposure aside) live in JSON.
+(TIMESTAMP WITH TIME ZONE, UTC). Ratios that are not money (exposure aside) live in JSON. The account history
+is stored in chunks of arrays of the same types (see ``account_history_chunks``).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from adapters.persistence.types import ExactDecimal, UtcMillis
+from adapters.persistence.types import ExactDecimal, UtcMillis, exact_array_type, int_array_type, utc_array_type
 
 # Stable constraint names, so migrations can drop and alter them on every backend.
 NAMING_CONVENTION = {
@@ -53,7 +54,8 @@ orders = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     _session_fk(),
-    sa.Column("client_order_id", sa.String(64), nullable=False, unique=True),
+    # 128: a saved backtest prefixes the engine's ids with its session ("s12-bt-3-entry"), see SaveBacktest.
+    sa.Column("client_order_id", sa.String(128), nullable=False, unique=True),
     sa.Column("exchange_order_id", sa.String(64)),
     sa.Column("symbol", sa.String(32), nullable=False),
     sa.Column("side", sa.String(8), nullable=False),
@@ -141,20 +143,31 @@ positions = sa.Table(
     sa.UniqueConstraint("session_id", "symbol", name="uq_positions_session_symbol"),
 )
 
-# One row per snapshot, keyed (session, time): one B-tree, rows in time order. No foreign key to
-# trading_sessions, deliberately: PostgreSQL checks a foreign key row by row, which made a backtest's bulk
-# write (33k rows) about three times slower. The repository writes snapshots only for sessions that exist,
-# and deleting a session (``atb sessions delete``) deletes its snapshots explicitly.
-account_history = sa.Table(
-    "account_history",
+# The account history, in chunks: one row holds up to ``ACCOUNT_CHUNK`` consecutive snapshots of a session, as
+# runs: stretches of snapshots ``step`` ms apart whose balance, equity and exposure are all equal. ``starts``
+# has each run's first time, ``runs`` its length (they add up to ``size``), and each figure's array its value.
+# An equity curve is flat while the strategy is out of the market and bars are evenly spaced, so a backtest's
+# 33k bars hold ~1.8k runs; a curve that moves every bar has a run per bar (no worse than a row per bar's
+# values). PostgreSQL: ``timestamptz[]``, ``int4[]`` and ``numeric(38, 18)[]``; SQLite: JSON arrays of the
+# texts the other tables store (times and exact decimals as strings, lengths as numbers). One row per bar
+# cost more than the backtest itself (docs/adr/0004-persistence.md). The view ``account_history``
+# (migration 0003) shows one row per snapshot, as the table it replaces did, for queries by hand.
+# No foreign key to trading_sessions, deliberately (bulk speed): the repository writes snapshots only for
+# sessions that exist, and deleting a session (``atb sessions delete``) deletes its chunks explicitly.
+ACCOUNT_CHUNK = 1024  # snapshots per row; SQLite's per-snapshot view reads a chunk's JSON in linear steps
+account_history_chunks = sa.Table(
+    "account_history_chunks",
     metadata,
     sa.Column("session_id", sa.Integer, primary_key=True),
-    sa.Column("time", UtcMillis, primary_key=True),
-    sa.Column("balance", ExactDecimal),
-    sa.Column("equity", ExactDecimal, nullable=False),
-    sa.Column("exposure", ExactDecimal),
-    # SQLite: the rows live in the primary key's B-tree (no second, rowid tree): a bulk write is ~15% faster.
-    sqlite_with_rowid=False,
+    sa.Column("first_time", UtcMillis, primary_key=True),
+    sa.Column("last_time", UtcMillis, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("starts", utc_array_type(), nullable=False),
+    sa.Column("runs", int_array_type(), nullable=False),
+    sa.Column("balance", exact_array_type(), nullable=False),
+    sa.Column("equity", exact_array_type(), nullable=False),
+    sa.Column("exposure", exact_array_type(), nullable=False),
 )
 
 performance_metrics = sa.Table(
@@ -166,11 +179,14 @@ performance_metrics = sa.Table(
     sa.Column("metrics", sa.JSON, nullable=False),
 )
 
+# No foreign key to trading_sessions either (migration 0003): a risk-limited backtest writes hundreds of
+# denials, and the per-row check was half the time of their COPY. Written only for sessions the repository
+# has checked; deleted with their session explicitly.
 events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    _session_fk(),
+    sa.Column("session_id", sa.Integer, nullable=False, index=True),
     sa.Column("time", UtcMillis, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("symbol", sa.String(32)),

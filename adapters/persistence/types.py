@@ -6,10 +6,11 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Context, Decimal
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -56,9 +57,31 @@ def _strip(value: Decimal) -> Decimal:
     return value.normalize(context=_WIDE)
 
 
+def read_exact(value: Decimal) -> Decimal:
+    """A stored exact value as ``ExactDecimal`` gives it back: without the column's padding (1.50 as 1.5)."""
+    return _strip(value)
+
+
 def exact_column_type() -> TypeEngine[Any]:
     """The DDL type migrations use for ``ExactDecimal`` columns."""
     return sa.Numeric(38, 18).with_variant(sa.String(64), "sqlite")
+
+
+def exact_array_type() -> TypeEngine[Any]:
+    """An array of exact values: ``NUMERIC(38, 18)[]`` on PostgreSQL, a JSON array of decimal texts (strings,
+    ``null``) on SQLite. Written and read by the account history repository, not through SQLAlchemy."""
+    return postgresql.ARRAY(sa.Numeric(38, 18)).with_variant(sa.Text(), "sqlite")
+
+
+def int_array_type() -> TypeEngine[Any]:
+    """An array of integers: ``INTEGER[]`` on PostgreSQL, a JSON array of numbers on SQLite."""
+    return postgresql.ARRAY(sa.Integer()).with_variant(sa.Text(), "sqlite")
+
+
+def utc_array_type() -> TypeEngine[Any]:
+    """An array of UTC times: ``TIMESTAMP WITH TIME ZONE[]`` on PostgreSQL, a JSON array of the texts
+    ``UtcMillis`` stores on SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC)."""
+    return postgresql.ARRAY(sa.DateTime(timezone=True)).with_variant(sa.Text(), "sqlite")
 
 
 class UtcMillis(sa.types.TypeDecorator[int]):
@@ -87,8 +110,16 @@ def exact_text(value: Decimal) -> str:
     """The decimal text stored for ``value``: rounded half-even to 18 places; refuses what does not fit."""
     if not value.is_finite():
         raise ValueError(f"cannot store {value} in an exact column")
-    exact = value.quantize(_SCALE, context=_WIDE)
-    if abs(exact) >= _LIMIT:
+    text = format(value, "f")
+    whole, _, places = text.partition(".")
+    if len(places) <= 18 and len(whole) <= 20:  # nothing to round and under 10^20: drop the zero padding
+        places = places.rstrip("0")
+        return f"{whole}.{places}" if places else whole
+    try:
+        exact = value.quantize(_SCALE, context=_WIDE)
+    except InvalidOperation:  # more digits than the wide context holds: far out of range
+        exact = _LIMIT
+    if exact.copy_abs() >= _LIMIT:  # copy_abs: abs() would round to 28 digits
         raise ValueError(f"{value} is out of range for an exact column (38 digits, 18 after the point)")
     return format(_strip(exact), "f")
 

@@ -17,6 +17,7 @@ from adapters.persistence.repositories import (
     SqlAlchemyPositionRepository,
     SqlAlchemySessionRepository,
     SqlAlchemyTradeRepository,
+    TransactionState,
 )
 
 
@@ -38,14 +39,15 @@ class SqlAlchemyUnitOfWork:
             raise translate(e, self._engine.url) from e
         self._conn = conn
         self._tx = conn.begin()
-        self.sessions = SqlAlchemySessionRepository(conn)
-        self.orders = SqlAlchemyOrderRepository(conn)
-        self.fills = SqlAlchemyFillRepository(conn)
+        self._state = state = TransactionState()  # shared by the repositories, forgotten at commit and rollback
+        self.sessions = SqlAlchemySessionRepository(conn, state)
+        self.orders = SqlAlchemyOrderRepository(conn, state)
+        self.fills = SqlAlchemyFillRepository(conn, state)
         self.trades = SqlAlchemyTradeRepository(conn)
         self.positions = SqlAlchemyPositionRepository(conn)
-        self.account = SqlAlchemyAccountHistoryRepository(conn)
+        self.account = SqlAlchemyAccountHistoryRepository(conn, state)
         self.metrics = SqlAlchemyMetricsRepository(conn)
-        self.events = SqlAlchemyEventRepository(conn)
+        self.events = SqlAlchemyEventRepository(conn, state)
         return self
 
     def __exit__(
@@ -70,6 +72,7 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         conn, tx = self._transaction()
+        self._state.clear()
         try:
             tx.commit()
         except sa.exc.SQLAlchemyError as e:
@@ -78,5 +81,6 @@ class SqlAlchemyUnitOfWork:
 
     def rollback(self) -> None:
         conn, tx = self._transaction()
+        self._state.clear()
         tx.rollback()
         self._tx = conn.begin()

@@ -107,6 +107,14 @@ class AccountSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """The size of a session's account history and its latest snapshot (``None`` when it has none)."""
+
+    snapshots: int
+    last: AccountSnapshot | None
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """Performance figures of a session at ``time_ms`` (name -> value; ``None`` where undefined)."""
 
@@ -163,6 +171,12 @@ class OrderRepository(Protocol):
         status appends one ``OrderStatusChange`` at ``time_ms`` to its history."""
         ...
 
+    def add_many(self, session_id: int, orders: Sequence[tuple[Order, int]]) -> None:
+        """Insert new orders in bulk (not a statement per order): each ``(order, time_ms)`` is stored as
+        ``save`` would store it at ``time_ms``, with one ``OrderStatusChange`` (its status at ``time_ms``).
+        An id already stored, or twice in ``orders``, raises ``PersistenceError``."""
+        ...
+
     def get(self, client_order_id: str) -> Order | None:
         """The order as last saved, or ``None``."""
         ...
@@ -181,6 +195,11 @@ class FillRepository(Protocol):
 
     def add(self, session_id: int, fill: Fill) -> None:
         """Record one fill of an order that was saved before (in this or an earlier transaction)."""
+        ...
+
+    def add_many(self, session_id: int, fills: Sequence[Fill]) -> None:
+        """Record fills in bulk (not a statement per fill), in the given order; each of an order of this
+        session saved before (in this or an earlier transaction), else ``PersistenceError``."""
         ...
 
     def for_session(self, session_id: int) -> list[Fill]:
@@ -215,10 +234,11 @@ class PositionRepository(Protocol):
 class AccountHistoryRepository(Protocol):
     """Balance and equity over time: at most one snapshot per session and time (a second one for the same
     time is refused with ``PersistenceError``; the unit of work then rolls back). An unknown session raises
-    ``SessionNotFound``."""
+    ``SessionNotFound``. One writer per session: two transactions writing the same session's history at
+    once are not checked against each other."""
 
     def add_many(self, session_id: int, snapshots: Sequence[AccountSnapshot]) -> None:
-        """Write snapshots in bulk (executemany or COPY, never a statement per row)."""
+        """Write snapshots in bulk (one statement, never a statement per snapshot), in any order."""
         ...
 
     def add_series(
@@ -242,6 +262,10 @@ class AccountHistoryRepository(Protocol):
         """The session's snapshots by time."""
         ...
 
+    def summary(self, session_id: int) -> AccountSummary:
+        """How many snapshots the session has and its latest one, without reading them all."""
+        ...
+
 
 class MetricsRepository(Protocol):
     """Performance figures, snapshotted periodically."""
@@ -256,7 +280,9 @@ class MetricsRepository(Protocol):
 class EventRepository(Protocol):
     """Risk denials, strategy swaps, reconciliation differences, errors."""
 
-    def add_many(self, session_id: int, events: Sequence[EventRecord]) -> None: ...
+    def add_many(self, session_id: int, events: Sequence[EventRecord]) -> None:
+        """Write events in bulk (one statement); an unknown session raises ``SessionNotFound``."""
+        ...
 
     def for_session(self, session_id: int) -> list[EventRecord]:
         """The session's events by time, then in the order they were added."""

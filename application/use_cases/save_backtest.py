@@ -1,11 +1,12 @@
-"""Save a finished backtest: the session, its trades, risk denials, account history, metrics and open positions."""
+"""Save a finished backtest: the session, its orders and fills, trades, risk denials, account history, metrics
+and open positions."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -20,6 +21,7 @@ from application.ports.repositories import (
     UnitOfWork,
 )
 from application.use_cases.run_backtest import BacktestReport
+from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType
 from domain.model.symbols import Symbol
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -54,12 +56,50 @@ def _exact(value: float) -> Decimal | None:
     return Decimal(repr(value)) if math.isfinite(value) else None
 
 
+# A backtest report carries the fills, not the orders: an order's type follows from why it existed (its tag).
+_ORDER_TYPES = {"take_profit": OrderType.LIMIT, "stop_loss": OrderType.STOP, "trailing_stop": OrderType.STOP,
+                "liquidation": OrderType.STOP}  # fmt: skip
+_OPENING_TAGS = ("entry", "")
+
+
+def orders_from_fills(fills: Sequence[Fill], prefix: str = "") -> tuple[list[tuple[Order, int]], list[Fill]]:
+    """The orders a backtest's fills executed, one per client order id, each with the time of its last fill,
+    and the fills; ids get ``prefix`` (the engine numbers orders from 1 in every run).
+
+    Rebuilt from the fills alone (the report does not carry the broker's orders): every order is filled, for
+    the sum of its fills, at their volume-weighted average price; created at its first fill. Its type follows
+    from its tag (take-profit: limit; stop-loss, trailing stop, liquidation: stop; others: market), and as its
+    limit or stop price it gets its first fill's price (a fill does not carry its order's levels; a stop's
+    fill price includes slippage). Orders that never filled (cancelled stops, rejections) are not in the
+    report, so not here either."""
+    renamed = [dataclasses.replace(f, client_order_id=prefix + f.client_order_id) for f in fills]
+    groups: dict[str, list[Fill]] = {}
+    for fill in renamed:
+        groups.setdefault(fill.client_order_id, []).append(fill)
+    orders: list[tuple[Order, int]] = []
+    for cid, group in groups.items():
+        first = group[0]
+        kind = _ORDER_TYPES.get(first.tag, OrderType.MARKET)
+        quantity = sum((f.quantity for f in group), Decimal(0))
+        average = first.price if len(group) == 1 else sum((f.price * f.quantity for f in group), Decimal(0)) / quantity
+        request = OrderRequest(
+            cid, first.symbol, first.side, kind, quantity, first.timestamp,
+            price=first.price if kind is OrderType.LIMIT else None,
+            stop_price=first.price if kind is OrderType.STOP else None,
+            reduce_only=first.tag not in _OPENING_TAGS, tag=first.tag,
+        )  # fmt: skip
+        orders.append((Order(request, OrderStatus.FILLED, None, quantity, average), group[-1].timestamp))
+    return orders, renamed
+
+
 class SaveBacktest:
     """Writes a ``BacktestReport`` in one unit of work and returns the new session's id.
 
     The session records the strategy (name, version, parameters), the whole request (symbols, timeframe,
     fees, risk limits, sizer), the model version if any, and the half-open range of bars it used. The
-    equity curve goes to the account history in bulk, one snapshot per bar.
+    equity curve goes to the account history in bulk, one snapshot per bar. Orders (rebuilt from the fills,
+    see ``orders_from_fills``) and fills are stored with their ids prefixed by the session, ``s<id>-``: every
+    backtest numbers its orders alike, and an id names one order across sessions.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], int] = now_ms) -> None:
@@ -110,6 +150,9 @@ class SaveBacktest:
         last = int(all_times[-1]) if all_times else ended
         with self._uow() as uow:
             session_id = uow.sessions.add(session)
+            orders, fills = orders_from_fills(report.fills, prefix=f"s{session_id}-")
+            uow.orders.add_many(session_id, orders)
+            uow.fills.add_many(session_id, fills)
             uow.trades.add_many(session_id, report.trades)
             uow.events.add_many(session_id, events)
             uow.account.add_series(session_id, times, equity, balance=balance, exposure=exposure)

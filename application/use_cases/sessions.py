@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from application.ports.repositories import (
     AccountSnapshot,
@@ -46,7 +46,8 @@ def group_events(events: Sequence[EventRecord], first: int = 3) -> list[EventGro
 
 @dataclass(frozen=True, slots=True)
 class SessionDetail:
-    """One session with its latest metrics, trades, events, open positions and account history size."""
+    """One session with its latest metrics, orders, fills, trades, events, open positions and the size of its
+    account history."""
 
     session: SessionRecord
     metrics: MetricsSnapshot | None
@@ -55,6 +56,8 @@ class SessionDetail:
     positions: list[PositionSnapshot]
     account_snapshots: int
     final_equity: float | None
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
 
 
 class ListSessions:
@@ -78,15 +81,17 @@ class ShowSession:
         with self._uow() as uow:
             session = uow.sessions.get(session_id)
             metrics = uow.metrics.for_session(session_id)
-            account = uow.account.for_session(session_id)
+            account = uow.account.summary(session_id)
             return SessionDetail(
                 session=session,
                 metrics=metrics[-1] if metrics else None,
                 trades=uow.trades.for_session(session_id),
                 events=uow.events.for_session(session_id),
                 positions=uow.positions.open_positions(session_id),
-                account_snapshots=len(account),
-                final_equity=float(account[-1].equity) if account else None,
+                account_snapshots=account.snapshots,
+                final_equity=float(account.last.equity) if account.last is not None else None,
+                orders=uow.orders.for_session(session_id),
+                fills=uow.fills.for_session(session_id),
             )
 
 

@@ -61,10 +61,10 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
               help="Show at most this many trades (the last ones).")  # fmt: skip
 @click.option("--events", "max_events", type=click.IntRange(0), default=3, show_default=True,
               help="Show the first this many events of each rule.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON (every trade and event).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON (every order, fill, trade and event).")
 @click.pass_context
 def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_events: int, as_json: bool) -> None:
-    """A session: its configuration, metrics, trades and events."""
+    """A session: its configuration, metrics, how many orders and fills, its trades and events."""
     detail: SessionDetail = persistence_container(ctx).show_session()(session_id)
     if as_json:
         click.echo(json.dumps(_detail_dict(detail), indent=2))
@@ -84,8 +84,9 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
         out.print("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if detail.metrics is not None:
         out.print(_metrics_table(detail.metrics.values, f"metrics at {_time(detail.metrics.time_ms)} UTC"))
-    out.print(f"{len(detail.trades)} trades  ·  {len(detail.events)} events  ·  {detail.account_snapshots:,} "
-              f"account snapshots  ·  final equity {_figure(detail.final_equity)}")  # fmt: skip
+    out.print(f"{len(detail.orders)} orders  ·  {len(detail.fills)} fills  ·  {len(detail.trades)} trades  ·  "
+              f"{len(detail.events)} events  ·  {detail.account_snapshots:,} account snapshots  ·  "
+              f"final equity {_figure(detail.final_equity)}")  # fmt: skip
     if detail.trades and max_trades:
         table = Table(show_header=True, header_style="bold", title="trades (latest)")
         for col in ("Symbol", "Side", "Entry (UTC)", "Exit (UTC)", "Entry", "Exit", "Qty", "Fees", "PnL", "Reason"):
@@ -141,9 +142,13 @@ def _metrics_table(values: Mapping[str, float | None], title: str) -> Table:
 
 def _detail_dict(detail: SessionDetail) -> dict[str, Any]:
     trades = [{**jsonable(t), "symbol": str(t.symbol)} for t in detail.trades]
+    orders = [{**jsonable(o.request), "status": o.status.value, "filled_quantity": str(o.filled_quantity),
+               "average_price": jsonable(o.average_price), "reason": o.reason} for o in detail.orders]  # fmt: skip
     return {
         "session": jsonable(detail.session),
         "metrics": jsonable(detail.metrics),
+        "orders": orders,
+        "fills": jsonable(detail.fills),
         "trades": trades,
         "events": jsonable(detail.events),
         "positions": [

@@ -8,10 +8,12 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from application.ports.repositories import (
     AccountSnapshot,
+    AccountSummary,
     EventRecord,
     MetricsSnapshot,
     OrderStatusChange,
@@ -141,6 +143,53 @@ def test_a_client_order_id_belongs_to_one_session(uow: Factory) -> None:
         u.orders.save(second, _order(), T0)
 
 
+def test_orders_in_bulk_read_back_as_saved_with_one_history_entry_each(uow: Factory) -> None:
+    sid, other = _new_session(uow), _new_session(uow)
+    filled = _order("bulk-1").with_fill(_fill("bulk-1"))
+    partial = _order("bulk-2", qty="1").with_fill(_fill("bulk-2", qty="0.25"))
+    canceled = _order("bulk-3").canceled("position closed")
+    with uow() as u:
+        u.orders.add_many(sid, [(filled, T0 + 10), (partial, T0 + 20), (canceled, T0 + 30)])
+        u.orders.add_many(sid, [])
+        u.commit()
+    with uow() as u:
+        assert u.orders.for_session(sid) == [filled, partial, canceled]
+        assert u.orders.get("bulk-2") == partial
+        assert u.orders.history("bulk-1") == [OrderStatusChange(T0 + 10, OrderStatus.FILLED)]
+        assert u.orders.history("bulk-3") == [OrderStatusChange(T0 + 30, OrderStatus.CANCELED, "position closed")]
+    with pytest.raises(PersistenceError), uow() as u:
+        u.orders.add_many(other, [(_order("bulk-1"), T0)])  # the id is taken
+    with pytest.raises(PersistenceError), uow() as u:
+        u.orders.add_many(other, [(_order("twice"), T0), (_order("twice"), T0 + 1)])
+    with uow() as u:
+        assert u.orders.for_session(other) == [] and u.orders.get("twice") is None
+
+
+def test_fills_in_bulk_need_orders_of_their_session(uow: Factory) -> None:
+    sid, other = _new_session(uow), _new_session(uow)
+    early, late = _fill("bulk-1", qty="0.1", ts=T0 + 60), _fill("bulk-1", qty="0.2", ts=T0 + 30)
+    with uow() as u:  # orders and fills in one transaction, as a saved backtest writes them
+        u.orders.add_many(sid, [(_order("bulk-1", qty="0.3").with_fill(early).with_fill(late), T0 + 60)])
+        u.fills.add_many(sid, [early, late])
+        u.commit()
+    with uow() as u:
+        u.orders.save(other, _order("other-1"), T0)
+        u.commit()
+    later = _fill("other-1", ts=T0 + 90)
+    with uow() as u:  # an order saved in an earlier transaction
+        u.fills.add_many(other, [later])
+        u.fills.add_many(other, [])
+        u.commit()
+    with uow() as u:
+        assert u.fills.for_session(sid) == [late, early]  # by time
+        assert u.fills.for_session(other) == [later]
+    for session, fill in ((sid, _fill("never-saved")), (sid, _fill("other-1"))):  # unknown, another session's
+        with pytest.raises(PersistenceError), uow() as u:
+            u.fills.add_many(session, [fill])
+    with uow() as u:
+        assert len(u.fills.for_session(sid)) == 2
+
+
 # -- fills, positions, trades -------------------------------------------------------------------------
 def test_fills_round_trip_exactly_by_time_and_need_their_order(uow: Factory) -> None:
     sid = _new_session(uow)
@@ -250,6 +299,69 @@ def test_one_snapshot_per_time_and_only_for_a_known_session(uow: Factory) -> Non
         u.account.add_series(sid + 1, [T0], [1.0])
     with uow() as u:
         assert u.account.for_session(sid) == [AccountSnapshot(T0, Decimal(1))]
+
+
+def test_a_long_curve_in_runs_reads_back_bar_by_bar(uow: Factory) -> None:
+    """Longer than one chunk, flat stretches (runs), a balance that is never known, exposure with holes."""
+    sid = _new_session(uow)
+    n = 2500
+    rng = np.random.default_rng(1)
+    times = (T0 + np.cumsum(rng.integers(1, 4, n)) * 60_000).tolist()  # irregular: gaps
+    equity = np.repeat(rng.normal(1000, 50, n // 10), 10)  # runs of ten
+    equity[700:1400] = -1234.5  # one long run across a chunk boundary
+    equity[5] = 1e-25  # rounds to 0 at 18 places
+    exposure = np.where(np.arange(n) % 300 < 20, np.nan, np.round(rng.random(n), 6))
+    with uow() as u:
+        u.account.add_series(sid, times, equity, exposure=exposure)
+        u.commit()
+    with uow() as u:
+        got = u.account.for_session(sid)
+        summary = u.account.summary(sid)
+    assert [a.time_ms for a in got] == times
+    assert [float(a.equity) for a in got] == [0.0 if x == 1e-25 else x for x in equity.tolist()]
+    assert all(a.balance is None for a in got)
+    assert [None if a.exposure is None else float(a.exposure) for a in got] == [
+        None if math.isnan(x) else x for x in exposure.tolist()
+    ]
+    assert summary.snapshots == n and summary.last == got[-1]
+
+
+def test_snapshots_written_apart_read_back_in_time_order(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        assert u.account.summary(sid) == AccountSummary(0, None)
+        u.account.add_series(sid, [T0, T0 + 20, T0 + 40], [1.0, 1.0, 2.0], balance=[1.0, 1.0, 1.5])
+        u.account.add_many(sid, [AccountSnapshot(T0 + 30, Decimal("3"), Decimal("2.5")),
+                                 AccountSnapshot(T0 + 10, Decimal("4"))])  # fmt: skip
+        with pytest.raises(PersistenceError):  # T0 + 20 is taken, and this transaction wrote it
+            u.account.add_many(sid, [AccountSnapshot(T0 + 20, Decimal("5"))])
+    with uow() as u:
+        assert u.account.for_session(sid) == []  # the error left the block: nothing was committed
+        u.account.add_series(sid, [T0, T0 + 20, T0 + 40], [1.0, 1.0, 2.0], balance=[1.0, 1.0, 1.5])
+        u.commit()
+        u.account.add_many(sid, [AccountSnapshot(T0 + 30, Decimal("3"), Decimal("2.5")),
+                                 AccountSnapshot(T0 + 10, Decimal("4"))])  # fmt: skip
+        u.commit()
+        with pytest.raises(PersistenceError):
+            u.account.add_series(sid, [T0 + 50, T0 + 40], [1.0, 2.0])
+    with uow() as u:
+        got = u.account.for_session(sid)
+        summary = u.account.summary(sid)
+    assert [(a.time_ms, a.equity, a.balance) for a in got] == [
+        (T0, 1, 1), (T0 + 10, 4, None), (T0 + 20, 1, 1), (T0 + 30, 3, Decimal("2.5")), (T0 + 40, 2, Decimal("1.5"))
+    ]  # fmt: skip
+    assert summary == AccountSummary(5, got[-1])
+
+
+def test_a_session_rolled_back_is_unknown_to_the_history_and_events(uow: Factory) -> None:
+    with uow() as u:
+        sid = u.sessions.add(_session())
+        u.account.add_series(sid, [T0], [1.0])
+        u.rollback()
+        with pytest.raises(SessionNotFound):
+            u.account.add_series(sid, [T0], [1.0])
+        with pytest.raises(SessionNotFound):
+            u.events.add_many(sid, [EventRecord(T0, "info", "gone")])
 
 
 def test_metrics_store_undefined_figures_as_none(uow: Factory) -> None:

@@ -10,11 +10,12 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from types import TracebackType
 
 from application.ports.repositories import (
     AccountSnapshot,
+    AccountSummary,
     EventRecord,
     Floats,
     MetricsSnapshot,
@@ -51,13 +52,34 @@ def _opt(value: float | None) -> Decimal | None:
     return None if value is None or not math.isfinite(value) else _dec(value)
 
 
+def _exact(value: Decimal | None) -> Decimal | None:
+    """As the database stores it: rounded half-even to 18 decimal places."""
+    if value is None or value.as_tuple().exponent >= -18:  # type: ignore[operator]
+        return value
+    with localcontext(prec=60):
+        return value.quantize(Decimal("1e-18"))
+
+
+def _exact_fill(fill: Fill) -> Fill:
+    return replace(fill, quantity=_exact(fill.quantity), price=_exact(fill.price), fee=_exact(fill.fee),
+                   slippage=_exact(fill.slippage))  # fmt: skip
+
+
+def _exact_order(order: Order) -> Order:
+    r = order.request
+    request = replace(r, quantity=_exact(r.quantity), quote_quantity=_exact(r.quote_quantity), price=_exact(r.price),
+                      stop_price=_exact(r.stop_price), stop_loss=_exact(r.stop_loss))  # fmt: skip
+    return replace(order, request=request, filled_quantity=_exact(order.filled_quantity),
+                   average_price=_exact(order.average_price))  # fmt: skip
+
+
 class _Repo:
     def __init__(self, store: InMemoryStore) -> None:
         self.s = store
 
     def _check(self, session_id: int) -> None:
         if session_id not in self.s.sessions:
-            raise PersistenceError(f"no session {session_id}")
+            raise SessionNotFound(f"no session {session_id}")
 
 
 class InMemorySessionRepository(_Repo):
@@ -106,7 +128,19 @@ class InMemoryOrderRepository(_Repo):
             raise PersistenceError(f"order {cid} belongs to session {known[0]}")
         if known is None or known[1].status != order.status:
             self.s.history.setdefault(cid, []).append(OrderStatusChange(time_ms, order.status, order.reason))
-        self.s.orders[cid] = (session_id, order)
+        self.s.orders[cid] = (session_id, _exact_order(order))
+
+    def add_many(self, session_id: int, orders: Sequence[tuple[Order, int]]) -> None:
+        if session_id not in self.s.sessions:
+            raise SessionNotFound(f"no session {session_id}")
+        seen: set[str] = set()
+        for order, _ in orders:
+            cid = order.client_order_id
+            if cid in self.s.orders or cid in seen:
+                raise PersistenceError(f"order {cid} is already stored")
+            seen.add(cid)
+        for order, time_ms in orders:
+            self.save(session_id, order, time_ms)
 
     def get(self, client_order_id: str) -> Order | None:
         known = self.s.orders.get(client_order_id)
@@ -124,7 +158,15 @@ class InMemoryFillRepository(_Repo):
         self._check(session_id)
         if fill.client_order_id not in self.s.orders:
             raise PersistenceError(f"fill of unknown order {fill.client_order_id}: save the order first")
-        self.s.fills.append((session_id, fill))
+        self.s.fills.append((session_id, _exact_fill(fill)))
+
+    def add_many(self, session_id: int, fills: Sequence[Fill]) -> None:
+        self._check(session_id)
+        for fill in fills:
+            known = self.s.orders.get(fill.client_order_id)
+            if known is None or known[0] != session_id:
+                raise PersistenceError(f"fill of unknown order {fill.client_order_id} in session {session_id}")
+        self.s.fills.extend((session_id, _exact_fill(f)) for f in fills)
 
     def for_session(self, session_id: int) -> list[Fill]:
         return sorted((f for sid, f in self.s.fills if sid == session_id), key=lambda f: f.timestamp)
@@ -186,6 +228,10 @@ class InMemoryAccountHistoryRepository(_Repo):
 
     def for_session(self, session_id: int) -> list[AccountSnapshot]:
         return sorted((a for sid, a in self.s.account if sid == session_id), key=lambda a: a.time_ms)
+
+    def summary(self, session_id: int) -> AccountSummary:
+        snapshots = self.for_session(session_id)
+        return AccountSummary(len(snapshots), snapshots[-1] if snapshots else None)
 
 
 class InMemoryMetricsRepository(_Repo):

@@ -85,6 +85,9 @@ def test_sessions_list_and_show(tmp_path: Path) -> None:
     shown = json.loads(runner.invoke(sessions, ["show", str(session_id), "--json"], obj=obj).output)
     assert len(shown["trades"]) == len(report.trades) and len(shown["events"]) == len(report.denials)
     assert shown["account_snapshots"] == report.bars
+    orders = len({f.client_order_id for f in report.fills})
+    assert len(shown["orders"]) == orders and len(shown["fills"]) == len(report.fills) > 0
+    assert f"{orders} orders  ·  {len(report.fills)} fills  ·  {len(report.trades)} trades" in out.output
     missing = runner.invoke(sessions, ["show", "999"], obj=obj)
     assert missing.exit_code != 0 and "no session 999" in str(missing.exception)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from dataclasses import replace
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pytest
 
-from application.ports.repositories import SessionNotFound, UnitOfWork
+from application.ports.repositories import OrderStatusChange, SessionNotFound, UnitOfWork
 from application.use_cases.run_backtest import BacktestReport, BacktestRequest, RunBacktest
-from application.use_cases.save_backtest import SaveBacktest
+from application.use_cases.save_backtest import SaveBacktest, orders_from_fills
 from application.use_cases.sessions import ListSessions, ShowSession
+from domain.model.orders import Fill, OrderStatus, OrderType, Side
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from entrypoints.container import simulator
@@ -86,3 +88,58 @@ def test_a_saved_backtest_reads_back_as_it_ran(uow: Factory, report: BacktestRep
     assert [s.id for s in ListSessions(uow)()] == [session_id]
     with pytest.raises(SessionNotFound):
         ShowSession(uow)(session_id + 1)
+
+
+def _at_18(value: Decimal) -> Decimal:
+    with localcontext(prec=60):
+        return value.quantize(Decimal("1e-18"))
+
+
+def test_a_saved_backtest_keeps_its_orders_and_fills_under_the_session(uow: Factory, report: BacktestReport) -> None:
+    assert report.fills, "the fixture must trade"
+    save = SaveBacktest(uow)
+    first, second = save(report), save(report)  # the engine's ids repeat from run to run: each save is its own
+    detail = ShowSession(uow)(second)
+    prefix = f"s{second}-"
+    assert [f.client_order_id for f in detail.fills] == [prefix + f.client_order_id for f in report.fills]
+    # Exact, to the 18 decimals the columns keep (a fee can have more).
+    assert [replace(f, client_order_id=f.client_order_id[len(prefix) :]) for f in detail.fills] == [
+        replace(f, fee=_at_18(f.fee), slippage=_at_18(f.slippage), price=_at_18(f.price)) for f in report.fills
+    ]
+    by_id: dict[str, list[Fill]] = {}
+    for fill in report.fills:
+        by_id.setdefault(prefix + fill.client_order_id, []).append(fill)
+    assert [o.client_order_id for o in detail.orders] == list(by_id)  # in the order of their first fill
+    for order in detail.orders:
+        fills = by_id[order.client_order_id]
+        assert order.status is OrderStatus.FILLED and order.request.side is fills[0].side
+        assert order.filled_quantity == order.request.quantity == sum(f.quantity for f in fills)
+        assert order.average_price == _at_18(sum(f.price * f.quantity for f in fills) / order.filled_quantity)
+        assert order.request.tag == fills[0].tag and order.request.created_at == fills[0].timestamp
+        expected = {"stop_loss": OrderType.STOP, "take_profit": OrderType.LIMIT}.get(fills[0].tag, OrderType.MARKET)
+        assert order.request.type is expected and order.request.reduce_only == (fills[0].tag != "entry")
+    with uow() as u:
+        assert len(u.orders.for_session(first)) == len(detail.orders)
+        last = detail.orders[-1].client_order_id
+        assert u.orders.history(last) == [OrderStatusChange(by_id[last][-1].timestamp, OrderStatus.FILLED)]
+
+
+def test_orders_from_fills_groups_by_id_and_types_by_tag() -> None:
+    btc = Symbol.parse("BTCUSDT")
+    fills = [
+        Fill("bt-1-entry", btc, Side.BUY, Decimal("0.5"), Decimal("100"), Decimal("0.05"), 1000, tag="entry"),
+        Fill("bt-1-entry", btc, Side.BUY, Decimal("1.5"), Decimal("104"), Decimal("0.15"), 2000, tag="entry"),
+        Fill("bt-1-entry-tp1", btc, Side.SELL, Decimal("1"), Decimal("110"), Decimal("0.1"), 3000, tag="take_profit"),
+        Fill("bt-5-trail", btc, Side.SELL, Decimal("1"), Decimal("99.5"), Decimal("0.1"), 4000, tag="trailing_stop"),
+    ]
+    orders, renamed = orders_from_fills(fills, prefix="s3-")
+    assert [f.client_order_id for f in renamed] == ["s3-bt-1-entry", "s3-bt-1-entry", "s3-bt-1-entry-tp1",
+                                                    "s3-bt-5-trail"]  # fmt: skip
+    (entry, t1), (target, t2), (trail, t3) = orders
+    assert (t1, t2, t3) == (2000, 3000, 4000)
+    assert entry.request.type is OrderType.MARKET and not entry.request.reduce_only
+    assert entry.filled_quantity == Decimal(2) and entry.average_price == Decimal(103)
+    assert target.request.type is OrderType.LIMIT and target.request.price == Decimal(110)
+    assert trail.request.type is OrderType.STOP and trail.request.stop_price == Decimal("99.5")
+    assert trail.request.reduce_only and trail.status is OrderStatus.FILLED
+    assert orders_from_fills([]) == ([], [])
