@@ -224,7 +224,8 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML report to this file.")  # fmt: skip
-@click.option("--save", is_flag=True, help="Save the session, its orders, fills, trades and account history (atb sessions list).")
+@click.option("--save", is_flag=True,
+              help="Save the session, its orders, fills, trades and account history (atb sessions list).")  # fmt: skip
 @click.pass_context
 def backtest(
     ctx: click.Context, strategy: str, as_json: bool, report_file: Path | None, save: bool, **opts: Any
