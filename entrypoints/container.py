@@ -12,7 +12,6 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from adapters.files import BundledMarketData, CsvMarketData, CsvSentiment
-from adapters.onnx import onnx_predictor
 from adapters.persistence import Database
 from adapters.persistence.database import DEFAULT_DATA_DIR
 from adapters.registry import FileModelRegistry, bundled_models_root
@@ -22,6 +21,8 @@ from application.ports.broker import Broker, SimulationSettings
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
+from application.ports.models import ModelInfo
+from application.ports.predictor import Predictor
 from application.use_cases.models import PromoteModel, parse_stress_windows
 from application.use_cases.run_backtest import RunBacktest
 from application.use_cases.save_backtest import SaveBacktest
@@ -61,6 +62,14 @@ def csv_market_data(path: str | None, symbol: str | None, timeframe: str | None)
         Symbol.parse(symbol) if symbol else None,
         Timeframe.parse(timeframe) if timeframe else None,
     )
+
+
+def onnx_predictor(info: ModelInfo) -> Predictor:
+    """A registered model loaded in ONNX Runtime (imported here, on first use: a backtest of a strategy
+    without a model never pays for it)."""
+    from adapters.onnx import onnx_predictor as load
+
+    return load(info)
 
 
 def model_registry(models_dir: str | None, data_dir: str | None) -> FileModelRegistry:
