@@ -20,14 +20,18 @@ TensorFlow is imported inside :meth:`KerasTrainer.train` only, so importing this
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import io
 import json
 import math
 import os
 import platform
+import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +105,8 @@ class KerasTrainer:
         staging.mkdir(parents=True, exist_ok=True)
         written = [staging / KERAS_FILE, staging / ONNX_FILE, staging / SCHEMA_FILE]
         try:
-            return self._train(data, params, staging, tolerance, progress)
+            with _native_stderr_captured():
+                return self._train(data, params, staging, tolerance, progress)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -287,3 +292,41 @@ def onnx_parity(serve: Any, path: Path, windows: npt.NDArray[np.float32]) -> flo
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Keep TensorFlow's C++ start-up notes (oneDNN, absl, tf.data attribute warnings) off the terminal.
+
+    The C++ runtime writes them to file descriptor 2 before any Python-level log setting applies, so fd 2
+    points at a temporary file while TensorFlow runs; Python's ``sys.stderr`` (progress, warnings) keeps
+    writing to the real terminal. When training fails, what was caught is written out after all.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to keep clean
+        yield
+        return
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(real), "wb"), write_through=True)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = python_stderr
+            os.dup2(real, 2)
+            os.close(real)
+            if failed:
+                sink.seek(0)
+                caught = sink.read().decode(errors="replace")
+                if caught.strip():
+                    python_stderr.write(caught)
+                    python_stderr.flush()
