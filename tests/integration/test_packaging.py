@@ -46,11 +46,20 @@ def test_bundled_candles_are_package_data() -> None:
 def test_the_wheel_carries_the_bundled_data_and_the_shipped_models(tmp_path: Path) -> None:
     """What `pip install .` (the Docker image) gets: candles, Fear & Greed, and every file of each shipped
     model version with its `latest` pointer and registry log, so a backtest of ml_basic works offline."""
+    import shutil
     import zipfile
 
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
-    subprocess.run([*command, str(ROOT)], check=True, capture_output=True, timeout=300)
-    (wheel,) = tmp_path.glob("atb-*.whl")
+    # Built from a copy: setuptools writes build/ and *.egg-info into the tree it builds.
+    source = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("domain", "application", "adapters", "entrypoints"):
+        shutil.copytree(ROOT / name, source / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    out = tmp_path / "dist"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
+    (wheel,) = out.glob("atb-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz")
     assert {f"adapters/files/bundled/{n}" for n in data} <= names
