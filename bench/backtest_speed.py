@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py, beside this script)
+
 LIBRARIES = ("atb", "backtesting.py", "backtrader", "vectorbt")
 DISTRIBUTIONS = {"atb": "atb", "backtesting.py": "backtesting", "backtrader": "backtrader", "vectorbt": "vectorbt"}
 CASH = 10_000
@@ -392,16 +394,6 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run_child(library: str, dataset: str, repeat: int, timeout: float) -> dict[str, Any]:

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py, beside this script)
+
 from application.ml import features_for, load_model, predict_series  # noqa: E402
 from application.ports.models import TrainingParams  # noqa: E402
 from application.use_cases.train_model import TrainRequest  # noqa: E402
@@ -47,16 +49,6 @@ from domain.model.timeframe import Timeframe  # noqa: E402
 from entrypoints.container import build_container  # noqa: E402
 
 TARGETS = {"onnx_single_p99_ms": 0.2, "batch_s": 2.0, "training_s": 600.0}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def latencies(call: Callable[[], Any], repeat: int, warmup: int = 20) -> dict[str, float]:

@@ -11,10 +11,8 @@ Every error names the file, the line (1-based, as an editor shows it) and the ru
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
-import zlib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adapters.files.text import read_text
 from application.ports.errors import MarketDataUnavailable, UnknownSymbolError
 from application.ports.market_data import DatasetInfo
 from domain.model.candles import CandleSeries, infer_timeframe
@@ -37,19 +36,6 @@ _HEADER_ALIASES = {
     "time": "open_time",
 }
 _BUNDLED_NAME = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?P<tf>\d+[mhdw])\.csv(\.gz)?$")
-
-
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise MarketDataUnavailable(f"{path}: not a readable gzip file ({e})") from e
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise MarketDataUnavailable(f"{path}: not a text file ({e.reason} at byte {e.start})") from e
 
 
 def _is_number(text: str) -> bool:
@@ -84,7 +70,7 @@ def read_candle_file(path: Path, symbol: Symbol, timeframe: Timeframe | None = N
     checked against the spacing."""
     if not path.is_file():
         raise MarketDataUnavailable(f"{path}: no such file")
-    text = _read_text(path)
+    text = read_text(path)
     first_line = text.split("\n", 1)[0]
     fields = [f.strip().lower() for f in first_line.split(",")]
     if not first_line.strip():

@@ -7,9 +7,7 @@ days strictly increasing (gaps allowed). Gzip or plain text. Every error names t
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import zlib
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from adapters.files.text import read_text
 from application.ports.errors import MarketDataUnavailable
 
 DAY_MS = 86_400_000
@@ -29,25 +28,9 @@ class SentimentUnavailable(MarketDataUnavailable):
     """The sentiment file is missing or malformed; the message names the file and the line."""
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise SentimentUnavailable(f"{path}: cannot be read ({e.strerror or e})") from e
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise SentimentUnavailable(f"{path}: not a readable gzip file ({e})") from e
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SentimentUnavailable(f"{path}: not a text file ({e.reason} at byte {e.start})") from e
-
-
 def read_fear_greed(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """``(days, values)``: days since 1970-01-01 (UTC), strictly increasing, and the index values."""
-    text = _read_text(path)
+    text = read_text(path, SentimentUnavailable)
     rows = csv.reader(io.StringIO(text))
     header = next(rows, None)
     if header is None:
