@@ -16,11 +16,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
-from application.ports.broker import Broker
+from application.ports.broker import Broker, ReplayAccount, ReplayOutcome, SignalReplay
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
 from domain.model.candles import BoolArray, CandleSeries, FloatArray
@@ -159,6 +159,7 @@ class Engine:
         risk: RiskManager | None = None,
         regimes: Sequence[RegimeLookup | None] | None = None,
         correlation_window: int = 0,
+        compiled: bool = True,
     ) -> None:
         frame = market if isinstance(market, MarketFrame) else MarketFrame.align([market])
         sigs = [signals] if isinstance(signals, Signals) else list(signals)
@@ -244,6 +245,8 @@ class Engine:
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
         self._correlations: dict[tuple[int, int], FloatArray] = {}
+        self._committed: dict[int, float] = {}  # exposure promised to entries decided at this bar
+        self._compiled = compiled  # run() may hand the replay to a compiled venue (see _replayable)
         if risk is not None and correlation_window > 1 and k > 1:
             returns = {j: simple_returns(self._marks[j]) for j in range(k)}
             for first in range(k):
@@ -279,6 +282,20 @@ class Engine:
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
         """Replay bars ``start..end``, visiting only those where something can happen."""
         n = len(self.frame)
+        # The replay allocates fills, positions and trades that form no reference cycles; the cyclic
+        # collector would walk every one of them again and again (about a tenth of a long run), so it
+        # pauses for the replay and resumes as it was.
+        collecting = gc.isenabled()
+        gc.disable()
+        if self._replayable(start):
+            try:
+                self._replay_compiled(start, progress)
+            finally:
+                if collecting:
+                    gc.enable()
+            if progress is not None:
+                progress(n, n)
+            return self.result()
         events = self._events
         report_every = max(n // 100, 50_000)
         next_report = start + report_every
@@ -286,11 +303,6 @@ class Engine:
         event_list = events.tolist()
         k = int(np.searchsorted(events, i, side="left"))
         self._defer = True
-        # The replay allocates fills, positions and trades that form no reference cycles; the cyclic
-        # collector would walk every one of them again and again (about a tenth of a long run), so it
-        # pauses for the replay and resumes as it was.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             self._replay(i, k, n, event_list, report_every, next_report, progress)
         finally:
@@ -333,6 +345,111 @@ class Engine:
             if progress is not None and i >= next_report:
                 progress(min(i, n), n)
                 next_report = i + report_every
+
+    # -- the compiled replay -------------------------------------------------------------------------
+    def _replayable(self, start: int) -> bool:
+        """Whether ``run`` can hand bars to a compiled :class:`SignalReplay` venue: one symbol, long only,
+        one entry per position, no managed stops or take-profit ladder, nothing traded yet. Everything else
+        takes ``process_bar`` (same rules; ``tests/unit/application/test_compiled_replay.py`` compares them)."""
+        exits = self._exits[0]
+        return (
+            self._compiled
+            and self.frame.width == 1
+            and self._identity
+            and not self.config.allow_short
+            and self.config.max_entries == 1
+            and not exits.take_profits
+            and not self._manages[0]
+            and self.state.last_index < 0
+            and not self.fills
+            and isinstance(self.broker, SignalReplay)
+            and self.broker.can_replay(0)
+        )
+
+    def _replay_compiled(self, start: int, progress: ProgressCallback | None) -> None:
+        symbol = self._symbols[0]
+        le = self._le[0]
+        tracks = self._tracks_peak
+
+        def decide(account: ReplayAccount) -> OrderRequest | None:
+            # The engine's view at the deciding bar's close, then the same entry code as process_bar.
+            i = account.bar
+            self._cash = account.cash
+            self._qty[0] = account.quantity
+            self._held = [0] if account.quantity else []
+            if tracks:
+                self._peak = account.peak
+            self._wins, self._losses = account.wins, account.losses
+            self._win_sum, self._loss_sum = account.win_sum, account.loss_sum
+            self.state.order_seq = account.seq
+            self._committed = {}
+            if le.item(i):
+                planned = self._plan_entry(0, i, _BUY, account.equity, account.gross, True)
+                return None if planned is None else planned[1]
+            self._deny(symbol, "short entry signal ignored: this account does not allow short selling")
+            return None
+
+        def exit_id(seq: int) -> str:
+            return f"{self.run_id}-{seq}-exit"
+
+        def deny(bar: int, reason: str) -> None:
+            self._deny(symbol, f"entry rejected: {reason}")
+
+        replayer = cast(SignalReplay, self.broker)  # checked by _replayable
+        outcome = replayer.replay(
+            0, start, (le, self._lx[0], self._se[0], self._sx[0]), self.equity, self.exposure, decide, exit_id,
+            deny, peak=self._peak if tracks else math.nan, progress=progress,
+        )  # fmt: skip
+        self._adopt(outcome)
+
+    def _adopt(self, outcome: ReplayOutcome) -> None:
+        """Take a replay's fills into the engine: trades (entries and exits alternate), the account, the
+        open position's book, so that ``process_bar`` can carry on from the last bar."""
+        symbol = self._symbols[0]
+        state = self.state
+        fills = outcome.fills
+        self.fills.extend(fills)
+        rows = outcome.rows.tolist()
+        closed = len(fills) // 2
+        pending = self._pending_trades
+        wins = losses = 0
+        win_sum = loss_sum = 0.0
+        for k in range(0, 2 * closed, 2):
+            # The same decimal operations as _on_fill for a whole exit of a single entry.
+            entry, exit_ = fills[k], fills[k + 1]
+            entry_price = Position(symbol).apply(entry).average_entry
+            quantity, price, fee = exit_.quantity, exit_.price, exit_.fee
+            net = quantity * (price - entry_price) - entry.fee - fee
+            net_f = float(net)
+            if net_f > 0:
+                wins += 1
+                win_sum += net_f
+            elif net_f < 0:
+                losses += 1
+                loss_sum -= net_f
+            fields: _TradeFields = (
+                symbol, _LONG, entry.timestamp, exit_.timestamp, float(entry_price), float(price), float(quantity),
+                float(entry.fee + fee), net_f, exit_.tag or "exit", float(entry.slippage + exit_.slippage),
+            )  # fmt: skip
+            pending.append((0, rows[k], rows[k + 1], fields))
+        self._settle_trades()
+        self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
+        if self._tracks_peak:
+            self._peak = outcome.peak
+        state.order_seq = outcome.orders
+        state.last_index = len(self.frame) - 1
+        state.cash = outcome.cash
+        self._cash = float(state.cash)
+        if outcome.position is not None:
+            state.positions[symbol] = outcome.position
+        position = state.position(symbol)
+        self._qty[0] = float(position.quantity)
+        self._held = [0] if position.quantity else []
+        if position.quantity and len(fills) % 2:
+            last = fills[-1]
+            book = state.books[0]
+            self._open_book(book, last, rows[-1], last.fee, last.slippage)
+            book.stop_seen = len(self.frame) - 1
 
     def result(self) -> EngineResult:
         self._flush_marks()
@@ -483,7 +600,7 @@ class Engine:
     # -- decisions ------------------------------------------------------------------------------------
     def _decide(self, i: int, equity: float, gross: float) -> None:
         committed = 0.0  # exposure promised to entries decided at this bar
-        self._committed: dict[int, float] = {}
+        self._committed = {}
         for j, symbol in enumerate(self._symbols):
             long_entry, long_exit = self._le[j].item(i), self._lx[j].item(i)
             short_entry, short_exit = self._se[j].item(i), self._sx[j].item(i)
@@ -518,6 +635,22 @@ class Engine:
 
     def _submit_entry(self, j: int, i: int, side: Side, equity: float, gross: float, flat: bool) -> float:
         """Send an entry; returns the exposure (quote amount) it commits."""
+        planned = self._plan_entry(j, i, side, equity, gross, flat)
+        if planned is None:
+            return 0.0
+        budget, request = planned
+        if request.stop_loss is not None and self._manages[j]:
+            self._attached_stops[request.client_order_id] = request.stop_loss
+        if not self._send(request):
+            return 0.0
+        self._committed[j] = self._committed.get(j, 0.0) + budget
+        return budget
+
+    def _plan_entry(
+        self, j: int, i: int, side: Side, equity: float, gross: float, flat: bool
+    ) -> tuple[float, OrderRequest] | None:
+        """The entry order for a decision at bar ``i`` and the exposure it commits, or None (the reason
+        recorded as a denial)."""
         symbol = self._symbols[j]
         instrument = self._instruments[j]
         size = self._size[j].item(i)
@@ -531,23 +664,23 @@ class Engine:
         )
         if not (equity > 0 and size > 0):
             self._deny(symbol, f"no equity to commit (equity {equity:.2f}, size {size:g})")
-            return 0.0
+            return None
         if self._sizer is not None or self._risk is not None:
             size = self._risk_checked_size(j, i, side, equity, gross, size)
             if size <= 0:
-                return 0.0
+                return None
         budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
         if budget < self._min_notional[j] or budget <= 0:
             reason = "exposure caps leave" if budget < size * equity else "equity commits"
             self._deny(symbol, f"entry skipped: {reason} {max(budget, 0):.2f} {symbol.quote}, below the minimum order")
-            return 0.0
+            return None
         distance = self._stop[j].item(i)
         stop: Decimal | None = None
         if distance > 0:  # False for NaN (no stop)
             level = price - distance if side is _BUY else price + distance
             if level <= 0:
                 self._deny(symbol, f"stop distance {distance:g} is larger than the price {price:g}")
-                return 0.0
+                return None
             stop = instrument.round_price(level)
         sign = 1.0 if side is _BUY else -1.0
         ladder = self._exits[j].take_profits
@@ -567,17 +700,12 @@ class Engine:
             quantity = instrument.round_quantity(budget / price)
             if quantity <= 0:
                 self._deny(symbol, f"equity {equity:.2f} sells less than one step of {symbol}")
-                return 0.0
+                return None
             request = OrderRequest(
                 self._next_id("entry"), symbol, side, OrderType.MARKET, quantity, now,
                 stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
-        if stop is not None and self._manages[j]:
-            self._attached_stops[request.client_order_id] = stop
-        if not self._send(request):
-            return 0.0
-        self._committed[j] = self._committed.get(j, 0.0) + budget
-        return budget
+        return budget, request
 
     # -- risk -----------------------------------------------------------------------------------------
     def _risk_checked_size(self, j: int, i: int, side: Side, equity: float, gross: float, size: float) -> float:

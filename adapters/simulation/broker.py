@@ -19,12 +19,14 @@ Fill rules (docs/backtesting.md has the full list):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
+from adapters.simulation import replay as rk
 from adapters.simulation.clock import SimulatedClock
+from application.ports.broker import ReplayAccount, ReplayOutcome
 from application.ports.errors import InsufficientBalance, OrderRejected
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import DomainError
@@ -326,6 +328,177 @@ class SimulatedBroker:
         for work in self._resting:  # usually one or two orders: a loop beats min() over a generator
             least = min(least, work.trigger_at)
         self._min_trigger = least
+
+    # -- the SignalReplay capability: one symbol replayed by the compiled kernel -------------------------
+    def can_replay(self, column: int) -> bool:
+        return (
+            self._spot
+            and not self._orders
+            and not self._positions
+            and bool(self._tradable[column].all())
+            and rk.compiled_kernel() is not None
+        )
+
+    def replay(
+        self,
+        column: int,
+        start: int,
+        signals: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        equity: np.ndarray,
+        exposure: np.ndarray,
+        decide: Callable[[ReplayAccount], OrderRequest | None],
+        exit_id: Callable[[int], str],
+        deny: Callable[[int, str], None],
+        *,
+        peak: float = math.nan,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReplayOutcome:
+        kernel = rk.compiled_kernel()
+        if kernel is None or not self.can_replay(column):
+            raise DomainError("this simulation cannot be replayed by the compiled kernel")
+        symbol = self._frame.symbols[column]
+        instrument = self._instruments[symbol]
+        n = self._n
+        track = not math.isnan(peak)
+        inverse = _ONE / instrument.step_size
+        st = rk.new_state(
+            float(self._cash), float(self._taker), float(instrument.step_size),
+            float(inverse) if inverse == inverse.to_integral_value() else 0.0, float(instrument.min_notional),
+            start, n, track, peak if track else 0.0,
+        )  # fmt: skip
+        fl = np.empty((1024, 5))
+        fi = np.empty((1024, 3), dtype=np.int64)
+        arrays = (self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column], *signals)
+        entries: dict[int, OrderRequest] = {}
+        account = ReplayAccount()
+        chunk = n if progress is None else max(n // 100, 50_000)
+        bar_ms, open_ms = self._bar_ms, self._open_ms
+        while True:
+            st[rk.END] = min(n, int(st[rk.BAR]) + chunk)
+            status = kernel(*arrays, equity, exposure, st, fl, fi)
+            if st[rk.REJ_CODE]:
+                bar = int(st[rk.REJ_BAR])
+                self._clock.set(open_ms.item(bar) + bar_ms)
+                deny(bar, self._rejection_reason(st, instrument))
+                st[rk.REJ_CODE] = 0.0
+            if status == rk.FULL:
+                fl = np.concatenate((fl, np.empty_like(fl)))
+                fi = np.concatenate((fi, np.empty_like(fi)))
+            elif status == rk.DECIDE:
+                bar = int(st[rk.DEC_BAR])
+                self._clock.set(open_ms.item(bar) + bar_ms)
+                account.bar = bar
+                account.cash = st[rk.CASH]
+                account.quantity = rk.quantity(st, st[rk.STEPS])
+                account.equity = st[rk.DEC_EQUITY]
+                account.gross = st[rk.DEC_GROSS]
+                account.peak = st[rk.PEAK] if track else math.nan
+                account.seq = int(st[rk.SEQ])
+                account.wins, account.losses = int(st[rk.WINS]), int(st[rk.LOSSES])
+                account.win_sum, account.loss_sum = st[rk.WIN_SUM], st[rk.LOSS_SUM]
+                request = decide(account)
+                if request is not None:
+                    seq = int(st[rk.SEQ]) + 1
+                    st[rk.SEQ] = seq
+                    entries[seq] = request
+                    st[rk.ENTRY_SEQ] = seq
+                    st[rk.ENTRY_QUOTE] = float(request.quote_quantity or 0)
+                    st[rk.ENTRY_STOP] = float(request.stop_loss) if request.stop_loss is not None else math.nan
+                    st[rk.PEND_ENTRY] = 1.0
+            elif st[rk.BAR] >= n:
+                break
+            elif progress is not None:
+                progress(int(st[rk.BAR]), n)
+        self._clock.set(open_ms.item(n - 1) + bar_ms)
+        self._next_bar = n
+        return self._settle_replay(symbol, instrument, st, fl, fi, entries, exit_id)
+
+    @staticmethod
+    def _rejection_reason(st: np.ndarray, instrument: Instrument) -> str:
+        code = st[rk.REJ_CODE]
+        if code == rk.REJ_ZERO:
+            return "quantity rounds down to zero at the exchange's step size"
+        if code == rk.REJ_NOTIONAL:
+            return f"order notional {st[rk.REJ_A]:.2f} is below the exchange minimum of {instrument.min_notional}"
+        return f"insufficient balance: needs {st[rk.REJ_A]:.2f}, has {st[rk.REJ_B]:.2f}"
+
+    def _settle_replay(
+        self,
+        symbol: Symbol,
+        instrument: Instrument,
+        st: np.ndarray,
+        fl: np.ndarray,
+        fi: np.ndarray,
+        entries: dict[int, OrderRequest],
+        exit_id: Callable[[int], str],
+    ) -> ReplayOutcome:
+        """The replay's fills as the port reports them, and the venue's account and open orders as
+        ``process_bar`` would have left them."""
+        nf = int(st[rk.NFILLS])
+        table = fl[:nf]
+        rows, kinds = fi[:nf, rk.I_ROW].copy(), fi[:nf, rk.I_KIND]
+        step = instrument.step_size
+        column = self._col[symbol]
+        open_px, open_ms, rate = self._open_px[column], self._open_ms, self._taker
+        tags = ("entry", "exit", "stop_loss")
+        # The fills in exact decimals, by the same operations as _execute (prices from the bar's open and
+        # the stop level, slipped by the same factors): the venue's ledger is the one process_bar keeps.
+        fills: list[Fill] = []
+        append = fills.append
+        cash = self._cash
+        position = self._positions.get(symbol) or Position(symbol)
+        for steps, row, kind, seq in zip(
+            table[:, rk.F_STEPS].tolist(), rows.tolist(), kinds.tolist(), fi[:nf, rk.I_SEQ].tolist(), strict=True
+        ):
+            quantity = Decimal(int(steps)) * step
+            reference = _dec(open_px.item(row))
+            if kind == rk.EXIT:
+                oid = exit_id(seq)
+            else:
+                parent = entries[seq]
+                oid = parent.client_order_id
+                if kind == rk.STOP_LOSS:
+                    oid += "-sl"
+                    reference = min(reference, parent.stop_loss or reference)
+            buy = kind == rk.ENTRY
+            price = self._slipped(reference, buy, column, row)
+            fee = price * quantity * rate
+            fill = Fill(
+                oid, symbol, _BUY if buy else _SELL, quantity, price, fee, open_ms.item(row), "taker",
+                abs(price - reference) * quantity, tags[kind],
+            )  # fmt: skip
+            append(fill)
+            cash = cash - quantity * price - fee if buy else cash + quantity * price - fee
+            position = position.apply(fill)
+        self._cash = cash
+        if nf:
+            self._positions[symbol] = position
+        held = int(st[rk.STEPS])
+        quantity = Decimal(held) * step
+        # Orders still open at the end, as process_bar leaves them: the stop of an open position, and
+        # market orders decided at the last bars.
+        if held and not math.isnan(st[rk.STOP]):
+            parent = entries[int(st[rk.OPEN_SEQ])]
+            self._rest(
+                OrderRequest(
+                    f"{parent.client_order_id}-sl", symbol, _SELL, _STOP, quantity, parent.created_at,
+                    stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
+                ),
+                self._n,
+            )  # fmt: skip
+        if st[rk.PEND_EXIT]:
+            seq = int(st[rk.EXIT_SEQ])
+            self._market.append(
+                self._track(
+                    OrderRequest(
+                        exit_id(seq), symbol, _SELL, _MARKET, quantity, self._clock.now_ms(), reduce_only=True,
+                        tag="exit",
+                    )
+                )
+            )  # fmt: skip
+        if st[rk.PEND_ENTRY]:
+            self._market.append(self._track(entries[int(st[rk.ENTRY_SEQ])]))
+        return ReplayOutcome(fills, rows, float(st[rk.PEAK]), int(st[rk.SEQ]), self._cash, self._positions.get(symbol))
 
     # -- matching -------------------------------------------------------------------------------------
     def _match_resting(self, index: int, fills: list[Fill]) -> None:

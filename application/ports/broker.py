@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from application.ports.clock import Clock
 from domain.model.market import MarketFrame
 from domain.model.orders import Fill, Order, OrderRequest
+from domain.model.positions import Position
 from domain.model.symbols import Instrument, Symbol
 
 
@@ -88,3 +94,63 @@ class SimulatorFactory(Protocol):
     """Builds a broker and its clock that replay ``market`` (backtests, paper trading)."""
 
     def __call__(self, market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]: ...
+
+
+class ReplayAccount:
+    """The account as a :class:`SignalReplay` venue hands it to the engine at an entry decision (one
+    mutable record, updated in place before each call; read it during the call only)."""
+
+    __slots__ = ("bar", "cash", "equity", "gross", "loss_sum", "losses", "peak", "quantity", "seq", "win_sum", "wins")
+
+    def __init__(self) -> None:
+        self.bar = 0  # the deciding bar (its close has just been marked)
+        self.cash = self.equity = self.gross = self.peak = self.quantity = 0.0
+        self.seq = 0  # orders the engine has numbered so far (exits decided by the venue included)
+        self.wins = self.losses = 0
+        self.win_sum = self.loss_sum = 0.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReplayOutcome:
+    """What a replay produced: the fills in order and the bar of each, the peak equity, the number of
+    orders the engine has numbered, and the venue's cash and position afterwards."""
+
+    fills: list[Fill]
+    rows: npt.NDArray[np.int64]
+    peak: float
+    orders: int
+    cash: Decimal  # the venue's free cash after the replay
+    position: Position | None  # the symbol's position after the replay (None: it never traded)
+
+
+@runtime_checkable
+class SignalReplay(Protocol):
+    """A simulated venue that can replay one symbol's signals on its own (compiled), for the engine's
+    long-only, one-entry-per-position rules with a fixed stop-loss: it fills, marks equity and exposure
+    at each close into the arrays it is given, exits on ``long_exit`` or ``short_entry`` while long, and
+    calls ``decide`` at each bar where an entry may be taken. ``decide`` returns the entry order (a
+    quote-sized market buy, optionally with ``stop_loss``) or ``None``; ``exit_id(seq)`` names the
+    exit orders it decides; ``deny(bar, reason)`` reports an entry the venue rejected at fill time.
+    The results equal ``process_bar`` bar by bar (tested), to float rounding."""
+
+    def can_replay(self, column: int) -> bool:
+        """Whether the symbol in ``column`` can be replayed: nothing open yet, every bar tradable, spot."""
+        ...
+
+    def replay(
+        self,
+        column: int,
+        start: int,
+        signals: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+        equity: npt.NDArray[np.float64],
+        exposure: npt.NDArray[np.float64],
+        decide: Callable[[ReplayAccount], OrderRequest | None],
+        exit_id: Callable[[int], str],
+        deny: Callable[[int, str], None],
+        *,
+        peak: float = math.nan,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReplayOutcome:
+        """Replay bars ``start..end`` (see the class docstring). ``peak``: track the highest equity from
+        this value (NaN: do not track)."""
+        ...

@@ -1,0 +1,152 @@
+"""The compiled replay (adapters/simulation/replay.py) against the engine's bar-by-bar path.
+
+``Engine.run`` hands a long-only, one-symbol run to the simulated broker's compiled kernel; visiting every
+bar with ``process_bar`` is the reference. Fills, the exact decimal ledger, trades and denials must be the
+same; equity and exposure are floats computed from a float cash balance in the kernel, so they agree to
+rounding (``docs/adr/0003-backtest-speed.md``, fifth step).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from adapters.simulation import SimulatedBroker, SimulatedClock
+from application.engine import Engine, EngineConfig
+from domain.model.candles import CandleSeries
+from domain.model.market import MarketFrame
+from domain.model.symbols import Instrument
+from domain.risk import FixedFraction, RiskLimits, RiskManager, merge
+from domain.strategies.base import ExitRules, Signals, no_signals
+from tests.builders import random_walk
+
+
+def _signals(n: int, seed: int, stop: float, shorts: bool = False, exits: ExitRules | None = None) -> Signals:
+    rng = np.random.default_rng(seed)
+    s = no_signals(n, 0)
+    s.long_entry[rng.choice(np.arange(3, n - 1), n // 25, replace=False)] = True
+    s.long_exit[rng.choice(np.arange(3, n - 1), n // 25, replace=False)] = True
+    if shorts:
+        s.short_entry[rng.choice(np.arange(3, n - 1), n // 60, replace=False)] = True
+    s.stop_distance[:] = stop
+    if exits is not None:
+        s = Signals(s.long_entry, s.long_exit, s.short_entry, s.short_exit, s.stop_distance, s.size, 0, exits)
+    return s
+
+
+def _engine(
+    candles: CandleSeries, signals: Signals, cash: str, *, risk: bool, compiled: bool, slippage: str = "5",
+    volatility: float = 0.0, config: EngineConfig | None = None,
+) -> tuple[Engine, SimulatedBroker]:  # fmt: skip
+    clock = SimulatedClock(candles.start_ms)
+    broker = SimulatedBroker(
+        candles, Instrument(candles.symbol, Decimal("0.01"), Decimal("0.00001"), Decimal("10")), Decimal(cash), clock,
+        taker_fee_bps=Decimal(10), slippage_bps=Decimal(slippage), volatility_slippage_k=volatility,
+    )  # fmt: skip
+    limits = merge(RiskLimits.unlimited(), {"max_drawdown": 0.3, "daily_loss_limit": 0.04}) if risk else None
+    engine = Engine(
+        candles, signals, broker, clock, Decimal(cash), config=config,
+        sizer=FixedFraction(0.9) if risk else None, risk=RiskManager(limits) if limits else None,
+        compiled=compiled,
+    )  # fmt: skip
+    return engine, broker
+
+
+def _bar_by_bar(engine: Engine, start: int = 0) -> None:
+    for i in range(start, len(engine.frame)):
+        engine.process_bar(i)
+
+
+@pytest.mark.parametrize(
+    ("seed", "stop", "cash", "risk", "slippage", "volatility", "start"),
+    [
+        (1, 1.5, "10000", False, "5", 0.0, 0),
+        (2, 0.4, "10000", True, "5", 0.0, 0),  # tight stops: many stop-outs, some inside the entry bar
+        (3, float("nan"), "10000", False, "0", 0.0, 0),  # no stop
+        (4, 2.0, "10000", True, "5", 0.5, 0),  # volatility slippage
+        (5, 1.0, "60", False, "5", 0.0, 0),  # a small account: minimum-notional rejections and denials
+        (6, 1.0, "10000", True, "5", 0.0, 700),  # a run that starts late
+    ],
+)
+def test_the_compiled_replay_equals_visiting_every_bar(
+    seed: int, stop: float, cash: str, risk: bool, slippage: str, volatility: float, start: int
+) -> None:
+    candles = random_walk(2500, seed=seed)
+    signals = _signals(2500, seed, stop, shorts=True)
+    fast, fast_broker = _engine(candles, signals, cash, risk=risk, compiled=True, slippage=slippage,
+                                volatility=volatility)  # fmt: skip
+    assert fast._replayable(start)
+    got = fast.run(start)
+    slow, slow_broker = _engine(candles, signals, cash, risk=risk, compiled=False, slippage=slippage,
+                                volatility=volatility)  # fmt: skip
+    _bar_by_bar(slow, start)
+    want = slow.result()
+
+    assert len(got.trades) > 10
+    assert got.fills == want.fills  # ids, sides, exact decimal quantities, prices, fees, slippage, tags
+    assert got.trades == want.trades
+    assert got.denials == want.denials
+    assert got.portfolio == want.portfolio  # the exact decimal ledger
+    assert fast_broker.portfolio() == slow_broker.portfolio()
+    assert [o.request for o in fast_broker.open_orders()] == [o.request for o in slow_broker.open_orders()]
+    assert fast.state.order_seq == slow.state.order_seq
+    np.testing.assert_array_equal(np.isnan(got.equity), np.isnan(want.equity))
+    np.testing.assert_allclose(got.equity, want.equity, rtol=1e-12)
+    np.testing.assert_allclose(got.exposure, want.exposure, rtol=1e-9, atol=1e-12)
+
+
+def test_rejections_and_short_signals_are_reported_as_the_bar_by_bar_path_does() -> None:
+    candles = random_walk(1500, seed=9)
+    signals = _signals(1500, 9, 1.0, shorts=True)
+    got = _engine(candles, signals, "40", risk=False, compiled=True)[0].run()
+    slow = _engine(candles, signals, "40", risk=False, compiled=False)[0]
+    _bar_by_bar(slow)
+    want = slow.result()
+    reasons = {d.reason.split(":")[0] for d in got.denials}
+    assert any("short entry signal ignored" in r for r in reasons)
+    assert got.denials == want.denials
+
+
+def test_a_live_session_can_carry_on_after_a_compiled_run() -> None:
+    """process_bar after run() continues from the replay's state: the same as one bar-by-bar run."""
+    candles = random_walk(1200, seed=12)
+    signals = _signals(1200, 12, 1.2)
+    head = candles.slice(0, 800)
+    arrays = (signals.long_entry, signals.long_exit, signals.short_entry, signals.short_exit)
+    head_signals = Signals(*(a[:800] for a in arrays), signals.stop_distance[:800], signals.size[:800], 0)
+    fast, _ = _engine(head, head_signals, "10000", risk=True, compiled=True)
+    fast.run()
+    slow, _ = _engine(head, head_signals, "10000", risk=True, compiled=False)
+    _bar_by_bar(slow)
+    assert fast.state.portfolio == slow.state.portfolio
+    assert fast.state.books == slow.state.books
+    assert fast.result().trades == slow.result().trades
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["trailing", "ladder", "short", "scale_in", "two_symbols", "zero_volume", "disabled"],
+)
+def test_what_the_kernel_does_not_model_takes_the_bar_by_bar_path(case: str) -> None:
+    candles = random_walk(300, seed=4)
+    exits = {"trailing": ExitRules(trailing_pct=0.02), "ladder": ExitRules(take_profits=((0.02, 0.5),))}.get(case)
+    signals = _signals(300, 4, 1.0, exits=exits)
+    config = {"short": EngineConfig(allow_short=True), "scale_in": EngineConfig(max_entries=2)}.get(case)
+    if case == "zero_volume":
+        volume = candles.volume.copy()
+        volume[150] = 0.0
+        candles = CandleSeries.from_arrays(
+            candles.symbol, candles.timeframe, candles.open_time, candles.open, candles.high, candles.low,
+            candles.close, volume,
+        )  # fmt: skip
+    engine, _ = _engine(candles, signals, "10000", risk=False, compiled=case != "disabled", config=config)
+    if case == "two_symbols":
+        other = random_walk(300, seed=5, symbol="ETHUSDT")
+        frame = MarketFrame.align([candles, other])
+        clock = SimulatedClock(candles.start_ms)
+        broker = SimulatedBroker(frame, [Instrument(s) for s in frame.symbols], Decimal(10000), clock)
+        engine = Engine(frame, [signals, _signals(300, 5, 1.0)], broker, clock, Decimal(10000))
+    assert not engine._replayable(0)
+    assert engine.run().fills  # and it still trades, through process_bar
