@@ -38,6 +38,7 @@ ProgressCallback = Callable[[int, int], None]
 _CENT = Decimal("0.01")
 _STOP_TAGS = ("stop_loss", "trailing_stop")
 _LONG, _SHORT = Direction.LONG, Direction.SHORT
+_NO_SHORTS = "short entry signal ignored: this account does not allow short selling"
 _BUY, _SELL = Side.BUY, Side.SELL  # module aliases: an Enum member read through its class is slow per event
 
 
@@ -386,7 +387,7 @@ class Engine:
             if le.item(i):
                 planned = self._plan_entry(0, i, _BUY, account.equity, account.gross, True)
                 return None if planned is None else planned[1]
-            self._deny(symbol, "short entry signal ignored: this account does not allow short selling")
+            self._deny(symbol, _NO_SHORTS)
             return None
 
         def exit_id(seq: int) -> str:
@@ -617,7 +618,7 @@ class Engine:
                 if self.config.allow_short:
                     committed += self._submit_entry(j, i, _SELL, equity, gross + committed, flat_after)
                 else:
-                    self._deny(symbol, "short entry signal ignored: this account does not allow short selling")
+                    self._deny(symbol, _NO_SHORTS)
 
     def _next_id(self, tag: str) -> str:
         self.state.order_seq += 1

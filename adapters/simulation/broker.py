@@ -366,8 +366,7 @@ class SimulatedBroker:
             float(inverse) if inverse == inverse.to_integral_value() else 0.0, float(instrument.min_notional),
             start, n, track, peak if track else 0.0,
         )  # fmt: skip
-        fl = np.empty((1024, 5))
-        fi = np.empty((1024, 3), dtype=np.int64)
+        fi = np.empty((1024, 4), dtype=np.int64)
         arrays = (self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column], *signals)
         entries: dict[int, OrderRequest] = {}
         account = ReplayAccount()
@@ -375,14 +374,13 @@ class SimulatedBroker:
         bar_ms, open_ms = self._bar_ms, self._open_ms
         while True:
             st[rk.END] = min(n, int(st[rk.BAR]) + chunk)
-            status = kernel(*arrays, equity, exposure, st, fl, fi)
+            status = kernel(*arrays, equity, exposure, st, fi)
             if st[rk.REJ_CODE]:
                 bar = int(st[rk.REJ_BAR])
                 self._clock.set(open_ms.item(bar) + bar_ms)
                 deny(bar, self._rejection_reason(st, instrument))
                 st[rk.REJ_CODE] = 0.0
             if status == rk.FULL:
-                fl = np.concatenate((fl, np.empty_like(fl)))
                 fi = np.concatenate((fi, np.empty_like(fi)))
             elif status == rk.DECIDE:
                 bar = int(st[rk.DEC_BAR])
@@ -411,7 +409,7 @@ class SimulatedBroker:
                 progress(int(st[rk.BAR]), n)
         self._clock.set(open_ms.item(n - 1) + bar_ms)
         self._next_bar = n
-        return self._settle_replay(symbol, instrument, st, fl, fi, entries, exit_id)
+        return self._settle_replay(symbol, instrument, st, fi, entries, exit_id)
 
     @staticmethod
     def _rejection_reason(st: np.ndarray, instrument: Instrument) -> str:
@@ -427,7 +425,6 @@ class SimulatedBroker:
         symbol: Symbol,
         instrument: Instrument,
         st: np.ndarray,
-        fl: np.ndarray,
         fi: np.ndarray,
         entries: dict[int, OrderRequest],
         exit_id: Callable[[int], str],
@@ -435,8 +432,7 @@ class SimulatedBroker:
         """The replay's fills as the port reports them, and the venue's account and open orders as
         ``process_bar`` would have left them."""
         nf = int(st[rk.NFILLS])
-        table = fl[:nf]
-        rows, kinds = fi[:nf, rk.I_ROW].copy(), fi[:nf, rk.I_KIND]
+        rows = fi[:nf, rk.I_ROW].copy()
         step = instrument.step_size
         column = self._col[symbol]
         open_px, open_ms, rate = self._open_px[column], self._open_ms, self._taker
@@ -447,10 +443,8 @@ class SimulatedBroker:
         append = fills.append
         cash = self._cash
         position = self._positions.get(symbol) or Position(symbol)
-        for steps, row, kind, seq in zip(
-            table[:, rk.F_STEPS].tolist(), rows.tolist(), kinds.tolist(), fi[:nf, rk.I_SEQ].tolist(), strict=True
-        ):
-            quantity = Decimal(int(steps)) * step
+        for row, kind, seq, steps in fi[:nf].tolist():
+            quantity = Decimal(steps) * step
             reference = _dec(open_px.item(row))
             if kind == rk.EXIT:
                 oid = exit_id(seq)

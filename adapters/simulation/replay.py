@@ -35,9 +35,9 @@ ENTRY, EXIT, STOP_LOSS = 0, 1, 2
 DONE, DECIDE, FULL = 0, 1, 2
 # Rejection codes (the entry could not fill): the same three reasons as the broker's.
 REJ_ZERO, REJ_NOTIONAL, REJ_BALANCE = 1, 2, 3
-# Columns of the fill table: floats (steps, price, reference, fee, slippage) and ints (row, kind, seq).
-F_STEPS, F_PRICE, F_REF, F_FEE, F_SLIP = range(5)
-I_ROW, I_KIND, I_SEQ = range(3)
+# Columns of the fill table (int64): bar, kind, the order's number, quantity in steps. Prices, fees and
+# slippage are not kept: the broker recomputes them in decimals from the bar and the order.
+I_ROW, I_KIND, I_SEQ, I_STEPS = range(4)
 
 
 def quantity(st: Any, steps: float) -> float:
@@ -60,23 +60,18 @@ def _close_trade(st: Any, price: float, fee: float) -> None:
     st[STOP] = math.nan
 
 
-def _record(fl: Any, fi: Any, st: Any, row: int, kind: int, seq: float, steps: float, price: float, ref: float,
-            fee: float) -> None:  # fmt: skip
+def _record(fi: Any, st: Any, row: int, kind: int, seq: float, steps: float) -> None:
     k = int(st[NFILLS])
-    fl[k, F_STEPS] = steps
-    fl[k, F_PRICE] = price
-    fl[k, F_REF] = ref
-    fl[k, F_FEE] = fee
-    fl[k, F_SLIP] = abs(price - ref) * quantity(st, steps)
     fi[k, I_ROW] = row
     fi[k, I_KIND] = kind
     fi[k, I_SEQ] = int(seq)
+    fi[k, I_STEPS] = int(steps)
     st[NFILLS] = k + 1
 
 
 def replay_kernel(
     open_: Any, low: Any, mark: Any, slip: Any, le: Any, lx: Any, se: Any, sx: Any,
-    equity: Any, exposure: Any, st: Any, fl: Any, fi: Any,
+    equity: Any, exposure: Any, st: Any, fi: Any,
 ) -> int:  # fmt: skip
     """Run bars ``st[BAR] .. st[END]``; return ``DECIDE`` at a bar that asks for an entry (after its exit,
     if any, was decided), ``FULL`` when the fill table needs room, ``DONE`` at the end. Every bar is
@@ -86,7 +81,7 @@ def replay_kernel(
     inv_step = st[INV_STEP]
     min_notional = st[MIN_NOTIONAL]
     track = st[TRACK_PEAK] > 0
-    cap = fl.shape[0]
+    cap = fi.shape[0]
     n = int(st[END])
     i = int(st[BAR])
     while i < n:
@@ -104,7 +99,7 @@ def replay_kernel(
                 qty = quantity(st, st[STEPS])
                 f = price * qty * fee
                 st[CASH] = st[CASH] + qty * price - f
-                _record(fl, fi, st, i, EXIT, st[EXIT_SEQ], st[STEPS], price, ref, f)
+                _record(fi, st, i, EXIT, st[EXIT_SEQ], st[STEPS])
                 _close_trade(st, price, f)
         if st[PEND_ENTRY] > 0:
             st[PEND_ENTRY] = 0.0
@@ -132,7 +127,7 @@ def replay_kernel(
                 st[ENTRY_ROW] = i
                 st[OPEN_SEQ] = st[ENTRY_SEQ]
                 st[STOP] = st[ENTRY_STOP]
-                _record(fl, fi, st, i, ENTRY, st[ENTRY_SEQ], steps, price, ref, f)
+                _record(fi, st, i, ENTRY, st[ENTRY_SEQ], steps)
             if st[REJ_CODE] != 0:
                 st[REJ_BAR] = i
         level = st[STOP]
@@ -142,7 +137,7 @@ def replay_kernel(
             qty = quantity(st, st[STEPS])
             f = price * qty * fee
             st[CASH] = st[CASH] + qty * price - f
-            _record(fl, fi, st, i, STOP_LOSS, st[OPEN_SEQ], st[STEPS], price, ref, f)
+            _record(fi, st, i, STOP_LOSS, st[OPEN_SEQ], st[STEPS])
             _close_trade(st, price, f)
         # 2. Mark at the close (the same operations as Engine._mark).
         cash = st[CASH]
