@@ -11,7 +11,6 @@ price that was not yet known. Visiting a bar that did not need it never changes 
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Protocol, cast
 
 import numpy as np
 
+from application.batch import collector_paused
 from application.ports.broker import Broker, ReplayAccount, ReplayOutcome, SignalReplay
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
@@ -124,7 +124,8 @@ class EngineState:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EngineResult:
-    """What a run produced: equity and gross exposure marked at every bar's close, trades, fills, denials."""
+    """What a run produced: equity, gross exposure and the cash balance at every bar's close, trades, fills,
+    denials."""
 
     equity: FloatArray
     exposure: FloatArray
@@ -132,6 +133,7 @@ class EngineResult:
     fills: list[Fill]
     denials: list[Denial]
     portfolio: Portfolio
+    cash: FloatArray
 
     @property
     def fees_paid(self) -> float:
@@ -160,7 +162,7 @@ class Engine:
         risk: RiskManager | None = None,
         regimes: Sequence[RegimeLookup | None] | None = None,
         correlation_window: int = 0,
-        compiled: bool = True,
+        signal_replay: bool = True,
     ) -> None:
         frame = market if isinstance(market, MarketFrame) else MarketFrame.align([market])
         sigs = [signals] if isinstance(signals, Signals) else list(signals)
@@ -240,14 +242,18 @@ class Engine:
         self._risk = risk
         self._regimes = list(regimes) if regimes is not None else [None] * k
         self._initial_cash = float(initial_cash)
+        # The cash balance after each fill and the bar of that fill (the cash curve is built from them).
+        self._cash_rows: list[int] = []
+        self._cash_after: list[float] = []
         self._peak = float(initial_cash)  # highest equity marked so far (kept only with a sizer or risk)
         self._tracks_peak = sizer is not None or risk is not None
         self._day = self._first_of_day = -1
+        self._equity_at: Callable[[int], float] | None = None  # during a venue's replay: its equity at a bar
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
         self._correlations: dict[tuple[int, int], FloatArray] = {}
         self._committed: dict[int, float] = {}  # exposure promised to entries decided at this bar
-        self._compiled = compiled  # run() may hand the replay to a compiled venue (see _replayable)
+        self._signal_replay = signal_replay  # run() may hand the replay to the venue (see _replayable)
         if risk is not None and correlation_window > 1 and k > 1:
             returns = {j: simple_returns(self._marks[j]) for j in range(k)}
             for first in range(k):
@@ -283,40 +289,24 @@ class Engine:
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
         """Replay bars ``start..end``, visiting only those where something can happen."""
         n = len(self.frame)
-        # The replay allocates fills, positions and trades that form no reference cycles; the cyclic
-        # collector would walk every one of them again and again (about a tenth of a long run), so it
-        # pauses for the replay and resumes as it was.
-        collecting = gc.isenabled()
-        gc.disable()
-        if self._replayable(start):
-            try:
-                self._replay_compiled(start, progress)
-            finally:
-                if collecting:
-                    gc.enable()
+        with collector_paused():
+            if self._replayable(start):
+                self._replay_signals(start, progress)
+            else:
+                events = self._events
+                report_every = max(n // 100, 50_000)
+                event_list = events.tolist()
+                k = int(np.searchsorted(events, start, side="left"))
+                self._defer = True
+                try:
+                    self._replay(start, k, n, event_list, report_every, start + report_every, progress)
+                finally:
+                    self._defer = False
+                    self._flush_marks()
+                    self._settle_trades()
             if progress is not None:
                 progress(n, n)
             return self.result()
-        events = self._events
-        report_every = max(n // 100, 50_000)
-        next_report = start + report_every
-        i = start
-        event_list = events.tolist()
-        k = int(np.searchsorted(events, i, side="left"))
-        self._defer = True
-        try:
-            self._replay(i, k, n, event_list, report_every, next_report, progress)
-        finally:
-            self._defer = False
-            try:
-                self._flush_marks()
-                self._settle_trades()
-            finally:
-                if collecting:
-                    gc.enable()
-        if progress is not None:
-            progress(n, n)
-        return self.result()
 
     def _replay(
         self,
@@ -347,14 +337,14 @@ class Engine:
                 progress(min(i, n), n)
                 next_report = i + report_every
 
-    # -- the compiled replay -------------------------------------------------------------------------
+    # -- the signal replay (by the venue) ---------------------------------------------------------------------
     def _replayable(self, start: int) -> bool:
-        """Whether ``run`` can hand bars to a compiled :class:`SignalReplay` venue: one symbol, long only,
+        """Whether ``run`` can hand bars to a :class:`SignalReplay` venue: one symbol, long only,
         one entry per position, no managed stops or take-profit ladder, nothing traded yet. Everything else
-        takes ``process_bar`` (same rules; ``tests/unit/application/test_compiled_replay.py`` compares them)."""
+        takes ``process_bar`` (same rules; ``tests/unit/application/test_signal_replay.py`` compares them)."""
         exits = self._exits[0]
         return (
-            self._compiled
+            self._signal_replay
             and self.frame.width == 1
             and self._identity
             and not self.config.allow_short
@@ -367,7 +357,7 @@ class Engine:
             and self.broker.can_replay(0)
         )
 
-    def _replay_compiled(self, start: int, progress: ProgressCallback | None) -> None:
+    def _replay_signals(self, start: int, progress: ProgressCallback | None) -> None:
         symbol = self._symbols[0]
         le = self._le[0]
         tracks = self._tracks_peak
@@ -384,6 +374,7 @@ class Engine:
             self._win_sum, self._loss_sum = account.win_sum, account.loss_sum
             self.state.order_seq = account.seq
             self._committed = {}
+            self._equity_at = account.equity_at
             if le.item(i):
                 planned = self._plan_entry(0, i, _BUY, account.equity, account.gross, True)
                 return None if planned is None else planned[1]
@@ -401,6 +392,7 @@ class Engine:
             0, start, (le, self._lx[0], self._se[0], self._sx[0]), self.equity, self.exposure, decide, exit_id,
             deny, peak=self._peak if tracks else math.nan, progress=progress,
         )  # fmt: skip
+        self._equity_at = None
         self._adopt(outcome)
 
     def _adopt(self, outcome: ReplayOutcome) -> None:
@@ -410,18 +402,21 @@ class Engine:
         state = self.state
         fills = outcome.fills
         self.fills.extend(fills)
-        rows = outcome.rows.tolist()
+        rows = outcome.rows
+        self._cash_rows.extend(rows)
+        self._cash_after.extend(outcome.cash_after)
         closed = len(fills) // 2
         pending = self._pending_trades
         wins = losses = 0
         win_sum = loss_sum = 0.0
+        append = pending.append
         for k in range(0, 2 * closed, 2):
-            # The same decimal operations as _on_fill for a whole exit of a single entry.
+            # The same decimal operations as _on_fill for a whole exit of a single entry. The average entry
+            # of one fill is its price (cost / quantity is exact: the price has at most 28 digits).
             entry, exit_ = fills[k], fills[k + 1]
-            entry_price = Position(symbol).apply(entry).average_entry
+            entry_price, entry_fee = entry.price, entry.fee
             quantity, price, fee = exit_.quantity, exit_.price, exit_.fee
-            net = quantity * (price - entry_price) - entry.fee - fee
-            net_f = float(net)
+            net_f = float(quantity * (price - entry_price) - entry_fee - fee)
             if net_f > 0:
                 wins += 1
                 win_sum += net_f
@@ -430,9 +425,9 @@ class Engine:
                 loss_sum -= net_f
             fields: _TradeFields = (
                 symbol, _LONG, entry.timestamp, exit_.timestamp, float(entry_price), float(price), float(quantity),
-                float(entry.fee + fee), net_f, exit_.tag or "exit", float(entry.slippage + exit_.slippage),
+                float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry.slippage + exit_.slippage),
             )  # fmt: skip
-            pending.append((0, rows[k], rows[k + 1], fields))
+            append((0, rows[k], rows[k + 1], fields))
         self._settle_trades()
         self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
         if self._tracks_peak:
@@ -456,8 +451,24 @@ class Engine:
         self._flush_marks()
         self._settle_trades()
         return EngineResult(
-            self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio
-        )
+            self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio,
+            self._cash_curve(),
+        )  # fmt: skip
+
+    def _cash_curve(self) -> FloatArray:
+        """The cash balance at each bar's close: the balance after the bar's last fill, or the previous one."""
+        n = len(self.frame)
+        curve = np.full(n, self._initial_cash)
+        if self._cash_rows:
+            rows = np.array(self._cash_rows, dtype=np.int64)
+            values = np.array(self._cash_after)
+            last = np.empty(rows.shape[0], dtype=bool)  # the last fill of each bar
+            np.not_equal(rows[1:], rows[:-1], out=last[:-1])
+            last[-1] = True
+            rows, values = rows[last], values[last]
+            first = int(rows[0])
+            curve[first:] = np.repeat(values, np.diff(np.append(rows, n)))
+        return curve
 
     # -- marking --------------------------------------------------------------------------------------
     def _mark(self, i: int) -> tuple[float, float]:
@@ -748,6 +759,8 @@ class Engine:
         day_start = equity_curve.item(first_of_day - 1) if first_of_day > 0 else self._initial_cash
         if math.isnan(day_start) and self._spans:
             day_start = self._span_equity(first_of_day - 1)
+        if math.isnan(day_start) and self._equity_at is not None:  # a venue's replay writes marks at its end
+            day_start = self._equity_at(first_of_day - 1)
         if math.isnan(day_start):
             day_start = self._initial_cash
         by_symbol: dict[str, float] = {}
@@ -891,6 +904,8 @@ class Engine:
         state.cash = state.cash - quantity * price - fee if buy else state.cash + quantity * price - fee
         self.fills.append(fill)
         self._cash = float(state.cash)
+        self._cash_rows.append(i)
+        self._cash_after.append(self._cash)
         self._qty[j] = float(after.quantity)
         if after.quantity:
             if j not in self._held:

@@ -34,6 +34,9 @@ from domain.model.market import MarketFrame
 from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.positions import Position
+from domain.model.positions import exact_add as _pos_add
+from domain.model.positions import exact_mul as _pos_mul
+from domain.model.positions import exact_sub as _pos_sub
 from domain.model.symbols import Instrument, Symbol
 
 _BPS = Decimal("0.0001")
@@ -329,15 +332,9 @@ class SimulatedBroker:
             least = min(least, work.trigger_at)
         self._min_trigger = least
 
-    # -- the SignalReplay capability: one symbol replayed by the compiled kernel -------------------------
+    # -- the SignalReplay capability: one symbol replayed event to event -------------------------------
     def can_replay(self, column: int) -> bool:
-        return (
-            self._spot
-            and not self._orders
-            and not self._positions
-            and bool(self._tradable[column].all())
-            and rk.compiled_kernel() is not None
-        )
+        return self._spot and not self._orders and not self._positions and bool(self._tradable[column].all())
 
     def replay(
         self,
@@ -353,99 +350,64 @@ class SimulatedBroker:
         peak: float = math.nan,
         progress: Callable[[int, int], None] | None = None,
     ) -> ReplayOutcome:
-        kernel = rk.compiled_kernel()
-        if kernel is None or not self.can_replay(column):
-            raise DomainError("this simulation cannot be replayed by the compiled kernel")
+        if not self.can_replay(column):
+            raise DomainError("this simulation cannot be replayed signal to signal")
         symbol = self._frame.symbols[column]
         instrument = self._instruments[symbol]
         n = self._n
-        track = not math.isnan(peak)
-        inverse = _ONE / instrument.step_size
-        st = rk.new_state(
-            float(self._cash), float(self._taker), float(instrument.step_size),
-            float(inverse) if inverse == inverse.to_integral_value() else 0.0, float(instrument.min_notional),
-            start, n, track, peak if track else 0.0,
+        replayer = rk.SignalReplayer(
+            self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column], signals,
+            equity, exposure, cash=float(self._cash), fee=float(self._taker), step=instrument.step_size,
+            min_notional=float(instrument.min_notional), peak=peak,
         )  # fmt: skip
-        fi = np.empty((1024, 4), dtype=np.int64)
-        arrays = (self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column], *signals)
-        entries: dict[int, OrderRequest] = {}
-        account = ReplayAccount()
-        chunk = n if progress is None else max(n // 100, 50_000)
-        bar_ms, open_ms = self._bar_ms, self._open_ms
-        while True:
-            st[rk.END] = min(n, int(st[rk.BAR]) + chunk)
-            status = kernel(*arrays, equity, exposure, st, fi)
-            if st[rk.REJ_CODE]:
-                bar = int(st[rk.REJ_BAR])
-                self._clock.set(open_ms.item(bar) + bar_ms)
-                deny(bar, self._rejection_reason(st, instrument))
-                st[rk.REJ_CODE] = 0.0
-            if status == rk.FULL:
-                fi = np.concatenate((fi, np.empty_like(fi)))
-            elif status == rk.DECIDE:
-                bar = int(st[rk.DEC_BAR])
-                self._clock.set(open_ms.item(bar) + bar_ms)
-                account.bar = bar
-                account.cash = st[rk.CASH]
-                account.quantity = rk.quantity(st, st[rk.STEPS])
-                account.equity = st[rk.DEC_EQUITY]
-                account.gross = st[rk.DEC_GROSS]
-                account.peak = st[rk.PEAK] if track else math.nan
-                account.seq = int(st[rk.SEQ])
-                account.wins, account.losses = int(st[rk.WINS]), int(st[rk.LOSSES])
-                account.win_sum, account.loss_sum = st[rk.WIN_SUM], st[rk.LOSS_SUM]
-                request = decide(account)
-                if request is not None:
-                    seq = int(st[rk.SEQ]) + 1
-                    st[rk.SEQ] = seq
-                    entries[seq] = request
-                    st[rk.ENTRY_SEQ] = seq
-                    st[rk.ENTRY_QUOTE] = float(request.quote_quantity or 0)
-                    st[rk.ENTRY_STOP] = float(request.stop_loss) if request.stop_loss is not None else math.nan
-                    st[rk.PEND_ENTRY] = 1.0
-            elif st[rk.BAR] >= n:
-                break
-            elif progress is not None:
-                progress(int(st[rk.BAR]), n)
-        self._clock.set(open_ms.item(n - 1) + bar_ms)
-        self._next_bar = n
-        return self._settle_replay(symbol, instrument, st, fi, entries, exit_id)
+        bar_ms, open_ms, clock = self._bar_ms, self._open_ms, self._clock
 
-    @staticmethod
-    def _rejection_reason(st: np.ndarray, instrument: Instrument) -> str:
-        code = st[rk.REJ_CODE]
-        if code == rk.REJ_ZERO:
-            return "quantity rounds down to zero at the exchange's step size"
-        if code == rk.REJ_NOTIONAL:
-            return f"order notional {st[rk.REJ_A]:.2f} is below the exchange minimum of {instrument.min_notional}"
-        return f"insufficient balance: needs {st[rk.REJ_A]:.2f}, has {st[rk.REJ_B]:.2f}"
+        def decide_at(account: ReplayAccount) -> OrderRequest | None:
+            clock.set(open_ms.item(account.bar) + bar_ms)
+            return decide(account)
+
+        def reject(bar: int, code: int, amount: float, cash: float) -> None:
+            clock.set(open_ms.item(bar) + bar_ms)
+            if code == rk.REJ_ZERO:
+                reason = "quantity rounds down to zero at the exchange's step size"
+            elif code == rk.REJ_NOTIONAL:
+                reason = f"order notional {amount:.2f} is below the exchange minimum of {instrument.min_notional}"
+            else:
+                reason = f"insufficient balance: needs {amount:.2f}, has {cash:.2f}"
+            deny(bar, reason)
+
+        replayer.run(start, decide_at, reject, progress)
+        clock.set(open_ms.item(n - 1) + bar_ms)
+        self._next_bar = n
+        return self._settle_replay(symbol, instrument, replayer, exit_id)
 
     def _settle_replay(
-        self,
-        symbol: Symbol,
-        instrument: Instrument,
-        st: np.ndarray,
-        fi: np.ndarray,
-        entries: dict[int, OrderRequest],
-        exit_id: Callable[[int], str],
+        self, symbol: Symbol, instrument: Instrument, replayer: rk.SignalReplayer, exit_id: Callable[[int], str]
     ) -> ReplayOutcome:
         """The replay's fills as the port reports them, and the venue's account and open orders as
         ``process_bar`` would have left them."""
-        nf = int(st[rk.NFILLS])
-        rows = fi[:nf, rk.I_ROW].copy()
         step = instrument.step_size
         column = self._col[symbol]
         open_px, open_ms, rate = self._open_px[column], self._open_ms, self._taker
+        entries = replayer.entries
         tags = ("entry", "exit", "stop_loss")
         # The fills in exact decimals, by the same operations as _execute (prices from the bar's open and
-        # the stop level, slipped by the same factors): the venue's ledger is the one process_bar keeps.
+        # the stop level, slipped by the same factors), and the position by those of Position.apply for
+        # whole entries and exits: the venue's ledger is the one process_bar keeps.
         fills: list[Fill] = []
         append = fills.append
         cash = self._cash
-        position = self._positions.get(symbol) or Position(symbol)
-        for row, kind, seq, steps in fi[:nf].tolist():
-            quantity = Decimal(steps) * step
-            reference = _dec(open_px.item(row))
+        previous = self._positions.get(symbol) or Position(symbol)
+        held, cost, realized, fees = previous.quantity, previous.cost, previous.realized_pnl, previous.fees
+        rows: list[int] = []
+        slips = self._slip[column]
+        slipped = self._slipped
+        last_steps, quantity = -1, _ZERO
+        for row, kind, seq, steps in replayer.fills:
+            rows.append(row)
+            if steps != last_steps:  # an exit sells what its entry bought: one conversion per trade
+                last_steps, quantity = steps, Decimal(steps) * step
+            reference = Decimal(repr(open_px.item(row)))  # _dec: the price as written
             if kind == rk.EXIT:
                 oid = exit_id(seq)
             else:
@@ -453,26 +415,37 @@ class SimulatedBroker:
                 oid = parent.client_order_id
                 if kind == rk.STOP_LOSS:
                     oid += "-sl"
-                    reference = min(reference, parent.stop_loss or reference)
+                    stop = parent.stop_loss
+                    if stop is not None and stop < reference:
+                        reference = stop
             buy = kind == rk.ENTRY
-            price = self._slipped(reference, buy, column, row)
-            fee = price * quantity * rate
-            fill = Fill(
-                oid, symbol, _BUY if buy else _SELL, quantity, price, fee, open_ms.item(row), "taker",
-                abs(price - reference) * quantity, tags[kind],
+            price = slipped(reference, buy, column, row) if slips.item(row) else reference
+            notional = price * quantity
+            fee = notional * rate
+            append(
+                Fill(
+                    oid, symbol, _BUY if buy else _SELL, quantity, price, fee, open_ms.item(row), "taker",
+                    abs(price - reference) * quantity, tags[kind],
+                )
             )  # fmt: skip
-            append(fill)
-            cash = cash - quantity * price - fee if buy else cash + quantity * price - fee
-            position = position.apply(fill)
+            if buy:
+                cash = cash - notional - fee
+                cost = _pos_add(cost, _pos_mul(quantity, price))
+                held = _pos_add(held, quantity)
+            else:  # the whole position
+                cash = cash + notional - fee
+                realized = _pos_add(realized, _pos_sub(_pos_mul(quantity, price), cost))
+                cost = _pos_sub(cost, cost)
+                held = _pos_add(held, -quantity)
+            fees = _pos_add(fees, fee)
         self._cash = cash
-        if nf:
-            self._positions[symbol] = position
-        held = int(st[rk.STEPS])
-        quantity = Decimal(held) * step
+        if fills:
+            self._positions[symbol] = Position(symbol, held, cost, realized, fees)
+        quantity = Decimal(replayer.steps) * step
         # Orders still open at the end, as process_bar leaves them: the stop of an open position, and
         # market orders decided at the last bars.
-        if held and not math.isnan(st[rk.STOP]):
-            parent = entries[int(st[rk.OPEN_SEQ])]
+        if replayer.steps and not math.isnan(replayer.stop):
+            parent = entries[replayer.open_seq]
             self._rest(
                 OrderRequest(
                     f"{parent.client_order_id}-sl", symbol, _SELL, _STOP, quantity, parent.created_at,
@@ -480,19 +453,20 @@ class SimulatedBroker:
                 ),
                 self._n,
             )  # fmt: skip
-        if st[rk.PEND_EXIT]:
-            seq = int(st[rk.EXIT_SEQ])
+        if replayer.pending_exit:
             self._market.append(
                 self._track(
                     OrderRequest(
-                        exit_id(seq), symbol, _SELL, _MARKET, quantity, self._clock.now_ms(), reduce_only=True,
-                        tag="exit",
+                        exit_id(replayer.pending_exit), symbol, _SELL, _MARKET, quantity, self._clock.now_ms(),
+                        reduce_only=True, tag="exit",
                     )
                 )
             )  # fmt: skip
-        if st[rk.PEND_ENTRY]:
-            self._market.append(self._track(entries[int(st[rk.ENTRY_SEQ])]))
-        return ReplayOutcome(fills, rows, float(st[rk.PEAK]), int(st[rk.SEQ]), self._cash, self._positions.get(symbol))
+        if replayer.pending_entry:
+            self._market.append(self._track(entries[replayer.pending_entry]))
+        return ReplayOutcome(
+            fills, rows, replayer.cash_after, replayer.peak, replayer.seq, self._cash, self._positions.get(symbol)
+        )
 
     # -- matching -------------------------------------------------------------------------------------
     def _match_resting(self, index: int, fills: list[Fill]) -> None:

@@ -96,14 +96,24 @@ class SimulatorFactory(Protocol):
     def __call__(self, market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]: ...
 
 
+def _no_equity(bar: int) -> float:
+    return math.nan
+
+
 class ReplayAccount:
     """The account as a :class:`SignalReplay` venue hands it to the engine at an entry decision (one
     mutable record, updated in place before each call; read it during the call only)."""
 
-    __slots__ = ("bar", "cash", "equity", "gross", "loss_sum", "losses", "peak", "quantity", "seq", "win_sum", "wins")
+    __slots__ = (
+        "bar", "cash", "equity", "equity_at", "gross", "loss_sum", "losses", "peak", "quantity", "seq", "win_sum",
+        "wins",
+    )  # fmt: skip
 
     def __init__(self) -> None:
-        self.bar = 0  # the deciding bar (its close has just been marked)
+        self.bar = 0  # the deciding bar
+        # The equity at the close of an earlier bar (NaN: the venue has none): the venue writes the equity
+        # curve when the replay ends, so the engine asks it here for the marks its rules read.
+        self.equity_at: Callable[[int], float] = _no_equity
         self.cash = self.equity = self.gross = self.peak = self.quantity = 0.0
         self.seq = 0  # orders the engine has numbered so far (exits decided by the venue included)
         self.wins = self.losses = 0
@@ -112,11 +122,13 @@ class ReplayAccount:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ReplayOutcome:
-    """What a replay produced: the fills in order and the bar of each, the peak equity, the number of
-    orders the engine has numbered, and the venue's cash and position afterwards."""
+    """What a replay produced: the fills in order, the bar of each and the cash balance after each (float,
+    as the equity curve), the peak equity, the number of orders the engine has numbered, and the venue's
+    cash and position afterwards."""
 
     fills: list[Fill]
-    rows: npt.NDArray[np.int64]
+    rows: list[int]
+    cash_after: list[float]
     peak: float
     orders: int
     cash: Decimal  # the venue's free cash after the replay
@@ -125,7 +137,7 @@ class ReplayOutcome:
 
 @runtime_checkable
 class SignalReplay(Protocol):
-    """A simulated venue that can replay one symbol's signals on its own (compiled), for the engine's
+    """A simulated venue that can replay one symbol's signals on its own (event to event), for the engine's
     long-only, one-entry-per-position rules with a fixed stop-loss: it fills, marks equity and exposure
     at each close into the arrays it is given, exits on ``long_exit`` or ``short_entry`` while long, and
     calls ``decide`` at each bar where an entry may be taken. ``decide`` returns the entry order (a

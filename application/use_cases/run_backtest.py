@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from application.batch import collector_paused
 from application.engine import Denial, Engine, EngineConfig, ProgressCallback, RegimeLookup
 from application.ml import LoadedModel, history_needed, in_sample_note, load_model, predict_series, split_range
 from application.ports.broker import SimulationSettings, SimulatorFactory
@@ -159,6 +160,10 @@ class RunBacktest:
         self._sentiment = sentiment
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
+        with collector_paused():  # the whole run: candles, signals, the engine, trades and metrics
+            return self._run(request, progress)
+
+    def _run(self, request: BacktestRequest, progress: ProgressCallback | None) -> BacktestReport:
         strategy = create_strategy(request.strategy, request.params)
         notes: list[str] = []
         models = self._models_for(request, strategy)
@@ -231,7 +236,7 @@ class RunBacktest:
             warmup_bars_used=start,
             open_positions={str(s): p for s, p in positions.items() if not p.is_flat},
             notes=notes,
-            cash=_cash_curve(frame.open_time[start:], result.fills, float(request.initial_cash)),
+            cash=result.cash[start:],
             fills=result.fills,
             risk_limits=limits.describe() if limits is not None else {},
             sizer=describe_sizer(sizer) if sizer is not None else {},
@@ -361,17 +366,6 @@ class RunBacktest:
                 f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
                 f"minimum order of {minimum}: no trade could ever be placed"
             )
-
-
-def _cash_curve(open_time: IntArray, fills: list[Fill], initial: float) -> FloatArray:
-    """The quote balance at each bar's close: it changes only on fills, so it is the starting cash plus the
-    cumulative cash flow of the fills up to each bar (one vectorised pass)."""
-    flows = np.zeros(open_time.shape[0])
-    if fills:
-        rows = np.searchsorted(open_time, [f.timestamp for f in fills], side="right") - 1
-        amounts = [float(-f.signed_quantity * f.price - f.fee) for f in fills]
-        np.add.at(flows, np.clip(rows, 0, flows.shape[0] - 1), amounts)
-    return initial + np.cumsum(flows)
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

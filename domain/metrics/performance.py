@@ -19,18 +19,19 @@ from domain.metrics.returns import (
     calmar_ratio,
     conditional_value_at_risk,
     current_drawdown,
-    excess_kurtosis,
+    drawdown_series,
     max_drawdown,
     max_drawdown_duration,
     recovery_factor,
     returns_of,
+    running_peak,
+    shape_of,
     sharpe_ratio,
-    skewness,
     sortino_ratio,
-    tail_ratio,
+    tail_ratio_of,
+    tails,
     total_return,
     ulcer_index,
-    value_at_risk,
 )
 from domain.metrics.trade_stats import trade_metrics
 from domain.model.candles import FloatArray, IntArray
@@ -163,6 +164,10 @@ def compute_metrics(
     else:
         span_days = (n - 1) * 365.0 / ppy
     ledger = trade_metrics(trades)
+    peak = running_peak(e)  # shared by the drawdown figures (one pass over the curve, not four)
+    dd = drawdown_series(e, peak)
+    p5, p95 = tails(r)  # VaR 95 is the 5th percentile (value_at_risk(r, 0.05)); the tail ratio uses both
+    skew, kurtosis = shape_of(r)
     trades_per_day = ledger["trades"] / span_days if span_days > 0 else NAN
 
     by_key = {
@@ -176,17 +181,17 @@ def compute_metrics(
         "annual_volatility": annual_volatility(r, ppy),
         "sharpe": sharpe_ratio(r, ppy),
         "sortino": sortino_ratio(r, ppy),
-        "calmar": calmar_ratio(e, ppy),
-        "max_drawdown": max_drawdown(e),
-        "max_drawdown_duration": max_drawdown_duration(e, ppy, t),
+        "calmar": calmar_ratio(e, ppy, dd),
+        "max_drawdown": max_drawdown(e, dd),
+        "max_drawdown_duration": max_drawdown_duration(e, ppy, t, peak),
         "current_drawdown": current_drawdown(e),
-        "ulcer_index": ulcer_index(e),
-        "recovery_factor": recovery_factor(e),
-        "var_95": value_at_risk(r, 0.05),
+        "ulcer_index": ulcer_index(e, dd),
+        "recovery_factor": recovery_factor(e, peak),
+        "var_95": p5,
         "cvar_95": conditional_value_at_risk(r, 0.05),
-        "tail_ratio": tail_ratio(r),
-        "skew": skewness(r),
-        "kurtosis": excess_kurtosis(r),
+        "tail_ratio": tail_ratio_of(p5, p95),
+        "skew": skew,
+        "kurtosis": kurtosis,
         **ledger,
         "trades_per_day": trades_per_day,
         "exposure_time": float(np.mean(x > 0)) if x is not None and n else NAN,

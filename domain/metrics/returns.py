@@ -137,22 +137,28 @@ def sortino_ratio(returns: FloatArray, periods_per_year: float) -> float:
     return float(np.mean(r) * periods_per_year / downside)
 
 
-def drawdown_series(equity: FloatArray) -> FloatArray:
+def running_peak(equity: FloatArray) -> FloatArray:
+    """The highest mark so far at each mark (the drawdown functions accept it precomputed as ``peak``)."""
+    return np.maximum.accumulate(_as_float(equity))
+
+
+def drawdown_series(equity: FloatArray, peak: FloatArray | None = None) -> FloatArray:
     """Each mark's fall from the running peak, as a fraction (0 at a peak, -0.2 20 % below it)."""
     e = _as_float(equity)
-    dd = np.maximum.accumulate(e)
+    dd = np.maximum.accumulate(e) if peak is None else peak.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(e, dd, out=dd)
     dd -= 1.0
     return dd
 
 
-def max_drawdown(equity: FloatArray) -> float:
-    """Deepest fall from a running peak, as a negative fraction (0 when equity never fell; NaN if empty)."""
+def max_drawdown(equity: FloatArray, drawdown: FloatArray | None = None) -> float:
+    """Deepest fall from a running peak, as a negative fraction (0 when equity never fell; NaN if empty).
+    ``drawdown``: :func:`drawdown_series` of ``equity``, when the caller has it."""
     e = _as_float(equity)
     if e.size == 0:
         return NAN
-    return float(np.min(drawdown_series(e)))
+    return float(np.min(drawdown_series(e) if drawdown is None else drawdown))
 
 
 def current_drawdown(equity: FloatArray) -> float:
@@ -164,7 +170,9 @@ def current_drawdown(equity: FloatArray) -> float:
         return float(e[-1] / np.max(e) - 1.0)
 
 
-def max_drawdown_duration(equity: FloatArray, periods_per_year: float, open_time: IntArray | None = None) -> float:
+def max_drawdown_duration(
+    equity: FloatArray, periods_per_year: float, open_time: IntArray | None = None, peak: FloatArray | None = None
+) -> float:
     """Longest time spent below a previous peak, in days.
 
     A drawdown lasts from the last mark at the peak to the first mark back at or above it (or to the last
@@ -175,7 +183,7 @@ def max_drawdown_duration(equity: FloatArray, periods_per_year: float, open_time
     n = e.size
     if n == 0:
         return NAN
-    under = e < np.maximum.accumulate(e)
+    under = e < (np.maximum.accumulate(e) if peak is None else peak)
     if not under.any():
         return 0.0
     # Each run of marks under water starts after its peak (the last mark not under) and ends at the first
@@ -191,7 +199,7 @@ def max_drawdown_duration(equity: FloatArray, periods_per_year: float, open_time
     return float(np.max(end - start)) * 365.0 / periods_per_year
 
 
-def ulcer_index(equity: FloatArray) -> float:
+def ulcer_index(equity: FloatArray, drawdown: FloatArray | None = None) -> float:
     """Root mean square of the drawdown over every mark (Peter Martin's ulcer index), as a FRACTION.
 
     Martin states it in percent points: multiply by 100 for that (0.05 here is an ulcer index of 5).
@@ -199,25 +207,24 @@ def ulcer_index(equity: FloatArray) -> float:
     e = _as_float(equity)
     if e.size == 0:
         return NAN
-    dd = drawdown_series(e)
-    np.multiply(dd, dd, out=dd)
-    return float(np.sqrt(np.mean(dd)))
+    dd = drawdown_series(e) if drawdown is None else drawdown
+    return float(np.sqrt(np.dot(dd, dd) / dd.size))
 
 
-def recovery_factor(equity: FloatArray) -> float:
+def recovery_factor(equity: FloatArray, peak: FloatArray | None = None) -> float:
     """Net profit over the largest fall from a peak, both in the quote currency (NaN if it never fell)."""
     e = _as_float(equity)
     if e.size == 0:
         return NAN
-    worst = float(np.max(np.maximum.accumulate(e) - e))
+    worst = float(np.max((np.maximum.accumulate(e) if peak is None else peak) - e))
     if not worst > 0:
         return NAN
     return float(e[-1] - e[0]) / worst
 
 
-def calmar_ratio(equity: FloatArray, periods_per_year: float) -> float:
+def calmar_ratio(equity: FloatArray, periods_per_year: float, drawdown: FloatArray | None = None) -> float:
     """CAGR over the absolute maximum drawdown (empyrical); NaN without a drawdown or when infinite."""
-    mdd = max_drawdown(equity)
+    mdd = max_drawdown(equity, drawdown)
     if not mdd < 0:
         return NAN
     ratio = cagr(equity, periods_per_year) / abs(mdd)
@@ -230,6 +237,16 @@ def value_at_risk(returns: FloatArray, cutoff: float = 0.05) -> float:
     if r.size == 0:
         return NAN
     return float(np.percentile(r, 100.0 * cutoff))
+
+
+def tails(returns: FloatArray) -> tuple[float, float]:
+    """The 5th and 95th percentiles of per-bar returns (linear interpolation), from one partial sort: VaR 95
+    is the first, :func:`tail_ratio` is ``|95th| / |5th|``."""
+    r = _as_float(returns)
+    if r.size == 0:
+        return NAN, NAN
+    low, high = np.percentile(r, (5.0, 95.0)).tolist()
+    return low, high
 
 
 def conditional_value_at_risk(returns: FloatArray, cutoff: float = 0.05) -> float:
@@ -246,10 +263,15 @@ def tail_ratio(returns: FloatArray) -> float:
     r = _as_float(returns)
     if r.size == 0:
         return NAN
-    left = abs(float(np.percentile(r, 5.0)))
+    return tail_ratio_of(*tails(r))
+
+
+def tail_ratio_of(low: float, high: float) -> float:
+    """:func:`tail_ratio` from the 5th and 95th percentiles (:func:`tails`)."""
+    left = abs(low)
     if not left > 0:
         return NAN
-    return abs(float(np.percentile(r, 95.0))) / left
+    return abs(high) / left
 
 
 def _central_moments(r: FloatArray) -> tuple[float, float, float, float] | None:
@@ -271,20 +293,21 @@ def _central_moments(r: FloatArray) -> tuple[float, float, float, float] | None:
 
 def skewness(returns: FloatArray) -> float:
     """Biased sample skewness m3 / m2^1.5 (``scipy.stats.skew``, bias=True); NaN without dispersion."""
-    moments = _central_moments(_as_float(returns))
-    if moments is None:
-        return NAN
-    _, m2, m3, _ = moments
-    return m3 / float(m2**1.5)
+    return shape_of(returns)[0]
 
 
 def excess_kurtosis(returns: FloatArray) -> float:
     """Biased excess kurtosis m4 / m2^2 - 3 (``scipy.stats.kurtosis``, fisher=True, bias=True)."""
+    return shape_of(returns)[1]
+
+
+def shape_of(returns: FloatArray) -> tuple[float, float]:
+    """:func:`skewness` and :func:`excess_kurtosis` from one pass over the returns."""
     moments = _central_moments(_as_float(returns))
     if moments is None:
-        return NAN
-    _, m2, _, m4 = moments
-    return m4 / (m2 * m2) - 3.0
+        return NAN, NAN
+    _, m2, m3, m4 = moments
+    return m3 / float(m2**1.5), m4 / (m2 * m2) - 3.0
 
 
 def alpha_beta(returns: FloatArray, benchmark_returns: FloatArray, periods_per_year: float) -> tuple[float, float]:

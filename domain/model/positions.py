@@ -14,8 +14,10 @@ ZERO = Decimal(0)
 # every sum is exact, so the PnL identity holds to the last digit (not just to 28 significant digits).
 _COST_GRID = Decimal("1e-18")
 _CTX = Context(prec=60)
-# Bound methods of that context (looked up once: ``apply`` runs twice per fill, broker and engine).
+# Bound methods of that context (looked up once: ``apply`` runs twice per fill, broker and engine); a
+# venue that settles many whole entries and exits at once uses them to get exactly what ``apply`` gets.
 _add, _sub, _mul = _CTX.add, _CTX.subtract, _CTX.multiply
+exact_add, exact_sub, exact_mul = _add, _sub, _mul
 _BUY = Side.BUY
 
 

@@ -167,7 +167,7 @@ def test_skipping_quiet_bars_gives_the_same_result_as_visiting_every_bar() -> No
     signals = signals_for(3000, entries=entries, exits=exits, stop_distance=1.5)
 
     fast, _ = make_engine(candles, signals, slippage_bps="5")
-    fast._compiled = False  # the Python replay's skipping (the compiled one: test_compiled_replay.py)
+    fast._signal_replay = False  # the engine's own skipping (the venue's signal replay: test_signal_replay.py)
     fast_result = fast.run()
 
     slow, _ = make_engine(candles, signals, slippage_bps="5")

@@ -1,8 +1,8 @@
-"""The compiled replay (adapters/simulation/replay.py) against the engine's bar-by-bar path.
+"""The signal replay (adapters/simulation/replay.py) against the engine's bar-by-bar path.
 
-``Engine.run`` hands a long-only, one-symbol run to the simulated broker's compiled kernel; visiting every
+``Engine.run`` hands a long-only, one-symbol run to the simulated broker's signal replay; visiting every
 bar with ``process_bar`` is the reference. Fills, the exact decimal ledger, trades and denials must be the
-same; equity and exposure are floats computed from a float cash balance in the kernel, so they agree to
+same; equity and exposure are floats computed from a float cash balance in the replay, so they agree to
 rounding (``docs/adr/0003-backtest-speed.md``, fifth step).
 """
 
@@ -36,8 +36,20 @@ def _signals(n: int, seed: int, stop: float, shorts: bool = False, exits: ExitRu
     return s
 
 
+def _gapped(candles: CandleSeries, seed: int) -> CandleSeries:
+    """The same closes, with opens that gap away from the previous close (by up to about 3%), so that some
+    bars open below a long's stop."""
+    rng = np.random.default_rng(seed)
+    open_ = candles.open * np.exp(rng.normal(0, 0.012, len(candles)))
+    high = np.maximum(candles.high, open_)
+    low = np.minimum(candles.low, open_)
+    return CandleSeries.from_arrays(
+        candles.symbol, candles.timeframe, candles.open_time, open_, high, low, candles.close, candles.volume
+    )
+
+
 def _engine(
-    candles: CandleSeries, signals: Signals, cash: str, *, risk: bool, compiled: bool, slippage: str = "5",
+    candles: CandleSeries, signals: Signals, cash: str, *, risk: bool, signal_replay: bool, slippage: str = "5",
     volatility: float = 0.0, config: EngineConfig | None = None,
 ) -> tuple[Engine, SimulatedBroker]:  # fmt: skip
     clock = SimulatedClock(candles.start_ms)
@@ -49,7 +61,7 @@ def _engine(
     engine = Engine(
         candles, signals, broker, clock, Decimal(cash), config=config,
         sizer=FixedFraction(0.9) if risk else None, risk=RiskManager(limits) if limits else None,
-        compiled=compiled,
+        signal_replay=signal_replay,
     )  # fmt: skip
     return engine, broker
 
@@ -60,31 +72,39 @@ def _bar_by_bar(engine: Engine, start: int = 0) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seed", "stop", "cash", "risk", "slippage", "volatility", "start"),
+    ("seed", "stop", "cash", "risk", "slippage", "volatility", "start", "gaps"),
     [
-        (1, 1.5, "10000", False, "5", 0.0, 0),
-        (2, 0.4, "10000", True, "5", 0.0, 0),  # tight stops: many stop-outs, some inside the entry bar
-        (3, float("nan"), "10000", False, "0", 0.0, 0),  # no stop
-        (4, 2.0, "10000", True, "5", 0.5, 0),  # volatility slippage
-        (5, 1.0, "60", False, "5", 0.0, 0),  # a small account: minimum-notional rejections and denials
-        (6, 1.0, "10000", True, "5", 0.0, 700),  # a run that starts late
+        (1, 1.5, "10000", False, "5", 0.0, 0, False),
+        (2, 0.4, "10000", True, "5", 0.0, 0, False),  # tight stops: many stop-outs, some inside the entry bar
+        (3, float("nan"), "10000", False, "0", 0.0, 0, False),  # no stop
+        (4, 2.0, "10000", True, "5", 0.5, 0, False),  # volatility slippage
+        (5, 1.0, "60", False, "5", 0.0, 0, False),  # a small account: minimum-notional rejections and denials
+        (6, 1.0, "10000", True, "5", 0.0, 700, False),  # a run that starts late
+        (7, 1.0, "10000", False, "5", 0.0, 0, True),  # opens that gap through the stop
     ],
 )
-def test_the_compiled_replay_equals_visiting_every_bar(
-    seed: int, stop: float, cash: str, risk: bool, slippage: str, volatility: float, start: int
+def test_the_signal_replay_equals_visiting_every_bar(
+    seed: int, stop: float, cash: str, risk: bool, slippage: str, volatility: float, start: int, gaps: bool
 ) -> None:
     candles = random_walk(2500, seed=seed)
+    if gaps:
+        candles = _gapped(candles, seed)
     signals = _signals(2500, seed, stop, shorts=True)
-    fast, fast_broker = _engine(candles, signals, cash, risk=risk, compiled=True, slippage=slippage,
+    fast, fast_broker = _engine(candles, signals, cash, risk=risk, signal_replay=True, slippage=slippage,
                                 volatility=volatility)  # fmt: skip
     assert fast._replayable(start)
     got = fast.run(start)
-    slow, slow_broker = _engine(candles, signals, cash, risk=risk, compiled=False, slippage=slippage,
+    slow, slow_broker = _engine(candles, signals, cash, risk=risk, signal_replay=False, slippage=slippage,
                                 volatility=volatility)  # fmt: skip
     _bar_by_bar(slow, start)
     want = slow.result()
 
     assert len(got.trades) > 10
+    if gaps:  # some stops filled at the bar's open, which gapped below the stop level
+        opens = dict(zip(candles.open_time.tolist(), candles.open.tolist(), strict=True))
+        references = [(float(f.price + f.slippage / f.quantity), opens[f.timestamp]) for f in got.fills
+                      if f.tag == "stop_loss"]  # fmt: skip
+        assert sum(abs(ref - open_) < 1e-9 * open_ for ref, open_ in references) >= 3
     assert got.fills == want.fills  # ids, sides, exact decimal quantities, prices, fees, slippage, tags
     assert got.trades == want.trades
     assert got.denials == want.denials
@@ -100,8 +120,8 @@ def test_the_compiled_replay_equals_visiting_every_bar(
 def test_rejections_and_short_signals_are_reported_as_the_bar_by_bar_path_does() -> None:
     candles = random_walk(1500, seed=9)
     signals = _signals(1500, 9, 1.0, shorts=True)
-    got = _engine(candles, signals, "40", risk=False, compiled=True)[0].run()
-    slow = _engine(candles, signals, "40", risk=False, compiled=False)[0]
+    got = _engine(candles, signals, "40", risk=False, signal_replay=True)[0].run()
+    slow = _engine(candles, signals, "40", risk=False, signal_replay=False)[0]
     _bar_by_bar(slow)
     want = slow.result()
     reasons = {d.reason.split(":")[0] for d in got.denials}
@@ -109,16 +129,16 @@ def test_rejections_and_short_signals_are_reported_as_the_bar_by_bar_path_does()
     assert got.denials == want.denials
 
 
-def test_a_live_session_can_carry_on_after_a_compiled_run() -> None:
+def test_a_live_session_can_carry_on_after_a_signal_replay() -> None:
     """process_bar after run() continues from the replay's state: the same as one bar-by-bar run."""
     candles = random_walk(1200, seed=12)
     signals = _signals(1200, 12, 1.2)
     head = candles.slice(0, 800)
     arrays = (signals.long_entry, signals.long_exit, signals.short_entry, signals.short_exit)
     head_signals = Signals(*(a[:800] for a in arrays), signals.stop_distance[:800], signals.size[:800], 0)
-    fast, _ = _engine(head, head_signals, "10000", risk=True, compiled=True)
+    fast, _ = _engine(head, head_signals, "10000", risk=True, signal_replay=True)
     fast.run()
-    slow, _ = _engine(head, head_signals, "10000", risk=True, compiled=False)
+    slow, _ = _engine(head, head_signals, "10000", risk=True, signal_replay=False)
     _bar_by_bar(slow)
     assert fast.state.portfolio == slow.state.portfolio
     assert fast.state.books == slow.state.books
@@ -129,7 +149,7 @@ def test_a_live_session_can_carry_on_after_a_compiled_run() -> None:
     "case",
     ["trailing", "ladder", "short", "scale_in", "two_symbols", "zero_volume", "disabled"],
 )
-def test_what_the_kernel_does_not_model_takes_the_bar_by_bar_path(case: str) -> None:
+def test_what_the_signal_replay_does_not_model_takes_the_bar_by_bar_path(case: str) -> None:
     candles = random_walk(300, seed=4)
     exits = {"trailing": ExitRules(trailing_pct=0.02), "ladder": ExitRules(take_profits=((0.02, 0.5),))}.get(case)
     signals = _signals(300, 4, 1.0, exits=exits)
@@ -141,7 +161,7 @@ def test_what_the_kernel_does_not_model_takes_the_bar_by_bar_path(case: str) -> 
             candles.symbol, candles.timeframe, candles.open_time, candles.open, candles.high, candles.low,
             candles.close, volume,
         )  # fmt: skip
-    engine, _ = _engine(candles, signals, "10000", risk=False, compiled=case != "disabled", config=config)
+    engine, _ = _engine(candles, signals, "10000", risk=False, signal_replay=case != "disabled", config=config)
     if case == "two_symbols":
         other = random_walk(300, seed=5, symbol="ETHUSDT")
         frame = MarketFrame.align([candles, other])
