@@ -134,14 +134,8 @@ class EngineResult:
     denials: list[Denial]
     portfolio: Portfolio
     cash: FloatArray
-
-    @property
-    def fees_paid(self) -> float:
-        return float(sum((f.fee for f in self.fills), ZERO))
-
-    @property
-    def slippage_paid(self) -> float:
-        return float(sum((f.slippage for f in self.fills), ZERO))
+    fees_paid: float  # every fill's fee, quote currency (exact sum, then rounded)
+    slippage_paid: float  # every fill's slippage cost, quote currency
 
 
 class Engine:
@@ -245,9 +239,11 @@ class Engine:
         # The cash balance after each fill and the bar of that fill (the cash curve is built from them).
         self._cash_rows: list[int] = []
         self._cash_after: list[float] = []
+        self._fees_paid = self._slippage_paid = ZERO  # over every fill
         self._peak = float(initial_cash)  # highest equity marked so far (kept only with a sizer or risk)
         self._tracks_peak = sizer is not None or risk is not None
         self._day = self._first_of_day = -1
+        self._bar_ms = self.frame.timeframe.milliseconds
         self._equity_at: Callable[[int], float] | None = None  # during a venue's replay: its equity at a bar
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
@@ -409,6 +405,7 @@ class Engine:
         pending = self._pending_trades
         wins = losses = 0
         win_sum = loss_sum = 0.0
+        fees_paid, slippage_paid = self._fees_paid, self._slippage_paid
         append = pending.append
         for k in range(0, 2 * closed, 2):
             # The same decimal operations as _on_fill for a whole exit of a single entry. The average entry
@@ -423,11 +420,18 @@ class Engine:
             elif net_f < 0:
                 losses += 1
                 loss_sum -= net_f
+            entry_slippage, slippage = entry.slippage, exit_.slippage
+            fees_paid = fees_paid + entry_fee + fee  # fill by fill, as _on_fill sums them
+            slippage_paid = slippage_paid + entry_slippage + slippage
             fields: _TradeFields = (
                 symbol, _LONG, entry.timestamp, exit_.timestamp, float(entry_price), float(price), float(quantity),
-                float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry.slippage + exit_.slippage),
+                float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry_slippage + slippage),
             )  # fmt: skip
             append((0, rows[k], rows[k + 1], fields))
+        if len(fills) % 2:  # an entry still open
+            fees_paid += fills[-1].fee
+            slippage_paid += fills[-1].slippage
+        self._fees_paid, self._slippage_paid = fees_paid, slippage_paid
         self._settle_trades()
         self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
         if self._tracks_peak:
@@ -452,7 +456,7 @@ class Engine:
         self._settle_trades()
         return EngineResult(
             self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio,
-            self._cash_curve(),
+            self._cash_curve(), float(self._fees_paid), float(self._slippage_paid),
         )  # fmt: skip
 
     def _cash_curve(self) -> FloatArray:
@@ -752,9 +756,14 @@ class Engine:
             self._fold_spans()
         now = self.frame.open_time.item(i)
         day = now - now % _DAY_MS
-        if day != self._day:  # the day's first row, searched once per day
+        if day != self._day:  # the day's first row, found once per day
             self._day = day
-            self._first_of_day = int(self.frame.open_time.searchsorted(day))
+            # Without a gap since midnight it is (now - midnight) / bar length rows back; else searched.
+            guess = i - (now - day) // self._bar_ms
+            if guess >= 0 and self.frame.open_time.item(guess) == day:
+                self._first_of_day = guess
+            else:
+                self._first_of_day = int(self.frame.open_time.searchsorted(day))
         first_of_day = self._first_of_day
         day_start = equity_curve.item(first_of_day - 1) if first_of_day > 0 else self._initial_cash
         if math.isnan(day_start) and self._spans:
@@ -903,6 +912,8 @@ class Engine:
         # cash - signed quantity x price - fee, written per side (the same exact Decimal result).
         state.cash = state.cash - quantity * price - fee if buy else state.cash + quantity * price - fee
         self.fills.append(fill)
+        self._fees_paid += fee
+        self._slippage_paid += fill.slippage
         self._cash = float(state.cash)
         self._cash_rows.append(i)
         self._cash_after.append(self._cash)
