@@ -23,7 +23,7 @@ from application.batch import collector_paused
 from application.ports.broker import Broker, ReplayAccount, ReplayOutcome, SignalReplay
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
-from domain.model.candles import BoolArray, CandleSeries, FloatArray
+from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
 from domain.model.market import MarketFrame, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
@@ -402,17 +402,22 @@ class Engine:
         self._cash_rows.extend(rows)
         self._cash_after.extend(outcome.cash_after)
         closed = len(fills) // 2
-        pending = self._pending_trades
         wins = losses = 0
         win_sum = loss_sum = 0.0
         fees_paid, slippage_paid = self._fees_paid, self._slippage_paid
-        append = pending.append
-        for k in range(0, 2 * closed, 2):
+        if closed:
+            bars = np.array(rows[: 2 * closed], dtype=np.int64)
+            highs, lows = self._extremes(0, bars[0::2], bars[1::2])
+            extremes = zip(highs.tolist(), lows.tolist(), strict=True)
+        else:
+            extremes = zip((), (), strict=True)
+        append = self.trades.append
+        pairs = iter(fills)
+        for (entry, exit_), (high, low) in zip(zip(pairs, pairs), extremes):  # noqa: B905 (a last entry is open)
             # The same decimal operations as _on_fill for a whole exit of a single entry. The average entry
             # of one fill is its price (cost / quantity is exact: the price has at most 28 digits).
-            entry, exit_ = fills[k], fills[k + 1]
-            entry_price, entry_fee = entry.price, entry.fee
-            quantity, price, fee = exit_.quantity, exit_.price, exit_.fee
+            entry_price, entry_fee, entry_slippage = entry.price, entry.fee, entry.slippage
+            quantity, price, fee, slippage = exit_.quantity, exit_.price, exit_.fee, exit_.slippage
             net_f = float(quantity * (price - entry_price) - entry_fee - fee)
             if net_f > 0:
                 wins += 1
@@ -420,19 +425,20 @@ class Engine:
             elif net_f < 0:
                 losses += 1
                 loss_sum -= net_f
-            entry_slippage, slippage = entry.slippage, exit_.slippage
             fees_paid = fees_paid + entry_fee + fee  # fill by fill, as _on_fill sums them
             slippage_paid = slippage_paid + entry_slippage + slippage
-            fields: _TradeFields = (
-                symbol, _LONG, entry.timestamp, exit_.timestamp, float(entry_price), float(price), float(quantity),
-                float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry_slippage + slippage),
+            entry_f = float(entry_price)
+            append(
+                Trade(
+                    symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(price), float(quantity),
+                    float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry_slippage + slippage),
+                    *excursions(_LONG, entry_f, high, low),
+                )
             )  # fmt: skip
-            append((0, rows[k], rows[k + 1], fields))
         if len(fills) % 2:  # an entry still open
             fees_paid += fills[-1].fee
             slippage_paid += fills[-1].slippage
         self._fees_paid, self._slippage_paid = fees_paid, slippage_paid
-        self._settle_trades()
         self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
         if self._tracks_peak:
             self._peak = outcome.peak
@@ -570,27 +576,30 @@ class Engine:
         table = np.array([(c, a, b) for c, a, b, _ in pending], dtype=np.int64)
         highs = np.empty(len(pending))
         lows = np.empty(len(pending))
-        last = len(self.frame) - 1
         for c in np.unique(table[:, 0]).tolist():
             sel = np.flatnonzero(table[:, 0] == c)
-            bounds = np.empty(2 * sel.size, dtype=np.int64)
-            bounds[0::2] = table[sel, 1]
-            # [a, b + 1) as reduceat pairs; b + 1 past the end is read as [a, last) and the last bar folded in.
-            ends = table[sel, 2] + 1
-            bounds[1::2] = np.minimum(ends, last)
-            high, low = self._highs[c], self._lows[c]
-            hi = np.fmax.reduceat(high, bounds)[0::2]
-            lo = np.fmin.reduceat(low, bounds)[0::2]
-            tail = ends > last
-            if tail.any():
-                hi[tail] = np.fmax(hi[tail], high[last])
-                lo[tail] = np.fmin(lo[tail], low[last])
-            highs[sel] = hi
-            lows[sel] = lo
+            highs[sel], lows[sel] = self._extremes(c, table[sel, 1], table[sel, 2])
         trades = self.trades
         for (_, _, _, fields), hi_, lo_ in zip(pending, highs.tolist(), lows.tolist(), strict=True):
             direction, entry_f = fields[1], fields[4]
             trades.append(Trade(*fields, *excursions(direction, entry_f, hi_, lo_)))
+
+    def _extremes(self, c: int, first: IntArray, last: IntArray) -> tuple[FloatArray, FloatArray]:
+        """The highest high and lowest low of column ``c`` over each ``[first, last]`` (bars, inclusive)."""
+        end = len(self.frame) - 1
+        bounds = np.empty(2 * first.size, dtype=np.int64)
+        bounds[0::2] = first
+        # [a, b + 1) as reduceat pairs; b + 1 past the end is read as [a, end) and the last bar folded in.
+        ends = last + 1
+        bounds[1::2] = np.minimum(ends, end)
+        high, low = self._highs[c], self._lows[c]
+        hi = np.fmax.reduceat(high, bounds)[0::2]
+        lo = np.fmin.reduceat(low, bounds)[0::2]
+        tail = ends > end
+        if tail.any():
+            hi[tail] = np.fmax(hi[tail], high[end])
+            lo[tail] = np.fmin(lo[tail], low[end])
+        return hi, lo
 
     def _fold_spans(self) -> None:
         """Fold the deferred spans not yet seen into the peak equity. ``x * qty + cash`` is monotone in ``x``

@@ -390,7 +390,6 @@ class SimulatedBroker:
         column = self._col[symbol]
         open_px, open_ms, rate = self._open_px[column], self._open_ms, self._taker
         entries = replayer.entries
-        tags = ("entry", "exit", "stop_loss")
         # The fills in exact decimals, by the same operations as _execute (prices from the bar's open and
         # the stop level, slipped by the same factors), and the position by those of Position.apply for
         # whole entries and exits: the venue's ledger is the one process_bar keeps.
@@ -399,45 +398,50 @@ class SimulatedBroker:
         cash = self._cash
         previous = self._positions.get(symbol) or Position(symbol)
         held, cost, realized, fees = previous.quantity, previous.cost, previous.realized_pnl, previous.fees
-        rows: list[int] = []
         slips = self._slip[column]
-        slipped = self._slipped
-        last_steps, quantity = -1, _ZERO
+        factors = self._slip_factors
+        quantity = _ZERO
         for row, kind, seq, steps in replayer.fills:
-            rows.append(row)
-            if steps != last_steps:  # an exit sells what its entry bought: one conversion per trade
-                last_steps, quantity = steps, Decimal(steps) * step
             reference = Decimal(repr(open_px.item(row)))  # _dec: the price as written
-            if kind == rk.EXIT:
-                oid = exit_id(seq)
-            else:
-                parent = entries[seq]
-                oid = parent.client_order_id
-                if kind == rk.STOP_LOSS:
-                    oid += "-sl"
-                    stop = parent.stop_loss
-                    if stop is not None and stop < reference:
-                        reference = stop
-            buy = kind == rk.ENTRY
-            price = slipped(reference, buy, column, row) if slips.item(row) else reference
-            notional = price * quantity
-            fee = notional * rate
-            append(
-                Fill(
-                    oid, symbol, _BUY if buy else _SELL, quantity, price, fee, open_ms.item(row), "taker",
-                    abs(price - reference) * quantity, tags[kind],
-                )
-            )  # fmt: skip
-            if buy:
+            slip = slips.item(row)
+            if kind == rk.ENTRY:
+                quantity = Decimal(steps) * step  # the exit that follows sells the same
+                price = reference * (factors.get(slip) or self._slip_pair(slip))[0] if slip else reference
+                notional = price * quantity
+                fee = notional * rate
+                append(
+                    Fill(
+                        entries[seq].client_order_id, symbol, _BUY, quantity, price, fee, open_ms.item(row), "taker",
+                        abs(price - reference) * quantity, "entry",
+                    )
+                )  # fmt: skip
                 cash = cash - notional - fee
                 cost = _pos_add(cost, _pos_mul(quantity, price))
                 held = _pos_add(held, quantity)
-            else:  # the whole position
+            else:  # the whole position, at the next open or at the stop
+                if kind == rk.EXIT:
+                    oid, tag = exit_id(seq), "exit"
+                else:
+                    parent = entries[seq]
+                    oid, tag = parent.client_order_id + "-sl", "stop_loss"
+                    stop = parent.stop_loss
+                    if stop is not None and stop < reference:
+                        reference = stop
+                price = reference * (factors.get(slip) or self._slip_pair(slip))[1] if slip else reference
+                notional = price * quantity
+                fee = notional * rate
+                append(
+                    Fill(
+                        oid, symbol, _SELL, quantity, price, fee, open_ms.item(row), "taker",
+                        abs(price - reference) * quantity, tag,
+                    )
+                )  # fmt: skip
                 cash = cash + notional - fee
                 realized = _pos_add(realized, _pos_sub(_pos_mul(quantity, price), cost))
                 cost = _pos_sub(cost, cost)
                 held = _pos_add(held, -quantity)
             fees = _pos_add(fees, fee)
+        rows = [fill[0] for fill in replayer.fills]
         self._cash = cash
         if fills:
             self._positions[symbol] = Position(symbol, held, cost, realized, fees)
@@ -499,13 +503,16 @@ class SimulatedBroker:
         slip = self._slip[j].item(index)
         if slip == 0:
             return reference
-        factors = self._slip_factors.get(slip)
-        if factors is None:
-            if len(self._slip_factors) > 4096:  # volatility slippage: a new fraction on most bars
-                self._slip_factors.clear()
-            factor = Decimal(repr(slip))
-            factors = self._slip_factors[slip] = (_ONE + factor, _ONE - factor)
+        factors = self._slip_factors.get(slip) or self._slip_pair(slip)
         return reference * factors[0] if is_buy else reference * factors[1]
+
+    def _slip_pair(self, slip: float) -> tuple[Decimal, Decimal]:
+        """``(1 + slip, 1 - slip)`` in decimals (the fraction as written), cached."""
+        if len(self._slip_factors) > 4096:  # volatility slippage: a new fraction on most bars
+            self._slip_factors.clear()
+        factor = Decimal(repr(slip))
+        pair = self._slip_factors[slip] = (_ONE + factor, _ONE - factor)
+        return pair
 
     def _fill_market(self, work: _Working, index: int, fills: list[Fill]) -> None:
         reference = _dec(self._open_px[work.col].item(index))
