@@ -209,6 +209,13 @@ class Engine:
         # Per-symbol constants read on every decision and visit, looked up once here.
         self._manages = [e.manages_stop for e in self._exits]
         self._min_notional = [float(ins.min_notional) for ins in self._instruments]
+        cfg = self.config
+        # What one symbol may hold, as a fraction of equity (the gross cap shared evenly unless set).
+        self._symbol_cap = (
+            cfg.max_symbol_exposure
+            if cfg.max_symbol_exposure is not None
+            else cfg.max_gross_exposure / len(self._symbols)
+        )
         self._cols = [frame.close[:, j] for j in range(k)]
         self._marks = [frame.mark[:, j] for j in range(k)]
         self._highs = [frame.high[:, j] for j in range(k)]
@@ -681,20 +688,17 @@ class Engine:
         size = self._size[j].item(i)
         price = self._cols[j].item(i)
         held_value = 0.0 if flat else abs(self._qty[j] * price)
-        cfg = self.config
-        symbol_cap = (
-            cfg.max_symbol_exposure
-            if cfg.max_symbol_exposure is not None
-            else cfg.max_gross_exposure / len(self._symbols)
-        )
         if not (equity > 0 and size > 0):
             self._deny(symbol, f"no equity to commit (equity {equity:.2f}, size {size:g})")
             return None
+        now = self.clock.now_ms()
         if self._sizer is not None or self._risk is not None:
-            size = self._risk_checked_size(j, i, side, equity, gross, size)
+            size = self._risk_checked_size(j, i, side, equity, gross, size, now)
             if size <= 0:
                 return None
-        budget = min(size * equity, symbol_cap * equity - held_value, cfg.max_gross_exposure * equity - gross)
+        budget = min(
+            size * equity, self._symbol_cap * equity - held_value, self.config.max_gross_exposure * equity - gross
+        )
         if budget < self._min_notional[j] or budget <= 0:
             reason = "exposure caps leave" if budget < size * equity else "equity commits"
             self._deny(symbol, f"entry skipped: {reason} {max(budget, 0):.2f} {symbol.quote}, below the minimum order")
@@ -714,9 +718,8 @@ class Engine:
             if ladder
             else ()
         )
-        now = self.clock.now_ms()
         if side is _BUY:
-            quote = Decimal(repr(float(budget))).quantize(_CENT, rounding=ROUND_DOWN)
+            quote = Decimal(repr(budget)).quantize(_CENT, rounding=ROUND_DOWN)
             request = OrderRequest(
                 self._next_id("entry"), symbol, side, OrderType.MARKET, None, now,
                 quote_quantity=quote, stop_loss=stop, take_profits=targets, tag="entry",
@@ -733,14 +736,15 @@ class Engine:
         return budget, request
 
     # -- risk -----------------------------------------------------------------------------------------
-    def _risk_checked_size(self, j: int, i: int, side: Side, equity: float, gross: float, size: float) -> float:
+    def _risk_checked_size(
+        self, j: int, i: int, side: Side, equity: float, gross: float, size: float, now: int
+    ) -> float:
         """The fraction of equity the sizer asks for and the risk manager allows; reasons are recorded."""
-        symbol = self._symbols[j]
         price = self._cols[j].item(i)
         atr = self._atr[j]
         confidence = self._confidence[j]
         proposal = EntryProposal(
-            self._names[j], self.clock.now_ms(), 1 if side is _BUY else -1, price,
+            self._names[j], now, 1 if side is _BUY else -1, price,
             stop_distance=self._stop[j].item(i),
             atr=atr.item(i) if atr is not None else math.nan,
             confidence=confidence.item(i) if confidence is not None else 1.0,
@@ -751,10 +755,13 @@ class Engine:
         if self._risk is None:
             return fraction if fraction > 0 else 0.0
         decision = self._risk.assess(proposal, account, fraction, sizer=self._sizer)
-        action = "denied" if decision.denied else "reduced"
-        for reason in decision.reasons:
-            self._deny(symbol, reason, action)
-        return 0.0 if decision.denied else decision.fraction
+        denied = decision.denied
+        if decision.reasons:
+            symbol = self._symbols[j]
+            action = "denied" if denied else "reduced"
+            for reason in decision.reasons:
+                self._deny(symbol, reason, action)
+        return 0.0 if denied else decision.fraction
 
     def _account_view(self, j: int, i: int, equity: float, gross: float) -> AccountView:
         # The peak is kept up to date as bars are marked (process_bar, _mark_between) and deferred spans

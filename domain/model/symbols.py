@@ -70,13 +70,18 @@ class Instrument:
     tick_size: Decimal = Decimal("0.01")
     step_size: Decimal = Decimal("0.00001")
     min_notional: Decimal = Decimal("10")
+    # A tick of 1 x 10^k (0.01, 1, 10; not 0.010 or 0.5): rounding to it is one quantize.
+    _decimal_tick: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.step_size <= 0 or self.min_notional < 0:
             raise InvalidOrder(f"{self.symbol}: tick and step sizes must be positive, min notional >= 0")
+        object.__setattr__(self, "_decimal_tick", self.tick_size.as_tuple().digits == (1,))
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Round a price to the nearest tick (half to even)."""
+        if self._decimal_tick:  # the same value and exponent as ticks x tick below
+            return _as_decimal(price).quantize(self.tick_size, rounding=ROUND_HALF_EVEN)
         ticks = (_as_decimal(price) / self.tick_size).quantize(_ONE, rounding=ROUND_HALF_EVEN)
         return ticks * self.tick_size
 

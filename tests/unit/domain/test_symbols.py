@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 import pytest
@@ -55,6 +55,15 @@ def test_round_price_is_half_even_to_the_tick():
     coarse = Instrument(BTC, tick_size=Decimal("0.5"))
     assert coarse.round_price(Decimal("100.25")) == Decimal("100.0")  # 200.5 ticks -> 200
     assert coarse.round_price(Decimal("100.75")) == Decimal("101.0")  # 201.5 ticks -> 202
+
+
+@pytest.mark.parametrize("tick", ["0.01", "1", "1E+1", "0.010", "0.5"])
+@pytest.mark.parametrize("price", [19601.123456789, 0.1 + 0.2, 1e21, 123.455, 7.0])
+def test_round_price_writes_the_tick_grid_the_same_way_whatever_the_tick(tick: str, price: float) -> None:
+    """A 1 x 10^k tick takes a shorter path: same value and same exponent (as printed) as ticks x tick."""
+    inst = Instrument(BTC, tick_size=Decimal(tick))
+    ticks = (Decimal(repr(price)) / inst.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    assert str(inst.round_price(price)) == str(ticks * inst.tick_size)
 
 
 def test_round_quantity_is_always_down_to_the_step():
