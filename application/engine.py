@@ -774,12 +774,13 @@ class Engine:
         day = now - now % _DAY_MS
         if day != self._day:  # the day's first row, found once per day
             self._day = day
-            # Without a gap since midnight it is (now - midnight) / bar length rows back; else searched.
+            # Without a gap since midnight it is (now - midnight) // bar length rows back; else searched.
+            times = self.frame.open_time
             guess = i - (now - day) // self._bar_ms
-            if guess >= 0 and self.frame.open_time.item(guess) == day:
+            if guess >= 0 and times.item(guess) >= day and (guess == 0 or times.item(guess - 1) < day):
                 self._first_of_day = guess
             else:
-                self._first_of_day = int(self.frame.open_time.searchsorted(day))
+                self._first_of_day = int(times.searchsorted(day))
         first_of_day = self._first_of_day
         day_start = equity_curve.item(first_of_day - 1) if first_of_day > 0 else self._initial_cash
         if math.isnan(day_start) and self._spans:

@@ -94,3 +94,29 @@ def test_the_drawdown_circuit_breaker_denies_entries_with_a_reason() -> None:
     assert len([f for f in result.fills if f.tag == "entry"]) == 1
     (denial,) = result.denials
     assert denial.reason.startswith("max_drawdown")
+
+
+@pytest.mark.parametrize("offset_ms", [0, 20 * 60_000])  # bars on the hour, and bars at hh:20
+def test_the_day_start_equity_is_the_last_close_before_midnight_across_gaps(offset_ms: int) -> None:
+    """The daily loss limit compares with the equity at the close of the day's last bar before midnight,
+    found without a search when no bar is missing since midnight and by one when some are."""
+    rng = np.random.default_rng(3)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 24 * 8)))
+    full = series(closes, start_ms=1_600_041_600_000 + offset_ms)
+    keep = np.ones(len(closes), dtype=bool)
+    keep[[30, 31, 50, 70, 71, 72, 95, 96, 97, 140]] = False  # gaps, some across midnight
+    candles = CandleSeries.from_arrays(
+        full.symbol, full.timeframe, full.open_time[keep], full.open[keep], full.high[keep], full.low[keep],
+        full.close[keep], full.volume[keep],
+    )  # fmt: skip
+    limits = merge(RiskLimits.unlimited(), {"daily_loss_limit": 0.5})
+    run = engine(MarketFrame.align([candles]), [entries_at(len(candles), [1])], limits, fraction=0.9)
+    result = run.run()
+    times = candles.open_time
+    day_ms = 86_400_000
+    for i in range(len(candles)):
+        midnight = times[i] - times[i] % day_ms
+        first = int(np.searchsorted(times, midnight))
+        want = result.equity[first - 1] if first > 0 else 10_000.0
+        view = run._account_view(0, i, float(result.equity[i]), 0.0)
+        assert view.day_start_equity == want, i
