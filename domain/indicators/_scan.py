@@ -53,7 +53,7 @@ def linear_scan(x: FloatArray, alpha: float, beta: float, start: float, centre: 
         return np.empty(0)
     nb = -(-n // BLOCK)
     flat = np.zeros(nb * BLOCK)
-    flat[:n] = x - centre
+    np.subtract(x, centre, out=flat[:n])
     cols = flat.reshape(nb, BLOCK).T.copy()  # row j: the j-th bar of every block
     local = np.empty_like(cols)
     np.multiply(cols[0], alpha, out=local[0])
@@ -69,10 +69,12 @@ def linear_scan(x: FloatArray, alpha: float, beta: float, start: float, centre: 
     for tail in local[-1, :-1].tolist():
         anchor = last_power * anchor + tail
         anchors.append(anchor)
-    out = np.multiply(np.array(powers)[:, None], np.array(anchors)[None, :])
+    out = np.multiply(np.array(powers)[:, None], np.array(anchors)[None, :], out=cols)  # cols is free again
     out += local
-    result: FloatArray = centre + out.T.reshape(-1)[:n]
-    return result
+    result = np.empty((nb, BLOCK))  # back to bar order: block by block
+    np.add(out.T, centre, out=result)
+    series: FloatArray = result.reshape(-1)[:n]
+    return series
 
 
 class LinearScan:
