@@ -135,9 +135,12 @@ def _frame(d: dict[str, np.ndarray]) -> Any:
 # One runner per library: prepare(arrays) -> data (not timed); run(data) -> summary (timed)
 
 
+# Every rule the risk manager has for one symbol is on and evaluated at each entry, with limits this
+# all-in strategy never reaches (its entries commit 100% of equity with a 2% stop: 2% at risk), so atb
+# trades the same positions as the other libraries.
 NON_BINDING_RISK = {
-    "max_risk_per_trade": "0", "max_position": "inf", "max_gross_exposure": "inf", "daily_loss_limit": "0",
-    "max_drawdown": "0", "drawdown_steps": "", "regime_caps": "", "min_fraction": "0",
+    "max_risk_per_trade": "1", "max_position": "1", "max_gross_exposure": "1", "daily_loss_limit": "0.99",
+    "max_drawdown": "0.999", "drawdown_steps": "0.995:0.5", "regime_caps": "", "min_fraction": "0.0001",
 }  # fmt: skip
 
 
@@ -162,8 +165,9 @@ class AtbRunner:
         from domain.model.timeframe import Timeframe
         from entrypoints.container import simulator
 
-        # Risk checks run on every entry (sizer, risk manager, correlation and regime inputs) but with
-        # limits that never bind, so every library trades the same positions.
+        # Risk checks run on every entry (sizer, risk manager with its drawdown, daily loss, per-trade
+        # risk, position, gross and dust rules) with limits that never bind, so every library trades the
+        # same positions.
         request = BacktestRequest(
             "ema_cross", (series.symbol,), Timeframe.H1, Decimal(CASH), simulation=self._settings(),
             risk=NON_BINDING_RISK,

@@ -41,19 +41,6 @@ Decide = Callable[[ReplayAccount], "OrderRequest | None"]
 Reject = Callable[[int, int, float, float], None]  # bar, code, amount, cash
 
 
-def first_at_or_below(values: FloatArray, start: int, stop: int, level: float) -> int:
-    """First ``j`` in ``[start, stop)`` with ``values[j] <= level``; ``stop`` if none (NaN never matches)."""
-    if stop - start <= 8:
-        item = values.item
-        for j in range(start, stop):
-            if item(j) <= level:
-                return j
-        return stop
-    hit = values[start:stop] <= level
-    k = int(hit.argmax())  # the first True, or 0 when there is none
-    return start + k if hit.item(k) else stop
-
-
 class SignalReplayer:
     """One replay of bars ``start..n`` for one symbol. ``run`` fills ``equity`` and ``exposure`` and leaves
     the outcome in its attributes:
@@ -129,6 +116,7 @@ class SignalReplayer:
         exit_bars = (np.flatnonzero(lx[start:] | se[start:]) + start).tolist()
         n_entry, n_exit = len(entry_bars), len(exit_bars)
         find = bisect.bisect_left
+        highest = np.maximum.reduce
         track = self.track_peak
         peak = self.peak
         record = self.fills.append
@@ -170,17 +158,22 @@ class SignalReplayer:
                     kx = find(exit_bars, i, kx)
                     x = exit_bars[kx] if kx < n_exit else n
                     last = x if x < n else n - 1
-                    hit = first_at_or_below(low, i, last + 1, stop) if stop > 0 else last + 1
+                    hit = last + 1
+                    if stop > 0:  # the first bar up to the exit signal whose low reaches the stop
+                        touched = low[i:hit] <= stop
+                        k = touched.argmax()  # the first True, or 0 when there is none
+                        if touched.item(k):
+                            hit = i + int(k)
                     if hit <= last:
                         # The stop fills in bar `hit`, at the stop or at a worse open (a gap through it).
                         if track and hit > i:
-                            peak = max(peak, float(mark[i:hit].max()) * qty + cash)
+                            peak = max(peak, float(highest(mark[i:hit])) * qty + cash)
                         bar_open = open_.item(hit)
                         price = (bar_open if bar_open < stop else stop) * (1.0 - slip.item(hit))
                         exit_row, kind, exit_order = hit, STOP_LOSS, order
                     else:
                         if track:
-                            peak = max(peak, float(mark[i : last + 1].max()) * qty + cash)
+                            peak = max(peak, float(highest(mark[i : last + 1])) * qty + cash)
                         if x >= n:  # still long at the end
                             self.steps, self.stop, self.open_seq = steps, stop, order
                             break

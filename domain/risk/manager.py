@@ -80,8 +80,8 @@ class RiskManager:
                 why += f": {sizer.why_zero(proposal, account)}"
             return RiskDecision(0.0, (f"sizer: {why}",))
 
-        # 2. circuit breaker
-        drawdown = account.drawdown
+        # 2. circuit breaker (the drawdown is read only by rules that are on)
+        drawdown = account.drawdown if lim.max_drawdown > 0 or lim.drawdown_steps else 0.0
         if lim.max_drawdown > 0 and drawdown >= lim.max_drawdown:
             return RiskDecision(
                 0.0,
@@ -92,7 +92,7 @@ class RiskManager:
             )
 
         # 3. daily loss limit
-        day_return = account.day_return
+        day_return = account.day_return if lim.daily_loss_limit > 0 else 0.0
         if lim.daily_loss_limit > 0 and day_return <= -lim.daily_loss_limit:
             return RiskDecision(
                 0.0,
@@ -104,7 +104,7 @@ class RiskManager:
 
         f = fraction
         # 4. dynamic risk: scale down in drawdown
-        mult, step = lim.drawdown_multiplier(drawdown)
+        mult, step = lim.drawdown_multiplier(drawdown) if lim.drawdown_steps else (1.0, 0.0)
         if mult < 1.0:
             f *= mult
             reasons.append(f"drawdown_steps: drawdown {_pct(drawdown)} >= {_pct(step)}: size x{mult:g}")
@@ -159,7 +159,7 @@ class RiskManager:
                     f = room
 
         # 8. gross exposure, capped lower in some regimes
-        regime_cap, pattern = lim.regime_cap(account.regime)
+        regime_cap, pattern = lim.regime_cap(account.regime) if lim.regime_caps else (math.inf, "")
         cap = lim.max_gross_exposure
         which = "max_gross_exposure"
         if regime_cap < cap:
