@@ -61,7 +61,8 @@ HOUR_MS = 3_600_000
 CONFIG = {
     "atb": "RunBacktest('ema_cross'): fee 10 bps per side, slippage 5 bps on market and stop fills, stop 2% "
     "below the deciding close placed at entry (can trigger in the entry bar, gap fills at the open), exchange "
-    "rules on (step 0.00001, tick 0.01, min notional 10, balance check), metrics computed",
+    "rules on (step 0.00001, tick 0.01, min notional 10, balance check), sizer and risk manager at every entry "
+    "with every rule on and limits that never bind, metrics computed",
     "backtesting.py": "FractionalBacktest (unit 1e-8): commission 0.001, spread 0.001 (charged on entry only, "
     "so ~5 bps per side), buy(size=0.9999, sl=close*0.98), position.close() on cross down, EMAs by pandas "
     "ewm(adjust=False), lib.crossover, stats computed by run(), progress bar off",

@@ -11,12 +11,14 @@ while flat). Between two events nothing can happen, so it never looks at those b
 - flat, the next event is the next bar that asks for an entry (a sorted list of them, bisected);
 - long, it is the next bar that asks for an exit, or the first bar before it whose low reaches the stop
   (one vectorised search over the bars in between);
-- equity between events is cash (flat) or cash + quantity x close (long), written one span at a time;
-  exposure is written once at the end from the quantity held at each close.
+- equity between events is cash (flat) or cash + quantity x close (long): equity and exposure are written
+  once, at the end, from the cash and the quantity held after each fill (``equity_at`` gives an earlier
+  bar's equity while the replay runs, for the engine's risk rules).
 
 It hands control back to the engine for every entry decision, so sizing and risk checks stay the domain's
 code. Arithmetic is in float64 (quantities are whole numbers of steps); the broker rebuilds the decimal fills
-from the fill table. ``docs/adr/0003-backtest-speed.md`` (fifth step) says which runs take this path and why.
+from the fill table. ``docs/adr/0003-backtest-speed.md`` (fifth and sixth steps) says which runs take this
+path and why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import bisect
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np
 
@@ -38,6 +41,7 @@ ENTRY, EXIT, STOP_LOSS = 0, 1, 2
 REJ_ZERO, REJ_NOTIONAL, REJ_BALANCE = 1, 2, 3
 
 Decide = Callable[[ReplayAccount], "OrderRequest | None"]
+T = TypeVar("T", float, np.ndarray)
 Reject = Callable[[int, int, float, float], None]  # bar, code, amount, cash
 
 
@@ -93,7 +97,8 @@ class SignalReplayer:
         self.stop = math.nan
         self.open_seq = self.seq = self.pending_exit = self.pending_entry = 0
 
-    def quantity(self, steps: int) -> float:
+    def quantity(self, steps: T) -> T:
+        """``steps`` x the step size as a float (or an array of them): the same float as the decimal."""
         inv = self.inv_step
         return steps / inv if inv > 0 else steps * self.step
 
@@ -252,7 +257,7 @@ class SignalReplayer:
         table = np.array(self.fills, dtype=np.int64).reshape(-1, 4)
         rows = np.concatenate(([self.start], table[:, 0]))
         steps = np.concatenate(([0], np.where(table[:, 1] == ENTRY, table[:, 3], 0))).astype(np.float64)
-        quantities = steps / self.inv_step if self.inv_step > 0 else steps * self.step
+        quantities = self.quantity(steps)
         return rows, quantities, np.array([self.start_cash, *self.cash_after])
 
     def equity_at(self, bar: int) -> float:
@@ -270,7 +275,7 @@ class SignalReplayer:
         cash = self.cash_after[k]
         if kind != ENTRY:
             return cash
-        return self.mark.item(bar) * (steps / self.inv_step if self.inv_step > 0 else steps * self.step) + cash
+        return self.mark.item(bar) * self.quantity(steps) + cash
 
     def _write_marks(self, n: int) -> None:
         """Equity and gross exposure / equity at each close (NaN where equity is not positive), from the
