@@ -174,3 +174,15 @@ def test_what_the_signal_replay_does_not_model_takes_the_bar_by_bar_path(case: s
         engine = Engine(frame, [signals, _signals(300, 5, 1.0)], broker, clock, Decimal(10000))
     assert not engine._replayable(0)
     assert engine.run().fills  # and it still trades, through process_bar
+
+
+def test_a_long_replay_reports_its_progress() -> None:
+    n = 120_000  # progress is reported every max(n / 100, 50,000) bars
+    candles = random_walk(n, seed=8)
+    engine, _ = _engine(candles, _signals(n, 8, 1.0), "10000", risk=False, signal_replay=True)
+    assert engine._replayable(0)
+    seen: list[tuple[int, int]] = []
+    engine.run(progress=lambda i, total: seen.append((i, total)))
+    bars = [i for i, _ in seen]
+    assert len(seen) >= 3 and bars == sorted(bars) and seen[-1] == (n, n)
+    assert all(total == n for _, total in seen) and bars[0] >= 50_000
