@@ -420,25 +420,27 @@ class Engine:
             extremes = zip((), (), strict=True)
         append = self.trades.append
         pairs = iter(fills)
-        for (entry, exit_), (high, low) in zip(zip(pairs, pairs), extremes):  # noqa: B905 (a last entry is open)
-            # The same decimal operations as _on_fill for a whole exit of a single entry. The average entry
-            # of one fill is its price (cost / quantity is exact: the price has at most 28 digits).
+        held_after = outcome.held_after
+        trades = zip(zip(pairs, pairs), extremes, outcome.trade_pnl)  # noqa: B905 (a last entry may be open)
+        for k, ((entry, exit_), (high, low), net) in enumerate(trades):
+            # The trade of a whole exit of a single entry, as _on_fill builds it: the venue computed its net
+            # PnL (the same decimal operations) and the float of its quantity; the average entry of one
+            # fill is its price (cost / quantity is exact: the price has at most 28 digits).
             entry_price, entry_fee, entry_slippage = entry.price, entry.fee, entry.slippage
-            quantity, price, fee, slippage = exit_.quantity, exit_.price, exit_.fee, exit_.slippage
-            net_f = float(quantity * (price - entry_price) - entry_fee - fee)
-            if net_f > 0:
+            fee, slippage = exit_.fee, exit_.slippage
+            if net > 0:
                 wins += 1
-                win_sum += net_f
-            elif net_f < 0:
+                win_sum += net
+            elif net < 0:
                 losses += 1
-                loss_sum -= net_f
+                loss_sum -= net
             fees_paid = fees_paid + entry_fee + fee  # fill by fill, as _on_fill sums them
             slippage_paid = slippage_paid + entry_slippage + slippage
             entry_f = float(entry_price)
             append(
                 Trade(
-                    symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(price), float(quantity),
-                    float(entry_fee + fee), net_f, exit_.tag or "exit", float(entry_slippage + slippage),
+                    symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(exit_.price), held_after[2 * k],
+                    float(entry_fee + fee), net, exit_.tag or "exit", float(entry_slippage + slippage),
                     *excursions(_LONG, entry_f, high, low),
                 )
             )  # fmt: skip

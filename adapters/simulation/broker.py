@@ -25,6 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 import numpy as np
 
 from adapters.simulation import replay as rk
+from adapters.simulation import rules
 from adapters.simulation.clock import SimulatedClock
 from application.ports.broker import ReplayAccount, ReplayOutcome
 from application.ports.errors import InsufficientBalance, OrderRejected
@@ -34,9 +35,6 @@ from domain.model.market import MarketFrame
 from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.positions import Position
-from domain.model.positions import exact_add as _pos_add
-from domain.model.positions import exact_mul as _pos_mul
-from domain.model.positions import exact_sub as _pos_sub
 from domain.model.symbols import Instrument, Symbol
 
 _BPS = Decimal("0.0001")
@@ -356,9 +354,9 @@ class SimulatedBroker:
         instrument = self._instruments[symbol]
         n = self._n
         replayer = rk.SignalReplayer(
-            self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column], signals,
-            equity, exposure, cash=float(self._cash), fee=float(self._taker), step=instrument.step_size,
-            min_notional=float(instrument.min_notional), peak=peak,
+            self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column],
+            self._open_ms, signals, equity, exposure, instrument=instrument, cash=self._cash,
+            fee_rate=self._taker, slip_factors=self._slip_factors, slip_pair=self._slip_pair, peak=peak,
         )  # fmt: skip
         bar_ms, open_ms, clock = self._bar_ms, self._open_ms, self._clock
 
@@ -366,97 +364,38 @@ class SimulatedBroker:
             clock.set(open_ms.item(account.bar) + bar_ms)
             return decide(account)
 
-        def reject(bar: int, code: int, amount: float, cash: float) -> None:
+        def reject(bar: int, reason: str) -> None:
             clock.set(open_ms.item(bar) + bar_ms)
-            if code == rk.REJ_ZERO:
-                reason = "quantity rounds down to zero at the exchange's step size"
-            elif code == rk.REJ_NOTIONAL:
-                reason = f"order notional {amount:.2f} is below the exchange minimum of {instrument.min_notional}"
-            else:
-                reason = f"insufficient balance: needs {amount:.2f}, has {cash:.2f}"
             deny(bar, reason)
 
-        replayer.run(start, decide_at, reject, progress)
+        replayer.run(start, decide_at, reject, exit_id, progress)
         clock.set(open_ms.item(n - 1) + bar_ms)
         self._next_bar = n
-        return self._settle_replay(symbol, instrument, replayer, exit_id)
+        return self._settle_replay(symbol, replayer, exit_id)
 
     def _settle_replay(
-        self, symbol: Symbol, instrument: Instrument, replayer: rk.SignalReplayer, exit_id: Callable[[int], str]
+        self, symbol: Symbol, replayer: rk.SignalReplayer, exit_id: Callable[[int], str]
     ) -> ReplayOutcome:
-        """The replay's fills as the port reports them, and the venue's account and open orders as
-        ``process_bar`` would have left them."""
-        step = instrument.step_size
-        column = self._col[symbol]
-        open_px, open_ms, rate = self._open_px[column], self._open_ms, self._taker
+        """The venue's account and open orders as ``process_bar`` would have left them after the replay."""
+        self._cash = replayer.cash
+        if replayer.fills:
+            self._positions[symbol] = Position(
+                symbol, replayer.quantity, replayer.cost, replayer.realized, replayer.fees
+            )
+        # Orders still open at the end: the stop of an open position, and market orders decided at the
+        # last bar.
+        quantity = replayer.quantity
         entries = replayer.entries
-        # The fills in exact decimals, by the same operations as _execute (prices from the bar's open and
-        # the stop level, slipped by the same factors), and the position by those of Position.apply for
-        # whole entries and exits: the venue's ledger is the one process_bar keeps.
-        fills: list[Fill] = []
-        append = fills.append
-        cash = self._cash
-        previous = self._positions.get(symbol) or Position(symbol)
-        held, cost, realized, fees = previous.quantity, previous.cost, previous.realized_pnl, previous.fees
-        slips = self._slip[column]
-        factors = self._slip_factors
-        quantity = _ZERO
-        for row, kind, seq, steps in replayer.fills:
-            reference = Decimal(repr(open_px.item(row)))  # _dec: the price as written
-            slip = slips.item(row)
-            if kind == rk.ENTRY:
-                quantity = Decimal(steps) * step  # the exit that follows sells the same
-                price = reference * (factors.get(slip) or self._slip_pair(slip))[0] if slip else reference
-                notional = price * quantity
-                fee = notional * rate
-                append(
-                    Fill(
-                        entries[seq].client_order_id, symbol, _BUY, quantity, price, fee, open_ms.item(row), "taker",
-                        abs(price - reference) * quantity, "entry",
-                    )
-                )  # fmt: skip
-                cash = cash - notional - fee
-                cost = _pos_add(cost, _pos_mul(quantity, price))
-                held = _pos_add(held, quantity)
-            else:  # the whole position, at the next open or at the stop
-                if kind == rk.EXIT:
-                    oid, tag = exit_id(seq), "exit"
-                else:
-                    parent = entries[seq]
-                    oid, tag = parent.client_order_id + "-sl", "stop_loss"
-                    stop = parent.stop_loss
-                    if stop is not None and stop < reference:
-                        reference = stop
-                price = reference * (factors.get(slip) or self._slip_pair(slip))[1] if slip else reference
-                notional = price * quantity
-                fee = notional * rate
-                append(
-                    Fill(
-                        oid, symbol, _SELL, quantity, price, fee, open_ms.item(row), "taker",
-                        abs(price - reference) * quantity, tag,
-                    )
-                )  # fmt: skip
-                cash = cash + notional - fee
-                realized = _pos_add(realized, _pos_sub(_pos_mul(quantity, price), cost))
-                cost = _pos_sub(cost, cost)
-                held = _pos_add(held, -quantity)
-            fees = _pos_add(fees, fee)
-        rows = [fill[0] for fill in replayer.fills]
-        self._cash = cash
-        if fills:
-            self._positions[symbol] = Position(symbol, held, cost, realized, fees)
-        quantity = Decimal(replayer.steps) * step
-        # Orders still open at the end, as process_bar leaves them: the stop of an open position, and
-        # market orders decided at the last bars.
-        if replayer.steps and not math.isnan(replayer.stop):
+        if replayer.open_seq:
             parent = entries[replayer.open_seq]
-            self._rest(
-                OrderRequest(
-                    f"{parent.client_order_id}-sl", symbol, _SELL, _STOP, quantity, parent.created_at,
-                    stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
-                ),
-                self._n,
-            )  # fmt: skip
+            if parent.stop_loss is not None:
+                self._rest(
+                    OrderRequest(
+                        f"{parent.client_order_id}-sl", symbol, _SELL, _STOP, quantity, parent.created_at,
+                        stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
+                    ),
+                    self._n,
+                )  # fmt: skip
         if replayer.pending_exit:
             self._market.append(
                 self._track(
@@ -469,7 +408,8 @@ class SimulatedBroker:
         if replayer.pending_entry:
             self._market.append(self._track(entries[replayer.pending_entry]))
         return ReplayOutcome(
-            fills, rows, replayer.cash_after, replayer.peak, replayer.seq, self._cash, self._positions.get(symbol)
+            replayer.fills, replayer.rows, replayer.cash_after, replayer.held_after, replayer.trade_pnl,
+            replayer.peak, replayer.seq, self._cash, self._positions.get(symbol),
         )
 
     # -- matching -------------------------------------------------------------------------------------
@@ -554,14 +494,10 @@ class SimulatedBroker:
                 return None
             return min(quantity, reducible)
         if quantity <= 0:
-            self._close(work, _REJECTED, "quantity rounds down to zero at the exchange's step size")
+            self._close(work, _REJECTED, rules.ZERO_QUANTITY)
             return None
         if price * quantity < instrument.min_notional:
-            self._close(
-                work,
-                _REJECTED,
-                f"order notional {price * quantity:.2f} is below the exchange minimum of {instrument.min_notional}",
-            )
+            self._close(work, _REJECTED, rules.below_minimum(price * quantity, instrument.min_notional))
             return None
         try:
             self._check_margin(work, quantity, price, fee_rate, held, index)
@@ -582,7 +518,7 @@ class SimulatedBroker:
         if self._spot and work.is_buy:
             cost = price * quantity + fee
             if cost > self._cash:
-                raise InsufficientBalance(f"insufficient balance: needs {cost:.2f}, has {self._cash:.2f}")
+                raise InsufficientBalance(rules.insufficient_balance(cost, self._cash))
             return
         marks = self._marks(index)
         equity = self._cash + sum((p.quantity * marks[s] for s, p in self._positions.items() if p.quantity), _ZERO)

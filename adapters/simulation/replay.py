@@ -1,24 +1,25 @@
 """The signal replay: the simulated venue and the engine's per-bar bookkeeping for one symbol, jumping from
 event to event instead of visiting bars.
 
-The replay applies the same rules as :class:`SimulatedBroker` (market orders at the next bar's open moved by
-the slippage, quote-sized buys that pay the fee out of the amount, a stop-loss attached at the entry fill
-that can trigger in that bar and fills at the stop or at a worse open, taker fees, the step size, the
-exchange minimum and the cash check) and as ``Engine.process_bar`` (marking equity and exposure at each
-close, the peak, exits on ``long_exit``/``short_entry`` while long, entries on ``long_entry``/``short_entry``
-while flat). Between two events nothing can happen, so it never looks at those bars one by one:
+The replay applies the same rules, with the same decimal operations, as :class:`SimulatedBroker` (market
+orders at the next bar's open moved by the slippage, quote-sized buys that pay the fee out of the amount,
+the step size, the exchange minimum and the cash check, a stop-loss attached at the entry fill that can
+trigger in that bar and fills at the stop or at a worse open, taker fees) and as ``Engine.process_bar``
+(marking equity and exposure at each close from the float of the decimal cash, the peak, exits on
+``long_exit``/``short_entry`` while long, entries on ``long_entry``/``short_entry`` while flat). Between two
+events nothing can happen, so it never looks at those bars one by one:
 
 - flat, the next event is the next bar that asks for an entry (a sorted list of them, bisected);
 - long, it is the next bar that asks for an exit, or the first bar before it whose low reaches the stop
-  (one vectorised search over the bars in between);
+  (one vectorised comparison over the bars in between);
 - equity between events is cash (flat) or cash + quantity x close (long): equity and exposure are written
   once, at the end, from the cash and the quantity held after each fill (``equity_at`` gives an earlier
   bar's equity while the replay runs, for the engine's risk rules).
 
 It hands control back to the engine for every entry decision, so sizing and risk checks stay the domain's
-code. Arithmetic is in float64 (quantities are whole numbers of steps); the broker rebuilds the decimal fills
-from the fill table. ``docs/adr/0003-backtest-speed.md`` (fifth and sixth steps) says which runs take this
-path and why.
+code. Money is decimal, as in the broker, so fills, rejections and the ledger are those of visiting every
+bar, and the floats the engine sees (cash, quantity, equity) are the same floats.
+``docs/adr/0003-backtest-speed.md`` (fifth and sixth steps) says which runs take this path and why.
 """
 
 from __future__ import annotations
@@ -26,40 +27,48 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from decimal import Decimal
-from typing import TypeVar
+from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 
+from adapters.simulation import rules
 from application.ports.broker import ReplayAccount
-from domain.model.candles import FloatArray
-from domain.model.orders import OrderRequest
+from domain.model.candles import FloatArray, IntArray
+from domain.model.orders import Fill, OrderRequest, Side
+from domain.model.positions import exact_add as _pos_add
+from domain.model.positions import exact_mul as _pos_mul
+from domain.model.positions import exact_sub as _pos_sub
+from domain.model.symbols import Instrument
 
-# Fill kinds (the second field of a fill record).
-ENTRY, EXIT, STOP_LOSS = 0, 1, 2
-# Why an entry could not fill: the same three reasons as the broker's.
-REJ_ZERO, REJ_NOTIONAL, REJ_BALANCE = 1, 2, 3
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_BUY, _SELL = Side.BUY, Side.SELL
 
 Decide = Callable[[ReplayAccount], "OrderRequest | None"]
-T = TypeVar("T", float, np.ndarray)
-Reject = Callable[[int, int, float, float], None]  # bar, code, amount, cash
+Reject = Callable[[int, str], None]  # bar, reason
+SlipFactors = Callable[[float], tuple[Decimal, Decimal]]  # slippage fraction -> (1 + s, 1 - s)
 
 
 class SignalReplayer:
     """One replay of bars ``start..n`` for one symbol. ``run`` fills ``equity`` and ``exposure`` and leaves
     the outcome in its attributes:
 
-    - ``fills``: ``(bar, kind, order number, quantity in steps)`` per fill, in order;
+    - ``fills``: the fills, in order, and ``rows`` the bar of each; ``cash_after``: the float of the cash
+      after each, ``held_after``: the float quantity held after each; ``trade_pnl``: the net PnL of each
+      closed round trip (``Engine._on_fill``'s);
     - ``entries``: the entry order of each order number;
-    - ``cash``, ``steps`` (held at the end), ``stop`` (its stop level, NaN: none), ``open_seq`` (the order
-      that opened it), ``seq`` (orders numbered), ``peak``;
+    - ``cash`` (decimal), ``quantity``, ``cost``, ``realized``, ``fees``: the account and the position's
+      exact bookkeeping (as ``Position.apply`` keeps it) at the end;
+    - ``open_seq``: the order that opened the position still open (0: flat), ``seq`` (orders numbered),
+      ``peak``;
     - ``pending_exit`` / ``pending_entry``: order numbers decided at the last bar and not filled (0: none).
     """
 
     __slots__ = (
-        "cash", "cash_after", "entries", "equity", "exposure", "fee", "fills", "inv_step", "low", "mark",
-        "min_notional", "open", "open_seq", "peak", "pending_entry", "pending_exit", "seq", "signals", "slip", "start",
-        "start_cash", "step", "steps", "stop", "track_peak",
+        "cash", "cash_after", "cost", "entries", "equity", "exposure", "factors", "fees", "fills", "held_after",
+        "instrument", "low", "mark", "open", "open_ms", "open_seq", "peak", "pending_entry", "pending_exit",
+        "quantity", "rate", "realized", "rows", "seq", "signals", "slip", "slip_pair", "start", "start_cash",
+        "track_peak", "trade_pnl",
     )  # fmt: skip
 
     def __init__(
@@ -68,45 +77,43 @@ class SignalReplayer:
         low: FloatArray,
         mark: FloatArray,
         slip: FloatArray,
+        open_ms: IntArray,
         signals: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         equity: FloatArray,
         exposure: FloatArray,
         *,
-        cash: float,
-        fee: float,
-        step: Decimal,
-        min_notional: float,
+        instrument: Instrument,
+        cash: Decimal,
+        fee_rate: Decimal,
+        slip_factors: dict[float, tuple[Decimal, Decimal]],
+        slip_pair: SlipFactors,
         peak: float = math.nan,
     ) -> None:
-        self.open, self.low, self.mark, self.slip = open_, low, mark, slip
+        self.open, self.low, self.mark, self.slip, self.open_ms = open_, low, mark, slip, open_ms
         self.signals = signals
         self.equity, self.exposure = equity, exposure
-        self.cash, self.fee, self.step, self.min_notional = cash, fee, float(step), min_notional
-        inverse = 1 / step
-        # steps / (1/step) is correctly rounded when 1/step is a whole number (0.001, 0.00001 ...), as
-        # float(Decimal) of the exact quantity is; steps * step is not always.
-        self.inv_step = float(inverse) if inverse == inverse.to_integral_value() else 0.0
+        self.instrument = instrument
+        self.cash, self.rate = cash, fee_rate
+        self.factors, self.slip_pair = slip_factors, slip_pair
         self.track_peak = not math.isnan(peak)
         self.peak = peak
-        self.fills: list[tuple[int, int, int, int]] = []
-        self.cash_after: list[float] = []  # the cash balance after each fill
+        self.fills: list[Fill] = []
+        self.rows: list[int] = []
+        self.cash_after: list[float] = []
+        self.held_after: list[float] = []
+        self.trade_pnl: list[float] = []
         self.start = 0
-        self.start_cash = cash
+        self.start_cash = float(cash)
         self.entries: dict[int, OrderRequest] = {}
-        self.steps = 0
-        self.stop = math.nan
+        self.quantity = self.cost = self.realized = self.fees = _ZERO
         self.open_seq = self.seq = self.pending_exit = self.pending_entry = 0
-
-    def quantity(self, steps: T) -> T:
-        """``steps`` x the step size as a float (or an array of them): the same float as the decimal."""
-        inv = self.inv_step
-        return steps / inv if inv > 0 else steps * self.step
 
     def run(
         self,
         start: int,
         decide: Decide,
         reject: Reject,
+        exit_id: Callable[[int], str],
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         le, lx, se = self.signals[:3]
@@ -114,8 +121,12 @@ class SignalReplayer:
         self.start = start
         if start >= n:
             return
-        open_, low, mark, slip = self.open, self.low, self.mark, self.slip
-        fee, inv_step, step, min_notional = self.fee, self.inv_step, self.step, self.min_notional
+        open_, low, mark, slip, open_ms = self.open, self.low, self.mark, self.slip, self.open_ms
+        instrument = self.instrument
+        symbol, minimum = instrument.symbol, instrument.min_notional
+        rate = self.rate
+        fee_factor = _ONE + rate
+        factors, slip_pair = self.factors, self.slip_pair
         # The bars that ask for an entry (while flat) and for an exit (while long), ascending.
         entry_bars = (np.flatnonzero(le[start:] | se[start:]) + start).tolist()
         exit_bars = (np.flatnonzero(lx[start:] | se[start:]) + start).tolist()
@@ -124,12 +135,16 @@ class SignalReplayer:
         highest = np.maximum.reduce
         track = self.track_peak
         peak = self.peak
-        record = self.fills.append
-        balance = self.cash_after.append
+        record, at_row = self.fills.append, self.rows.append
+        cash_after, held_after, trade_pnl = self.cash_after.append, self.held_after.append, self.trade_pnl.append
+        step = instrument.step_size
         entries = self.entries
         account = ReplayAccount()
         account.equity_at = self.equity_at
         cash = self.cash
+        cash_f = self.start_cash
+        cost, realized, fees = self.cost, self.realized, self.fees
+        held = self.quantity
         seq = wins = losses = 0
         win_sum = loss_sum = 0.0
         report_every = max(n // 100, 50_000)
@@ -140,47 +155,71 @@ class SignalReplayer:
         while True:
             if pending is not None:
                 # -- the entry decided at the previous bar fills at this bar's open, or is rejected -------
+                # (SimulatedBroker._quantity_for, _check_margin and _execute for a quote-sized spot buy)
                 request, pending = pending, None
-                entry_price = open_.item(i) * (1.0 + slip.item(i))
-                amount = float(request.quote_quantity or 0) / (entry_price * (1.0 + fee))
-                steps = math.floor(amount * inv_step if inv_step > 0 else amount / step)
-                qty = steps / inv_step if inv_step > 0 else steps * step
-                notional = entry_price * qty
-                entry_fee = notional * fee
-                if steps <= 0:
-                    reject(i, REJ_ZERO, 0.0, 0.0)
-                elif notional < min_notional:
-                    reject(i, REJ_NOTIONAL, notional, 0.0)
-                elif notional + entry_fee > cash:
-                    reject(i, REJ_BALANCE, notional + entry_fee, cash)
+                reference = Decimal(repr(open_.item(i)))  # the price as written
+                s = slip.item(i)
+                price = reference * (factors.get(s) or slip_pair(s))[0] if s else reference
+                # Instrument.round_quantity: down to the step grid
+                amount = (request.quote_quantity or _ZERO) / (price * fee_factor)
+                quantity = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
+                reason = ""
+                if quantity <= 0:
+                    reason = rules.ZERO_QUANTITY
+                else:
+                    notional = price * quantity
+                    if notional < minimum:
+                        reason = rules.below_minimum(notional, minimum)
+                    else:
+                        entry_fee = notional * rate
+                        if notional + entry_fee > cash:
+                            reason = rules.insufficient_balance(notional + entry_fee, cash)
+                if reason:
+                    reject(i, reason)
                 else:
                     # -- long from bar i: the next exit signal, and the stop's first touch up to it ------
-                    cash = cash - notional - entry_fee
+                    record(
+                        Fill(
+                            request.client_order_id, symbol, _BUY, quantity, price, entry_fee, open_ms.item(i),
+                            "taker", abs(price - reference) * quantity, "entry",
+                        )
+                    )  # fmt: skip
+                    cash = cash - quantity * price - entry_fee
+                    cost = _pos_add(cost, _pos_mul(quantity, price))
+                    held = _pos_add(held, quantity)
+                    fees = _pos_add(fees, entry_fee)
+                    entry_price = price
                     order = seq
-                    record((i, ENTRY, order, steps))
-                    balance(cash)
-                    stop = math.nan if request.stop_loss is None else float(request.stop_loss)
+                    cash_f = float(cash)
+                    qty = float(quantity)
+                    at_row(i)
+                    cash_after(cash_f)
+                    held_after(qty)
+                    stop = request.stop_loss
+                    stop_f = float(stop) if stop is not None else math.nan
                     kx = find(exit_bars, i, kx)
                     x = exit_bars[kx] if kx < n_exit else n
                     last = x if x < n else n - 1
                     hit = last + 1
-                    if stop > 0:  # the first bar up to the exit signal whose low reaches the stop
-                        touched = low[i:hit] <= stop
+                    if stop_f > 0:  # the first bar up to the exit signal whose low reaches the stop
+                        touched = low[i:hit] <= stop_f
                         k = touched.argmax()  # the first True, or 0 when there is none
                         if touched.item(k):
                             hit = i + int(k)
                     if hit <= last:
                         # The stop fills in bar `hit`, at the stop or at a worse open (a gap through it).
                         if track and hit > i:
-                            peak = max(peak, float(highest(mark[i:hit])) * qty + cash)
-                        bar_open = open_.item(hit)
-                        price = (bar_open if bar_open < stop else stop) * (1.0 - slip.item(hit))
-                        exit_row, kind, exit_order = hit, STOP_LOSS, order
+                            peak = max(peak, float(highest(mark[i:hit])) * qty + cash_f)
+                        exit_row, exit_order = hit, order
+                        oid, tag = request.client_order_id + "-sl", "stop_loss"
+                        reference = Decimal(repr(open_.item(hit)))
+                        if stop is not None and stop < reference:
+                            reference = stop
                     else:
                         if track:
-                            peak = max(peak, float(highest(mark[i : last + 1])) * qty + cash)
+                            peak = max(peak, float(highest(mark[i : last + 1])) * qty + cash_f)
                         if x >= n:  # still long at the end
-                            self.steps, self.stop, self.open_seq = steps, stop, order
+                            self.open_seq = order
                             break
                         # The exit signal at bar x: an exit order, and maybe the next entry, both for x + 1.
                         seq += 1
@@ -188,9 +227,9 @@ class SignalReplayer:
                         if le.item(x) or se.item(x):
                             value = qty * mark.item(x)
                             account.bar = x
-                            account.cash = cash
+                            account.cash = cash_f
                             account.quantity = qty
-                            account.equity = cash + value
+                            account.equity = cash_f + value
                             account.gross = abs(value)
                             account.peak = peak
                             account.seq = seq
@@ -200,18 +239,35 @@ class SignalReplayer:
                                 entries[seq] = pending
                         exit_row = x + 1
                         if exit_row >= n:  # decided at the last bar: left for the next bar
-                            self.steps, self.stop, self.open_seq = steps, stop, order
+                            self.open_seq = order
                             self.pending_exit = exit_order
                             self.pending_entry = seq if pending is not None else 0
                             break
-                        price = open_.item(exit_row) * (1.0 - slip.item(exit_row))
-                        kind = EXIT
-                    # -- the exit fills: flat from here ------------------------------------------------
-                    exit_fee = price * qty * fee
-                    cash = cash + qty * price - exit_fee
-                    record((exit_row, kind, exit_order, steps))
-                    balance(cash)
-                    net = qty * (price - entry_price) - entry_fee - exit_fee
+                        oid, tag = exit_id(exit_order), "exit"
+                        reference = Decimal(repr(open_.item(exit_row)))
+                    # -- the exit fills (the whole position): flat from here ---------------------------
+                    s = slip.item(exit_row)
+                    price = reference * (factors.get(s) or slip_pair(s))[1] if s else reference
+                    notional = price * quantity
+                    fee = notional * rate
+                    record(
+                        Fill(
+                            oid, symbol, _SELL, quantity, price, fee, open_ms.item(exit_row), "taker",
+                            abs(price - reference) * quantity, tag,
+                        )
+                    )  # fmt: skip
+                    cash = cash + quantity * price - fee
+                    realized = _pos_add(realized, _pos_sub(_pos_mul(quantity, price), cost))
+                    cost = _pos_sub(cost, cost)
+                    held = _pos_add(held, -quantity)
+                    fees = _pos_add(fees, fee)
+                    cash_f = float(cash)
+                    at_row(exit_row)
+                    cash_after(cash_f)
+                    held_after(0.0)
+                    # Engine._on_fill's trade PnL for a whole exit of one entry (its wins and losses).
+                    net = float(quantity * (price - entry_price) - entry_fee - fee)
+                    trade_pnl(net)
                     if net > 0:
                         wins += 1
                         win_sum += net
@@ -229,12 +285,12 @@ class SignalReplayer:
                 next_report = i + report_every
             ke = find(entry_bars, i, ke)
             d = entry_bars[ke] if ke < n_entry else n
-            if track and cash > peak:
-                peak = cash
+            if track and cash_f > peak:
+                peak = cash_f
             if d >= n:
                 break
             account.bar = d
-            account.cash = account.equity = cash
+            account.cash = account.equity = cash_f
             account.quantity = account.gross = 0.0
             account.peak = peak
             account.seq = seq
@@ -247,44 +303,33 @@ class SignalReplayer:
                 if pending is not None:
                     self.pending_entry = seq
                 break
-        self.cash = cash
+        self.cash, self.quantity, self.cost, self.realized, self.fees = cash, held, cost, realized, fees
         self.seq = seq
         self.peak = peak
         self._write_marks(n)
-
-    def _held_after(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The bars of the fills, and the quantity held and the cash after each (after none: the start)."""
-        table = np.array(self.fills, dtype=np.int64).reshape(-1, 4)
-        rows = np.concatenate(([self.start], table[:, 0]))
-        steps = np.concatenate(([0], np.where(table[:, 1] == ENTRY, table[:, 3], 0))).astype(np.float64)
-        quantities = self.quantity(steps)
-        return rows, quantities, np.array([self.start_cash, *self.cash_after])
 
     def equity_at(self, bar: int) -> float:
         """Equity at the close of ``bar`` (at or before the bar being decided; NaN before the start): what
         :meth:`run` writes there at the end."""
         if bar < self.start:
             return math.nan
-        fills = self.fills
-        k = len(fills) - 1  # the last fill at or before the bar: usually the last fill
-        if k >= 0 and fills[k][0] > bar:
-            k = bisect.bisect_right(fills, (bar, 3)) - 1
+        rows = self.rows
+        k = len(rows) - 1  # the last fill at or before the bar: usually the last fill
+        if k >= 0 and rows[k] > bar:
+            k = bisect.bisect_right(rows, bar) - 1
         if k < 0:
             return self.start_cash
-        _, kind, _, steps = fills[k]
+        held = self.held_after[k]
         cash = self.cash_after[k]
-        if kind != ENTRY:
-            return cash
-        return self.mark.item(bar) * self.quantity(steps) + cash
+        return held * self.mark.item(bar) + cash if held else cash
 
     def _write_marks(self, n: int) -> None:
         """Equity and gross exposure / equity at each close (NaN where equity is not positive), from the
         quantity held and the cash between fills: the same float operations as marking bar by bar."""
         start = self.start
-        rows, quantities, balances = self._held_after()
-        lengths = np.diff(np.append(rows, n))
-        held = np.repeat(quantities, lengths)
-        cash = np.repeat(balances, lengths)
+        lengths = np.diff(np.array([start, *self.rows, n], dtype=np.int64))
+        held = np.repeat(np.array([0.0, *self.held_after]), lengths)
+        cash = np.repeat(np.array([self.start_cash, *self.cash_after]), lengths)
         value = held * self.mark[start:n]  # 0 while flat (every bar is tradable: the marks are finite)
         equity = self.equity[start:n]
         np.add(value, cash, out=equity)

@@ -122,13 +122,16 @@ class ReplayAccount:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ReplayOutcome:
-    """What a replay produced: the fills in order, the bar of each and the cash balance after each (float,
-    as the equity curve), the peak equity, the number of orders the engine has numbered, and the venue's
-    cash and position afterwards."""
+    """What a replay produced: the fills in order, the bar of each, the cash balance and the quantity held
+    after each (floats of the decimals, as the engine marks them), the net PnL of each closed round trip (as
+    the engine computes it for a whole exit of one entry), the peak equity, the number of orders the engine
+    has numbered, and the venue's cash and position afterwards."""
 
     fills: list[Fill]
     rows: list[int]
     cash_after: list[float]
+    held_after: list[float]
+    trade_pnl: list[float]
     peak: float
     orders: int
     cash: Decimal  # the venue's free cash after the replay

@@ -13,6 +13,7 @@ a division by zero) it returns NaN instead of raising or warning. The convention
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -233,20 +234,57 @@ def calmar_ratio(equity: FloatArray, periods_per_year: float, drawdown: FloatArr
 
 def value_at_risk(returns: FloatArray, cutoff: float = 0.05) -> float:
     """Historical VaR: the ``cutoff`` percentile of per-bar returns (linear interpolation), e.g. -0.03."""
-    r = _as_float(returns)
-    if r.size == 0:
-        return NAN
-    return float(np.percentile(r, 100.0 * cutoff))
+    return percentiles(returns, (100.0 * cutoff,))[0]
 
 
 def tails(returns: FloatArray) -> tuple[float, float]:
     """The 5th and 95th percentiles of per-bar returns (linear interpolation), from one partial sort: VaR 95
     is the first, :func:`tail_ratio` is ``|95th| / |5th|``."""
-    r = _as_float(returns)
-    if r.size == 0:
-        return NAN, NAN
-    low, high = np.percentile(r, (5.0, 95.0)).tolist()
+    low, high = percentiles(returns, (5.0, 95.0))
     return low, high
+
+
+def percentiles(values: FloatArray, percents: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, percents)`` (its default linear method), float for float, from a partial
+    sort that places only the lower neighbour of each percentile (``np.percentile`` places both neighbours,
+    the minimum and the maximum at once, which costs about ten times more on a million values). NaN in,
+    NaN out."""
+    r = _as_float(values)
+    n = r.size
+    if n == 0:
+        return [NAN] * len(percents)
+    neighbours: list[tuple[int, int, float]] = []
+    for p in percents:
+        virtual = (n - 1) * (p / 100.0)  # numpy's virtual index for its linear method
+        if virtual >= n - 1:  # numpy reads index -1 twice here (its weight is then irrelevant unless inf)
+            neighbours.append((n - 1, n - 1, virtual + 1))
+        elif virtual < 0:
+            neighbours.append((0, 0, virtual))
+        else:
+            below = math.floor(virtual)
+            neighbours.append((below, below + 1, virtual - below))
+    # Place the lower neighbours only; each upper one is the smallest value between its lower one and the
+    # next placed index (every partitioned stretch holds the order statistics between its ends).
+    kth = sorted({below for below, _, _ in neighbours})
+    # One index at a time, each in the stretch after the previous one (numpy's partition with several
+    # indices at once is about ten times slower than this on a million values).
+    part = np.partition(r, kth[0])
+    for previous, k in itertools.pairwise(kth):
+        part[previous + 1 :].partition(k - previous - 1)
+    if math.isnan(float(np.max(part[kth[-1] :]))):  # NaN sorts last
+        return [NAN] * len(percents)
+    placed = set(kth)
+    out = []
+    for below, above, gamma in neighbours:
+        a = part.item(below)
+        if above == below or above in placed:
+            b = part.item(above)
+        else:
+            end = next((k for k in kth if k > below), n)
+            b = float(np.min(part[above:end]))
+        diff = b - a  # numpy's _lerp
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out
 
 
 def conditional_value_at_risk(returns: FloatArray, cutoff: float = 0.05) -> float:

@@ -2,8 +2,8 @@
 
 ``Engine.run`` hands a long-only, one-symbol run to the simulated broker's signal replay; visiting every
 bar with ``process_bar`` is the reference. Fills, the exact decimal ledger, trades and denials must be the
-same; equity and exposure are floats computed from a float cash balance in the replay, so they agree to
-rounding (``docs/adr/0003-backtest-speed.md``, fifth step).
+same, and so are equity, exposure and the cash curve, float for float: both paths keep money in decimals
+(``docs/adr/0003-backtest-speed.md``, fifth and sixth steps).
 """
 
 from __future__ import annotations
@@ -114,11 +114,10 @@ def test_the_signal_replay_equals_visiting_every_bar(
     assert fast_broker.portfolio() == slow_broker.portfolio()
     assert [o.request for o in fast_broker.open_orders()] == [o.request for o in slow_broker.open_orders()]
     assert fast.state.order_seq == slow.state.order_seq
-    np.testing.assert_array_equal(np.isnan(got.equity), np.isnan(want.equity))
-    np.testing.assert_allclose(got.equity, want.equity, rtol=1e-12)
-    np.testing.assert_allclose(got.exposure, want.exposure, rtol=1e-9, atol=1e-12)
-    # All in, the cash left is a few cents: it agrees to float rounding of the account, not of itself.
-    np.testing.assert_allclose(got.cash, want.cash, rtol=0, atol=1e-12 * float(cash))
+    # Money is decimal in both paths, so the floats marked from it are the same floats.
+    np.testing.assert_array_equal(got.equity, want.equity)
+    np.testing.assert_array_equal(got.exposure, want.exposure)
+    np.testing.assert_array_equal(got.cash, want.cash)
 
 
 def test_rejections_and_short_signals_are_reported_as_the_bar_by_bar_path_does() -> None:

@@ -27,6 +27,7 @@ from domain.metrics import (
     sortino_ratio,
     total_return,
 )
+from domain.metrics.returns import percentiles
 from domain.model.errors import DomainError
 from domain.model.trades import Direction, Trade
 from tests.unit.domain.helpers import BTCUSDT
@@ -454,3 +455,25 @@ def test_cagr_overflow_is_infinite_not_an_error():
     # +900 % over 3 one-minute bars, annualised
     assert quietly(cagr, np.array([1.0, 2.0, 5.0, 10.0]), 525_600.0) == math.inf
     assert math.isnan(quietly(calmar_ratio, np.array([1.0, 2.0, 1.5, 10.0]), 525_600.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1.0, 1.0, allow_nan=False), st.sampled_from([0.0, 0.1, -0.1, math.inf, -math.inf, math.nan])
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=4),
+)
+def test_percentiles_are_numpys_float_for_float(values: list[float], percents: list[float]) -> None:
+    """VaR and the tail ratio read percentiles from one partial sort: the same floats as np.percentile."""
+    x = np.array(values)
+    with np.errstate(invalid="ignore"):
+        want = np.percentile(x, percents).tolist()
+    got = percentiles(x, tuple(percents))
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g == w or (math.isnan(g) and math.isnan(w)), (g, w)
