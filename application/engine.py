@@ -29,7 +29,7 @@ from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.positions import ZERO, Position
 from domain.model.symbols import Instrument, Symbol
-from domain.model.trades import Direction, Trade, excursions
+from domain.model.trades import Direction, Trade, excursions, long_excursions
 from domain.regime.types import Regime
 from domain.risk import AccountView, EntryProposal, PositionSizer, RiskManager, rolling_correlation, simple_returns
 from domain.strategies.base import ExitRules, Signals
@@ -412,22 +412,25 @@ class Engine:
         wins = losses = 0
         win_sum = loss_sum = 0.0
         fees_paid, slippage_paid = self._fees_paid, self._slippage_paid
+        entries, exits = fills[0 : 2 * closed : 2], fills[1 : 2 * closed : 2]
+        entry_prices = [float(f.price) for f in entries]
         if closed:
             bars = np.array(rows[: 2 * closed], dtype=np.int64)
             highs, lows = self._extremes(0, bars[0::2], bars[1::2])
-            extremes = zip(highs.tolist(), lows.tolist(), strict=True)
+            mfe, mae = long_excursions(np.array(entry_prices), highs, lows)
+            excursion_pairs = zip(mfe.tolist(), mae.tolist(), strict=True)
         else:
-            extremes = zip((), (), strict=True)
+            excursion_pairs = zip((), (), strict=True)
         append = self.trades.append
-        pairs = iter(fills)
-        held_after = outcome.held_after
-        trades = zip(zip(pairs, pairs), extremes, outcome.trade_pnl)  # noqa: B905 (a last entry may be open)
-        for k, ((entry, exit_), (high, low), net) in enumerate(trades):
+        trades = zip(
+            entries, exits, entry_prices, outcome.held_after[0 : 2 * closed : 2], outcome.trade_pnl, excursion_pairs,
+            strict=True,
+        )  # fmt: skip
+        for entry, exit_, entry_f, quantity, net, (favourable, adverse) in trades:
             # The trade of a whole exit of a single entry, as _on_fill builds it: the venue computed its net
             # PnL (the same decimal operations) and the float of its quantity; the average entry of one
             # fill is its price (cost / quantity is exact: the price has at most 28 digits).
-            entry_price, entry_fee, entry_slippage = entry.price, entry.fee, entry.slippage
-            fee, slippage = exit_.fee, exit_.slippage
+            entry_fee, entry_slippage, fee, slippage = entry.fee, entry.slippage, exit_.fee, exit_.slippage
             if net > 0:
                 wins += 1
                 win_sum += net
@@ -436,12 +439,11 @@ class Engine:
                 loss_sum -= net
             fees_paid = fees_paid + entry_fee + fee  # fill by fill, as _on_fill sums them
             slippage_paid = slippage_paid + entry_slippage + slippage
-            entry_f = float(entry_price)
             append(
                 Trade(
-                    symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(exit_.price), held_after[2 * k],
-                    float(entry_fee + fee), net, exit_.tag or "exit", float(entry_slippage + slippage),
-                    *excursions(_LONG, entry_f, high, low),
+                    symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(exit_.price), quantity,
+                    float(entry_fee + fee), net, exit_.tag or "exit", float(entry_slippage + slippage), favourable,
+                    adverse,
                 )
             )  # fmt: skip
         if len(fills) % 2:  # an entry still open

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -372,14 +373,17 @@ def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:
     """Equity of buying ``cash / k`` of each symbol at its first mark and holding (no fees)."""
     k = marks.shape[1]
     out = np.zeros(marks.shape[0])
+    share = cash / k
     for j in range(k):
         col = marks[:, j]
-        valid = np.flatnonzero(~np.isnan(col))
-        if valid.size == 0:
-            out += cash / k
-            continue
-        first = int(valid[0])
-        part = np.full(col.shape[0], cash / k)
-        part[first:] = cash / k * col[first:] / col[first]
-        out += part
+        if not math.isnan(col[0]):
+            first = 0
+        else:
+            valid = ~np.isnan(col)
+            if not valid.any():
+                out += share
+                continue
+            first = int(valid.argmax())  # the first mark
+            out[:first] += share
+        out[first:] += share * col[first:] / col[first]
     return out

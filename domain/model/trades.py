@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
+from domain.model.candles import FloatArray
 from domain.model.symbols import Symbol
 
 
@@ -69,3 +72,15 @@ def excursions(direction: Direction, entry_price: float, high: float, low: float
     if direction is Direction.LONG:
         return max(up, 0.0), min(down, 0.0)
     return max(-down, 0.0), min(-up, 0.0)
+
+
+def long_excursions(entry_price: FloatArray, high: FloatArray, low: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """:func:`excursions` of many long trades at once: the same float operations, element by element."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mfe = np.maximum(high / entry_price - 1.0, 0.0)
+        mae = np.minimum(low / entry_price - 1.0, 0.0)
+    unpriced = ~(entry_price > 0)
+    if unpriced.any():
+        mfe[unpriced] = math.nan
+        mae[unpriced] = math.nan
+    return mfe, mae

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.metrics import compute_metrics, longest_run, trade_metrics
-from domain.model.trades import Direction, Trade
+from domain.model.trades import Direction, Trade, excursions, long_excursions
 from tests.unit.domain.helpers import BTCUSDT, HOUR_MS, T0
 
 NAN = math.nan
@@ -125,3 +125,19 @@ def test_ledger_identities(pnls):
         # expectancy = p * avg win + q_loss * avg loss, q_loss the share of losing trades
         assert m["expectancy"] == pytest.approx(m["win_rate"] * m["avg_win"] + len(losses) / len(pnls) * m["avg_loss"])
         assert m["profit_factor"] == pytest.approx(m["payoff_ratio"] * len(wins) / len(losses))
+
+
+def test_long_excursions_are_excursions_element_by_element() -> None:
+    rng = np.random.default_rng(11)
+    entry = rng.uniform(50, 150, 400)
+    entry[:4] = [0.0, -1.0, math.nan, 100.0]  # unpriced entries give NaN
+    high = entry * rng.uniform(0.9, 1.3, 400)
+    low = entry * rng.uniform(0.7, 1.1, 400)
+    high[5], low[6] = math.nan, math.nan  # an all-NaN range
+    high[7] = low[7] = entry[7]  # no move at all: 0, not -0
+    mfe, mae = long_excursions(entry, high, low)
+    for k in range(400):
+        want = excursions(Direction.LONG, float(entry[k]), float(high[k]), float(low[k]))
+        got = (float(mfe[k]), float(mae[k]))
+        assert all(g == w or (math.isnan(g) and math.isnan(w)) for g, w in zip(got, want, strict=True)), k
+        assert math.copysign(1.0, got[0]) == math.copysign(1.0, want[0]) or math.isnan(got[0])
