@@ -24,7 +24,7 @@ from application.ports.broker import Broker, ReplayAccount, ReplayOutcome, Signa
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
 from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
-from domain.model.market import MarketFrame, scatter
+from domain.model.market import MarketFrame, reduce_spans, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.positions import ZERO, Position
@@ -597,20 +597,7 @@ class Engine:
 
     def _extremes(self, c: int, first: IntArray, last: IntArray) -> tuple[FloatArray, FloatArray]:
         """The highest high and lowest low of column ``c`` over each ``[first, last]`` (bars, inclusive)."""
-        end = len(self.frame) - 1
-        bounds = np.empty(2 * first.size, dtype=np.int64)
-        bounds[0::2] = first
-        # [a, b + 1) as reduceat pairs; b + 1 past the end is read as [a, end) and the last bar folded in.
-        ends = last + 1
-        bounds[1::2] = np.minimum(ends, end)
-        high, low = self._highs[c], self._lows[c]
-        hi = np.fmax.reduceat(high, bounds)[0::2]
-        lo = np.fmin.reduceat(low, bounds)[0::2]
-        tail = ends > end
-        if tail.any():
-            hi[tail] = np.fmax(hi[tail], high[end])
-            lo[tail] = np.fmin(lo[tail], low[end])
-        return hi, lo
+        return reduce_spans(np.fmax, self._highs[c], first, last), reduce_spans(np.fmin, self._lows[c], first, last)
 
     def _fold_spans(self) -> None:
         """Fold the deferred spans not yet seen into the peak equity. ``x * qty + cash`` is monotone in ``x``

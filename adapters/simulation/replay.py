@@ -34,6 +34,7 @@ import numpy as np
 from adapters.simulation import rules
 from application.ports.broker import ReplayAccount
 from domain.model.candles import FloatArray, IntArray
+from domain.model.market import reduce_spans
 from domain.model.orders import Fill, OrderRequest, Side
 from domain.model.positions import exact_add as _pos_add
 from domain.model.positions import exact_mul as _pos_mul
@@ -121,23 +122,27 @@ class SignalReplayer:
         self.start = start
         if start >= n:
             return
-        open_, low, mark, slip, open_ms = self.open, self.low, self.mark, self.slip, self.open_ms
+        open_, low, mark, slip = self.open, self.low, self.mark, self.slip
         instrument = self.instrument
-        symbol, minimum = instrument.symbol, instrument.min_notional
+        symbol, minimum, step = instrument.symbol, instrument.min_notional, instrument.step_size
         rate = self.rate
         fee_factor = _ONE + rate
         factors, slip_pair = self.factors, self.slip_pair
-        # The bars that ask for an entry (while flat) and for an exit (while long), ascending.
-        entry_bars = (np.flatnonzero(le[start:] | se[start:]) + start).tolist()
-        exit_bars = (np.flatnonzero(lx[start:] | se[start:]) + start).tolist()
-        n_entry, n_exit = len(entry_bars), len(exit_bars)
+        # The bars that ask for an entry (while flat) and for an exit (while long), ascending. What happens
+        # after an entry decided at entry_bars[k] is known from the signals alone: it fills at the next bar
+        # and is exited at the first exit signal from there on, unless the stop comes first. So everything
+        # each candidate may read is gathered here in a few array operations, not bar by bar in the loop.
+        entry_bars = np.flatnonzero(le[start:] | se[start:]) + start
+        exit_bars = np.flatnonzero(lx[start:] | se[start:]) + start
+        cand = _Candidates(entry_bars, exit_bars, n, self.open, self.slip, self.open_ms, low, mark, le | se)
+        bars = entry_bars.tolist()
+        n_entry = len(bars)
         find = bisect.bisect_left
         highest = np.maximum.reduce
         track = self.track_peak
         peak = self.peak
         record, at_row = self.fills.append, self.rows.append
         cash_after, held_after, trade_pnl = self.cash_after.append, self.held_after.append, self.trade_pnl.append
-        step = instrument.step_size
         entries = self.entries
         account = ReplayAccount()
         account.equity_at = self.equity_at
@@ -150,15 +155,15 @@ class SignalReplayer:
         report_every = max(n // 100, 50_000)
         next_report = start + report_every
         i = start  # the next bar to replay; flat at its open
-        pending: OrderRequest | None = None  # an entry decided at bar i - 1
-        ke = kx = 0
+        pending: OrderRequest | None = None  # an entry decided at bar i - 1 ...
+        k = 0  # ... by the candidate entry_bars[k]
         while True:
             if pending is not None:
                 # -- the entry decided at the previous bar fills at this bar's open, or is rejected -------
                 # (SimulatedBroker._quantity_for, _check_margin and _execute for a quote-sized spot buy)
                 request, pending = pending, None
-                reference = Decimal(repr(open_.item(i)))  # the price as written
-                s = slip.item(i)
+                reference = Decimal(repr(cand.fill_open[k]))  # the price as written
+                s = cand.fill_slip[k]
                 price = reference * (factors.get(s) or slip_pair(s))[0] if s else reference
                 # Instrument.round_quantity: down to the step grid
                 amount = (request.quote_quantity or _ZERO) / (price * fee_factor)
@@ -180,7 +185,7 @@ class SignalReplayer:
                     # -- long from bar i: the next exit signal, and the stop's first touch up to it ------
                     record(
                         Fill(
-                            request.client_order_id, symbol, _BUY, quantity, price, entry_fee, open_ms.item(i),
+                            request.client_order_id, symbol, _BUY, quantity, price, entry_fee, cand.fill_ms[k],
                             "taker", abs(price - reference) * quantity, "entry",
                         )
                     )  # fmt: skip
@@ -197,15 +202,13 @@ class SignalReplayer:
                     held_after(qty)
                     stop = request.stop_loss
                     stop_f = float(stop) if stop is not None else math.nan
-                    kx = find(exit_bars, i, kx)
-                    x = exit_bars[kx] if kx < n_exit else n
-                    last = x if x < n else n - 1
+                    x, last = cand.exit_bar[k], cand.last[k]
                     hit = last + 1
-                    if stop_f > 0:  # the first bar up to the exit signal whose low reaches the stop
+                    if stop_f >= cand.lowest[k]:  # False for NaN: the stop is touched by bar `last`
                         touched = low[i:hit] <= stop_f
-                        k = touched.argmax()  # the first True, or 0 when there is none
-                        if touched.item(k):
-                            hit = i + int(k)
+                        first = touched.argmax()  # the first True
+                        if touched.item(first):
+                            hit = i + int(first)
                     if hit <= last:
                         # The stop fills in bar `hit`, at the stop or at a worse open (a gap through it).
                         if track and hit > i:
@@ -215,16 +218,18 @@ class SignalReplayer:
                         reference = Decimal(repr(open_.item(hit)))
                         if stop is not None and stop < reference:
                             reference = stop
+                        s = slip.item(hit)
+                        exit_ms = cand.open_ms.item(hit)
                     else:
                         if track:
-                            peak = max(peak, float(highest(mark[i : last + 1])) * qty + cash_f)
+                            peak = max(peak, cand.highest[k] * qty + cash_f)
                         if x >= n:  # still long at the end
                             self.open_seq = order
                             break
                         # The exit signal at bar x: an exit order, and maybe the next entry, both for x + 1.
                         seq += 1
                         exit_order = seq
-                        if le.item(x) or se.item(x):
+                        if cand.asks_entry[k]:
                             value = qty * mark.item(x)
                             account.bar = x
                             account.cash = cash_f
@@ -244,15 +249,18 @@ class SignalReplayer:
                             self.pending_entry = seq if pending is not None else 0
                             break
                         oid, tag = exit_id(exit_order), "exit"
-                        reference = Decimal(repr(open_.item(exit_row)))
+                        reference = Decimal(repr(cand.exit_open[k]))
+                        s = cand.exit_slip[k]
+                        exit_ms = cand.exit_ms[k]
+                        if pending is not None:  # decided at x, itself an entry candidate
+                            k = find(bars, x, k)
                     # -- the exit fills (the whole position): flat from here ---------------------------
-                    s = slip.item(exit_row)
                     price = reference * (factors.get(s) or slip_pair(s))[1] if s else reference
                     notional = price * quantity
                     fee = notional * rate
                     record(
                         Fill(
-                            oid, symbol, _SELL, quantity, price, fee, open_ms.item(exit_row), "taker",
+                            oid, symbol, _SELL, quantity, price, fee, exit_ms, "taker",
                             abs(price - reference) * quantity, tag,
                         )
                     )  # fmt: skip
@@ -283,8 +291,8 @@ class SignalReplayer:
             if progress is not None and i >= next_report:
                 progress(i, n)
                 next_report = i + report_every
-            ke = find(entry_bars, i, ke)
-            d = entry_bars[ke] if ke < n_entry else n
+            k = find(bars, i, k)
+            d = bars[k] if k < n_entry else n
             if track and cash_f > peak:
                 peak = cash_f
             if d >= n:
@@ -327,7 +335,8 @@ class SignalReplayer:
         """Equity and gross exposure / equity at each close (NaN where equity is not positive), from the
         quantity held and the cash between fills: the same float operations as marking bar by bar."""
         start = self.start
-        lengths = np.diff(np.array([start, *self.rows, n], dtype=np.int64))
+        bounds: IntArray = np.array([start, *self.rows, n], dtype=np.int64)
+        lengths = bounds[1:] - bounds[:-1]
         held = np.repeat(np.array([0.0, *self.held_after]), lengths)
         cash = np.repeat(np.array([self.start_cash, *self.cash_after]), lengths)
         value = held * self.mark[start:n]  # 0 while flat (every bar is tradable: the marks are finite)
@@ -340,3 +349,35 @@ class SignalReplayer:
         unfunded = equity <= 0
         if unfunded.any():
             exposure[unfunded] = np.nan
+
+
+class _Candidates:
+    """What an entry decided at each candidate bar ``entry_bars[k]`` will read, as plain lists: its fill bar's
+    open, slippage and time; its exit signal bar (``n``: none), the last bar it can be held (``last``), the
+    lowest low and the highest mark from the fill bar to ``last``; whether the exit bar asks for an entry too;
+    the exit fill bar's open, slippage and time."""
+
+    __slots__ = (
+        "asks_entry", "exit_bar", "exit_ms", "exit_open", "exit_slip", "fill_ms", "fill_open", "fill_slip", "highest",
+        "last", "lowest", "open_ms",
+    )  # fmt: skip
+
+    def __init__(
+        self, entry_bars: IntArray, exit_bars: IntArray, n: int, open_: FloatArray, slip: FloatArray,
+        open_ms: IntArray, low: FloatArray, mark: FloatArray, asks_entry: np.ndarray,
+    ) -> None:  # fmt: skip
+        self.open_ms = open_ms
+        fill = np.minimum(entry_bars + 1, n - 1)  # a candidate at the last bar never fills (clipped, unread)
+        found = np.searchsorted(exit_bars, fill)
+        exit_bar = np.full(entry_bars.size, n, dtype=np.int64)
+        has_exit = found < exit_bars.size
+        exit_bar[has_exit] = exit_bars[found[has_exit]]
+        last = np.minimum(exit_bar, n - 1)
+        # The stop search is skipped when no low up to `last` reaches the stop (fmin ignores NaN lows).
+        self.lowest = reduce_spans(np.fmin, low, fill, last).tolist()
+        self.highest = reduce_spans(np.maximum, mark, fill, last).tolist()
+        self.fill_open, self.fill_slip, self.fill_ms = (a[fill].tolist() for a in (open_, slip, open_ms))
+        after = np.minimum(exit_bar + 1, n - 1)
+        self.exit_open, self.exit_slip, self.exit_ms = (a[after].tolist() for a in (open_, slip, open_ms))
+        self.asks_entry = asks_entry[last].tolist()
+        self.exit_bar, self.last = exit_bar.tolist(), last.tolist()

@@ -121,4 +121,20 @@ def scatter(values: npt.NDArray[np.generic], rows: IntArray, n: int, fill: float
     return out
 
 
-__all__ = ["FloatArray", "MarketFrame", "scatter"]
+def reduce_spans(ufunc: np.ufunc, values: FloatArray, first: IntArray, last: IntArray) -> FloatArray:
+    """``ufunc.reduce(values[first[k] : last[k] + 1])`` for every ``k`` (inclusive spans, ``first <= last <
+    len(values)``), in one ``reduceat``: e.g. ``np.fmax`` gives each span's highest value."""
+    end = values.shape[0] - 1
+    bounds = np.empty(2 * first.size, dtype=np.int64)
+    bounds[0::2] = first
+    # [a, b + 1) as reduceat pairs; b + 1 past the end is read as [a, end) and the last value folded in.
+    ends = last + 1
+    bounds[1::2] = np.minimum(ends, end)
+    out: FloatArray = ufunc.reduceat(values, bounds)[0::2]
+    tail = ends > end
+    if tail.any():
+        out[tail] = ufunc(out[tail], values[end])
+    return out
+
+
+__all__ = ["FloatArray", "MarketFrame", "reduce_spans", "scatter"]
