@@ -146,7 +146,7 @@ class SignalReplay(Protocol):
     calls ``decide`` at each bar where an entry may be taken. ``decide`` returns the entry order (a
     quote-sized market buy, optionally with ``stop_loss``) or ``None``; ``exit_id(seq)`` names the
     exit orders it decides; ``deny(bar, reason)`` reports an entry the venue rejected at fill time.
-    The results equal ``process_bar`` bar by bar (tested), to float rounding."""
+    The results equal ``process_bar`` bar by bar (tested), float for float."""
 
     def can_replay(self, column: int) -> bool:
         """Whether the symbol in ``column`` can be replayed: nothing open yet, every bar tradable, spot."""
