@@ -185,3 +185,21 @@ def test_a_long_replay_reports_its_progress() -> None:
     bars = [i for i, _ in seen]
     assert len(seen) >= 3 and bars == sorted(bars) and seen[-1] == (n, n)
     assert all(total == n for _, total in seen) and bars[0] >= 50_000
+
+
+@pytest.mark.parametrize("entries", [[], [0], [498, 499]])  # none; at the first bar; at the last two bars
+def test_edge_signals_replay_as_the_bar_by_bar_path(entries: list[int]) -> None:
+    candles = random_walk(500, seed=13)
+    signals = no_signals(500, 0)
+    signals.long_entry[entries] = True
+    signals.stop_distance[:] = 1.0
+    fast, fast_broker = _engine(candles, signals, "10000", risk=True, signal_replay=True)
+    assert fast._replayable(0)
+    got = fast.run()
+    slow, slow_broker = _engine(candles, signals, "10000", risk=True, signal_replay=False)
+    _bar_by_bar(slow)
+    want = slow.result()
+    assert got.fills == want.fills and got.trades == want.trades and got.portfolio == want.portfolio
+    assert [o.request for o in fast_broker.open_orders()] == [o.request for o in slow_broker.open_orders()]
+    np.testing.assert_array_equal(got.equity, want.equity)
+    np.testing.assert_array_equal(got.cash, want.cash)
