@@ -17,10 +17,11 @@ from adapters.simulation import SimulatedBroker, SimulatedClock
 from application.engine import Engine, EngineConfig
 from domain.model.candles import CandleSeries
 from domain.model.market import MarketFrame
-from domain.model.symbols import Instrument
+from domain.model.symbols import Instrument, Symbol
+from domain.model.timeframe import Timeframe
 from domain.risk import FixedFraction, RiskLimits, RiskManager, merge
 from domain.strategies.base import ExitRules, Signals, no_signals
-from tests.builders import random_walk
+from tests.builders import HOUR_MS, T0, random_walk
 
 
 def _signals(n: int, seed: int, stop: float, shorts: bool = False, exits: ExitRules | None = None) -> Signals:
@@ -203,3 +204,30 @@ def test_edge_signals_replay_as_the_bar_by_bar_path(entries: list[int]) -> None:
     assert [o.request for o in fast_broker.open_orders()] == [o.request for o in slow_broker.open_orders()]
     np.testing.assert_array_equal(got.equity, want.equity)
     np.testing.assert_array_equal(got.cash, want.cash)
+
+
+def test_a_low_exactly_at_the_stop_triggers_it_in_both_paths() -> None:
+    """The bar-by-bar broker fills a sell stop when the low reaches the level (low <= stop): so must the
+    replay, including when the span's lowest low equals the stop to the last digit."""
+    closes = np.array([100.0, 100.0, 100.0, 99.5, 99.0, 99.2, 99.4, 99.6, 99.8, 100.0, 100.0, 100.0])
+    open_ = np.concatenate(([100.0], closes[:-1]))
+    low = np.minimum(open_, closes) - 0.25
+    low[6] = 98.0  # the stop below: 100.00 - 2.0
+    high = np.maximum(open_, closes) + 0.25
+    candles = CandleSeries.from_arrays(
+        Symbol.parse("BTCUSDT"), Timeframe.H1, T0 + HOUR_MS * np.arange(12, dtype=np.int64), open_, high, low,
+        closes, np.ones(12),
+    )  # fmt: skip
+    signals = no_signals(12, 0)
+    signals.long_entry[1] = True
+    signals.long_exit[10] = True
+    signals.stop_distance[:] = 2.0
+    fast, _ = _engine(candles, signals, "10000", risk=False, signal_replay=True, slippage="0")
+    assert fast._replayable(0)
+    got = fast.run()
+    slow, _ = _engine(candles, signals, "10000", risk=False, signal_replay=False, slippage="0")
+    _bar_by_bar(slow)
+    want = slow.result()
+    assert [f.tag for f in want.fills] == ["entry", "stop_loss"]
+    assert want.fills[1].price == Decimal("98.00")
+    assert got.fills == want.fills
