@@ -255,7 +255,10 @@ class Engine:
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
         self._correlations: dict[tuple[int, int], FloatArray] = {}
-        self._committed: dict[int, float] = {}  # exposure promised to entries decided at this bar
+        self._committed: dict[int, float] = {}  # exposure promised to entries not filled yet (see _decide)
+        # Entry orders sent and not filled yet (client order id -> column, side, budget): a market order
+        # waits through zero-volume bars, and signals on those bars must count it.
+        self._waiting: dict[str, tuple[int, Side, float]] = {}
         self._signal_replay = signal_replay  # run() may hand the replay to the venue (see _replayable)
         if risk is not None and correlation_window > 1 and k > 1:
             returns = {j: simple_returns(self._marks[j]) for j in range(k)}
@@ -622,8 +625,12 @@ class Engine:
 
     # -- decisions ------------------------------------------------------------------------------------
     def _decide(self, i: int, equity: float, gross: float) -> None:
-        committed = 0.0  # exposure promised to entries decided at this bar
-        self._committed = {}
+        # Exposure promised to entries not filled yet: those decided at this bar, and those still waiting
+        # for a tradable bar (a market order decided before a zero-volume bar fills after it).
+        waiting = self._waiting_entries() if self._waiting else {}
+        self._committed = {j: budget for j, (_, _, budget) in waiting.items()}
+        committed = sum(self._committed.values(), 0.0)
+        max_entries = self.config.max_entries
         for j, symbol in enumerate(self._symbols):
             long_entry, long_exit = self._le[j].item(i), self._lx[j].item(i)
             short_entry, short_exit = self._se[j].item(i), self._sx[j].item(i)
@@ -634,13 +641,34 @@ class Engine:
             if (held > 0 and (long_exit or short_entry)) or (held < 0 and (short_exit or long_entry)):
                 self._submit_exit(j, i)
                 flat_after = True
-            if long_entry and (flat_after or (held > 0 and self.state.books[j].entries < self.config.max_entries)):
+            entries = self.state.books[j].entries
+            pending, pending_side, _ = waiting.get(j, (0, None, 0.0))
+            if pending:  # an entry still waiting counts as one, on its side
+                if (long_entry and pending_side is not _BUY) or (short_entry and pending_side is not _SELL):
+                    self._deny(symbol, "entry skipped: an entry on the other side is still waiting to fill")
+                    continue
+                flat_after = False
+                entries += pending
+            if long_entry and (flat_after or (held >= 0 and entries < max_entries)):
                 committed += self._submit_entry(j, i, _BUY, equity, gross + committed, flat_after)
-            elif short_entry and (flat_after or (held < 0 and self.state.books[j].entries < self.config.max_entries)):
+            elif short_entry and (flat_after or (held <= 0 and entries < max_entries)):
                 if self.config.allow_short:
                     committed += self._submit_entry(j, i, _SELL, equity, gross + committed, flat_after)
                 else:
                     self._deny(symbol, _NO_SHORTS)
+
+    def _waiting_entries(self) -> dict[int, tuple[int, Side, float]]:
+        """Entry orders sent and not filled yet, by symbol column: how many, their side, their budget. Orders
+        the venue no longer holds open (refused, canceled, expired) are forgotten."""
+        still_open = {order.request.client_order_id for order in self.broker.open_orders()}
+        by_symbol: dict[int, tuple[int, Side, float]] = {}
+        for oid, (j, side, budget) in list(self._waiting.items()):
+            if oid not in still_open:
+                del self._waiting[oid]
+                continue
+            count, _, total = by_symbol.get(j, (0, side, 0.0))
+            by_symbol[j] = (count + 1, side, total + budget)
+        return by_symbol
 
     def _next_id(self, tag: str) -> str:
         self.state.order_seq += 1
@@ -667,6 +695,7 @@ class Engine:
         if not self._send(request):
             return 0.0
         self._committed[j] = self._committed.get(j, 0.0) + budget
+        self._waiting[request.client_order_id] = (j, side, budget)
         return budget
 
     def _plan_entry(
@@ -908,6 +937,8 @@ class Engine:
 
     # -- bookkeeping ----------------------------------------------------------------------------------
     def _on_fill(self, fill: Fill, i: int) -> None:
+        if self._waiting:
+            self._waiting.pop(fill.client_order_id, None)
         state = self.state
         symbol = fill.symbol
         j = self._column[symbol]

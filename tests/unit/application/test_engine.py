@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from adapters.simulation import SimulatedBroker, SimulatedClock
-from application.engine import Engine
+from application.engine import Engine, EngineConfig
 from domain.model.candles import CandleSeries
-from domain.model.symbols import Instrument
+from domain.model.symbols import Instrument, Symbol
+from domain.model.timeframe import Timeframe
 from domain.strategies.base import Signals, no_signals
 from tests.builders import HOUR_MS, T0, random_walk, series_from_rows
 
@@ -198,3 +199,47 @@ def test_no_fill_uses_a_later_bar() -> None:
         cutoff = int(candles.open_time[k - 1])
         assert result.fills == [f for f in full.fills if f.timestamp <= cutoff]
         np.testing.assert_array_equal(result.equity, full.equity[:k])
+
+
+def _flat_candles(n: int, zero_volume: list[int]) -> CandleSeries:
+    closes = np.full(n, 100.0)
+    volume = np.ones(n)
+    volume[zero_volume] = 0.0  # nothing traded there: market orders wait for the next bar with volume
+    return CandleSeries.from_arrays(
+        Symbol.parse("BTCUSDT"), Timeframe.H1, T0 + HOUR_MS * np.arange(n, dtype=np.int64), closes, closes + 1,
+        closes - 1, closes, volume,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("max_entries", [1, 2])
+def test_an_entry_waiting_through_a_zero_volume_bar_counts_as_an_entry(max_entries: int) -> None:
+    """An entry decided at bar 3 cannot fill in the zero-volume bar 4: it waits for bar 5. A second entry
+    signal at bar 4 must count it (one entry per position by default; with scale-ins, its exposure too)."""
+    candles = _flat_candles(12, [4])
+    signals = signals_for(12, entries=[3, 4])
+    signals.size[:] = 0.4
+    clock = SimulatedClock(candles.start_ms)
+    broker = SimulatedBroker(candles, Instrument(candles.symbol), Decimal(10000), clock)
+    config = EngineConfig(max_entries=max_entries, max_gross_exposure=0.5)
+    result = Engine(candles, signals, broker, clock, Decimal(10000), config=config).run()
+    entries = [f for f in result.fills if f.tag == "entry"]
+    assert all(f.timestamp == candles.open_time[5] for f in entries)
+    assert len(entries) == max_entries
+    committed = sum(float(f.quantity * f.price + f.fee) for f in entries)
+    assert committed <= 0.5 * 10000 + 1e-6  # the waiting entry's 40% counts against the 50% gross cap
+    if max_entries == 2:
+        assert committed == pytest.approx(0.5 * 10000, rel=1e-3)  # the second one gets what is left: 10%
+
+
+def test_a_waiting_entry_the_venue_refuses_no_longer_counts() -> None:
+    """10.005 USDT buys 9.995 of notional after the 0.1% fee: the venue refuses it (minimum 10) when it
+    would fill. The refused entry must not block the next signal."""
+    candles = _flat_candles(12, [4])
+    signals = signals_for(12, entries=[3, 4, 7])
+    clock = SimulatedClock(candles.start_ms)
+    broker = SimulatedBroker(candles, Instrument(candles.symbol), Decimal("10.005"), clock, taker_fee_bps=Decimal(10))
+    result = Engine(candles, signals, broker, clock, Decimal("10.005")).run()
+    refused = [d for d in result.denials if d.reason.startswith("entry rejected: order notional")]
+    # bar 3's entry is refused at bar 5 (bar 4's signal counted it and sent nothing); bar 7's at bar 8
+    assert [d.time_ms for d in refused] == [candles.open_time[5] + HOUR_MS, candles.open_time[8] + HOUR_MS]
+    assert not result.fills
