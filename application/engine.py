@@ -417,13 +417,10 @@ class Engine:
         fees_paid, slippage_paid = self._fees_paid, self._slippage_paid
         entries, exits = fills[0 : 2 * closed : 2], fills[1 : 2 * closed : 2]
         entry_prices = [float(f.price) for f in entries]
-        if closed:
-            bars = np.array(rows[: 2 * closed], dtype=np.int64)
-            highs, lows = self._extremes(0, bars[0::2], bars[1::2])
-            mfe, mae = long_excursions(np.array(entry_prices), highs, lows)
-            excursion_pairs = zip(mfe.tolist(), mae.tolist(), strict=True)
-        else:
-            excursion_pairs = zip((), (), strict=True)
+        bars = np.array(rows[: 2 * closed], dtype=np.int64)
+        highs, lows = self._extremes(0, bars[0::2], bars[1::2])
+        mfe, mae = long_excursions(np.array(entry_prices), highs, lows)
+        excursion_pairs = zip(mfe.tolist(), mae.tolist(), strict=True)
         append = self.trades.append
         trades = zip(
             entries, exits, entry_prices, outcome.held_after[0 : 2 * closed : 2], outcome.trade_pnl, excursion_pairs,

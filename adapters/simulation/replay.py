@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 import numpy as np
 
@@ -124,7 +124,7 @@ class SignalReplayer:
             return
         open_, low, mark, slip = self.open, self.low, self.mark, self.slip
         instrument = self.instrument
-        symbol, minimum, step = instrument.symbol, instrument.min_notional, instrument.step_size
+        symbol, minimum = instrument.symbol, instrument.min_notional
         rate = self.rate
         fee_factor = _ONE + rate
         factors, slip_pair = self.factors, self.slip_pair
@@ -165,9 +165,7 @@ class SignalReplayer:
                 reference = Decimal(repr(cand.fill_open[k]))  # the price as written
                 s = cand.fill_slip[k]
                 price = reference * (factors.get(s) or slip_pair(s))[0] if s else reference
-                # Instrument.round_quantity: down to the step grid
-                amount = (request.quote_quantity or _ZERO) / (price * fee_factor)
-                quantity = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
+                quantity = instrument.round_quantity((request.quote_quantity or _ZERO) / (price * fee_factor))
                 reason = ""
                 if quantity <= 0:
                     reason = rules.ZERO_QUANTITY
@@ -230,15 +228,7 @@ class SignalReplayer:
                         seq += 1
                         exit_order = seq
                         if cand.asks_entry[k]:
-                            value = qty * mark.item(x)
-                            account.bar = x
-                            account.cash = cash_f
-                            account.quantity = qty
-                            account.equity = cash_f + value
-                            account.gross = abs(value)
-                            account.peak = peak
-                            account.seq = seq
-                            pending = decide(account)
+                            pending = decide(account.at(x, cash_f, qty, qty * mark.item(x), peak, seq))
                             if pending is not None:
                                 seq += 1
                                 entries[seq] = pending
@@ -297,12 +287,7 @@ class SignalReplayer:
                 peak = cash_f
             if d >= n:
                 break
-            account.bar = d
-            account.cash = account.equity = cash_f
-            account.quantity = account.gross = 0.0
-            account.peak = peak
-            account.seq = seq
-            pending = decide(account)
+            pending = decide(account.at(d, cash_f, 0.0, 0.0, peak, seq))
             if pending is not None:
                 seq += 1
                 entries[seq] = pending

@@ -119,6 +119,18 @@ class ReplayAccount:
         self.wins = self.losses = 0
         self.win_sum = self.loss_sum = 0.0
 
+    def at(self, bar: int, cash: float, quantity: float, value: float, peak: float, seq: int) -> ReplayAccount:
+        """The account at ``bar``'s close, holding ``quantity`` worth ``value`` (marked as the engine marks
+        it: equity ``cash + value``, gross exposure ``|value|``); returns itself."""
+        self.bar = bar
+        self.cash = cash
+        self.quantity = quantity
+        self.equity = cash + value
+        self.gross = abs(value)
+        self.peak = peak
+        self.seq = seq
+        return self
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ReplayOutcome:
