@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -337,8 +338,14 @@ def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any
 
 
 def _check_output(path: Path | None) -> None:
-    if path is not None and not path.parent.is_dir():
-        raise click.BadParameter(f"{str(path.parent)!r} is not a directory", param_hint="--report")
+    """Refuse an output file that could not be written, before any run."""
+    if path is None:
+        return
+    parent = path.parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"{str(parent)!r} is not a directory", param_hint="--report")
+    if path.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.BadParameter(f"cannot write {str(path)!r}", param_hint="--report")
 
 
 @backtest.command("compare")
