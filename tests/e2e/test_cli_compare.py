@@ -4,17 +4,27 @@ same parameters, run here."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from application.use_cases.run_backtest import BacktestRequest, RunBacktest
 from domain.metrics import METRICS
+from domain.model.symbols import Symbol
+from domain.model.timeframe import Timeframe
+from entrypoints.container import simulator
+from entrypoints.reports.compare import render_comparison_html
 from entrypoints.reports.fmt import format_metric
+from tests.builders import random_walk
 from tests.e2e.test_cli import assert_one_error_line, run_main
 from tests.e2e.test_report import parse
+from tests.fakes.market_data import InMemoryMarketData
 
 START = ("--start", "2020-01-01")
 
@@ -161,3 +171,27 @@ def test_a_report_into_a_missing_directory_fails_before_the_runs(capsys: pytest.
     result = run_main(capsys, "backtest", "compare", "ema_trend", "ema_cross", "--report", str(out))
     assert "--report" in assert_one_error_line(result, 2)
     assert result.out == "" and not out.exists()
+
+
+def test_sides_on_different_ranges_share_one_time_axis() -> None:
+    """The read-out of a side is empty outside its range and its equity inside it (marked at each close)."""
+    candles = random_walk(3000, seed=5)
+    use_case = RunBacktest(InMemoryMarketData(candles), simulator)
+    base = BacktestRequest("ema_cross", (Symbol.parse("BTCUSDT"),), Timeframe.H1, Decimal(10_000),
+                           params={"fast": "8", "slow": "30"})  # fmt: skip
+    late_start = int(candles.open_time[1500])
+    early = use_case(base)
+    late = use_case(dataclasses.replace(base, start_ms=late_start))
+    doc = parse(render_comparison_html([("early", early), ("late", late)]))
+    hover = json.loads(doc.one("script", id="hover-equity").text())
+    times = np.array(hover["t"], dtype=np.int64)
+    series = {s["n"]: np.array([np.nan if v is None else v for v in s["v"]]) for s in hover["s"]}
+    bar = Timeframe.H1.milliseconds
+    for name, report, start in (("early", early, int(early.open_time[0])), ("late", late, late_start)):
+        marks_t = np.concatenate(([start], report.open_time + bar))
+        marks = np.concatenate(([float(report.request.initial_cash)], report.equity))
+        inside = times >= start
+        assert np.isnan(series[name][~inside]).all()
+        expected = marks[np.searchsorted(marks_t, times[inside], side="right") - 1]
+        assert series[name][inside] == pytest.approx(np.round(expected, 2), abs=0.006)
+    assert hover["t0"] == int(early.open_time[0]) and hover["t1"] == int(early.open_time[-1]) + bar
