@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from application.engine import EngineConfig, ProgressCallback
 from application.ports.broker import SimulationSettings
 from application.ports.errors import ApplicationError
 from application.use_cases.run_backtest import BacktestReport, BacktestRequest
-from domain.model.errors import DomainError
+from domain.model.errors import DomainError, InvalidParameter
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
@@ -33,7 +36,7 @@ from entrypoints.cli.sessions import sessions
 from entrypoints.cli.strategies import strategies
 from entrypoints.container import build_container
 from entrypoints.logging_setup import configure_logging
-from entrypoints.reports import write_html_report
+from entrypoints.reports import write_comparison_report, write_html_report
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("atb.cli")
@@ -253,33 +256,139 @@ def backtest(
         click.echo(f"saved as session {session_id}: atb sessions show {session_id}", err=as_json)
 
 
-@backtest.command("compare")
-@click.argument("first")
-@click.argument("second")
-@backtest_options
-@click.option("--json", "as_json", is_flag=True, help="Print both results as JSON.")
-@click.pass_context
-def backtest_compare(ctx: click.Context, first: str, second: str, as_json: bool, **opts: Any) -> None:
-    """Run strategies FIRST and SECOND on the same data and print them side by side."""
-    reports = []
-    for name in (first, second):
-        container, request = build_request(ctx, name, opts)
-        reports.append(run_with_progress(container, request, quiet=as_json))
-    if opts["start"] is None and opts["end"] is None:
-        # An ML strategy without a range runs on its model's test period: run the other one there too.
-        ranged = [r for r in reports if r.model]
-        if ranged and len(ranged) < len(reports):
-            req = ranged[0].request
-            span = {**opts, "start": iso(req.start_ms) if req.start_ms is not None else None,
+@dataclass(frozen=True, slots=True)
+class CompareSide:
+    """One side of ``atb backtest compare``: a strategy and its ``--param`` items (the shared ones, then its own)."""
+
+    number: int  # 1-based position on the command line
+    label: str  # unique among the sides
+    strategy: str
+    params: tuple[str, ...]  # NAME=VALUE items; a later item wins, so the side's own override the shared ones
+    own: dict[str, str]  # this side's --side-param values
+
+
+def parse_sides(
+    strategies: tuple[str, ...], side_params: tuple[str, ...], shared: tuple[str, ...]
+) -> list[CompareSide]:
+    """The sides of a comparison: ``--side-param K:NAME=VALUE`` gives side K (1-based) its own value.
+
+    Labels are the strategy names; a name given more than once gets its own parameters in parentheses, and
+    sides still alike get ``#K``.
+    """
+    if len(strategies) < 2:
+        raise click.UsageError(
+            "compare needs two or more strategies, e.g. atb backtest compare ema_trend ema_cross "
+            "(the same one twice with --side-param K:NAME=VALUE to compare parameters)"
+        )
+    n = len(strategies)
+    own_items: list[list[str]] = [[] for _ in strategies]
+    for item in side_params:
+        key, sep, rest = item.partition(":")
+        number = int(key) if key.strip().isdigit() else 0
+        if not sep or not 1 <= number <= n or "=" not in rest:
+            raise click.BadParameter(
+                f"{item!r}: write SIDE:NAME=VALUE with SIDE the strategy's position, 1 to {n}",
+                param_hint="--side-param",
+            )
+        own_items[number - 1].append(rest)
+    own = [parse_params(tuple(items), "--side-param") for items in own_items]
+    counts = Counter(strategies)
+    labels = []
+    for name, mine in zip(strategies, own, strict=True):
+        given = ",".join(f"{k}={v}" for k, v in mine.items())
+        labels.append(f"{name}({given})" if counts[name] > 1 and mine else name)
+    taken = Counter(labels)
+    labels = [f"{label}#{i}" if taken[label] > 1 else label for i, label in enumerate(labels, start=1)]
+    return [
+        CompareSide(i, label, name, (*shared, *items), mine)
+        for i, (label, name, items, mine) in enumerate(zip(labels, strategies, own_items, own, strict=True), start=1)
+    ]
+
+
+def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any], quiet: bool) -> list[BacktestReport]:
+    """Run every side on the same data; without a range, an ML side's model test period is everyone's range."""
+    for side in sides:  # a bad strategy or parameter stops the comparison before any run
+        if side.strategy not in strategy_names():
+            raise click.BadParameter(
+                f"unknown strategy {side.strategy!r}; available: {', '.join(strategy_names())}",
+                param_hint=f"side {side.number}",
+            )
+        try:
+            create_strategy(side.strategy, parse_params(side.params))
+        except InvalidParameter as e:
+            raise InvalidParameter(f"side {side.number} ({side.label}): {e}") from e
+    span: dict[str, Any] | None = None
+    reports: list[BacktestReport | None] = []
+    for side in sides:
+        side_opts = {**opts, **(span or {}), "params": side.params}
+        container, request = build_request(ctx, side.strategy, side_opts)
+        report = run_with_progress(container, request, quiet=quiet)
+        if span is None and report.model and opts["start"] is None and opts["end"] is None:
+            req = report.request
+            span = {"start": iso(req.start_ms) if req.start_ms is not None else None,
                     "end": iso(req.end_ms) if req.end_ms is not None else None}  # fmt: skip
-            for i, report in enumerate(reports):
-                if not report.model:
-                    container, request = build_request(ctx, report.request.strategy, span)
-                    reports[i] = run_with_progress(container, request, quiet=as_json)
+            # the plain sides already run go again on the model's test period
+            reports = [None if r is not None and not r.model else r for r in reports]
+        reports.append(report)
+    for i, side in enumerate(sides):
+        if reports[i] is None:
+            container, request = build_request(ctx, side.strategy, {**opts, **(span or {}), "params": side.params})
+            reports[i] = run_with_progress(container, request, quiet=quiet)
+    return [r for r in reports if r is not None]
+
+
+def _check_output(path: Path | None) -> None:
+    """Refuse an output file that could not be written, before any run."""
+    if path is None:
+        return
+    parent = path.parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"{str(parent)!r} is not a directory", param_hint="--report")
+    if path.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.BadParameter(f"cannot write {str(path)!r}", param_hint="--report")
+
+
+@backtest.command("compare")
+@click.argument("names", nargs=-1, metavar="STRATEGY STRATEGY...")
+@click.option("--side-param", "side_params", multiple=True, metavar="K:NAME=VALUE",
+              help="Strategy parameter for the K-th strategy only (1-based; repeatable); overrides --param.")
+@backtest_options
+@click.option("--json", "as_json", is_flag=True, help="Print every side as JSON (label, strategy, params, report).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one HTML report with the sides overlaid to this file.")  # fmt: skip
+@click.pass_context
+def backtest_compare(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    side_params: tuple[str, ...],
+    as_json: bool,
+    report_file: Path | None,
+    **opts: Any,
+) -> None:
+    """Run two or more strategies on the same data and print them side by side.
+
+    `--param` applies to every side; `--side-param K:NAME=VALUE` to the K-th only (it wins), so one
+    strategy can be compared with itself: `atb backtest compare ema_trend ema_trend --side-param 2:fast=20`.
+    """
+    sides = parse_sides(names, side_params, opts["params"])
+    _check_output(report_file)
+    reports = _run_sides(ctx, sides, opts, quiet=as_json)
+    labelled = [(side.label, report) for side, report in zip(sides, reports, strict=True)]
+    if report_file is not None:
+        write_comparison_report(labelled, report_file)
     if as_json:
-        click.echo(json.dumps({r.strategy_name: report_dict(r) for r in reports}, indent=2, allow_nan=False))
+        out = {
+            "sides": [
+                {"label": side.label, "strategy": side.strategy, "params": parse_params(side.params),
+                 "side_params": side.own, "report": report_dict(report)}
+                for side, report in zip(sides, reports, strict=True)
+            ]
+        }  # fmt: skip
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
     else:
-        print_comparison(console(), reports[0], reports[1])
+        print_comparison(console(), labelled)
+        if report_file is not None:
+            click.echo(f"report written to {report_file}")
 
 
 cli.add_command(strategies)

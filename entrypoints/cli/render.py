@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from application.ml import is_warning
 from application.ports.market_data import DatasetInfo
@@ -155,21 +157,34 @@ def print_report(console: Console, report: BacktestReport) -> None:
         console.print(f"[yellow]{len(reduced)} entries reduced by risk rules ({rules})[/yellow]")
 
 
-def print_comparison(console: Console, a: BacktestReport, b: BacktestReport) -> None:
-    """Two reports on the same data, metric by metric."""
-    console.print(
-        f"{a.strategy_name} vs {b.strategy_name} on {', '.join(a.symbols)} {a.request.timeframe.value}  "
-        f"{day(int(a.open_time[0]))} → {day(int(a.open_time[-1]) + a.request.timeframe.milliseconds)} UTC"
+def print_comparison(console: Console, sides: Sequence[tuple[str, BacktestReport]]) -> None:
+    """Reports on the same data, one column per side (its label), metric by metric."""
+    first = sides[0][1]
+    tf = first.request.timeframe
+    head = (
+        f"{' vs '.join(label for label, _ in sides)} on {', '.join(first.symbols)} {tf.value}  "
+        f"{day(int(first.open_time[0]))} → {day(int(first.open_time[-1]) + tf.milliseconds)} UTC"
     )
+    console.print(Text(head), highlight=False)
+    for label, report in sides:
+        params = ", ".join(f"{k}={v}" for k, v in report.strategy_params.items())
+        span = ""
+        if report.bars != first.bars or int(report.open_time[0]) != int(first.open_time[0]):
+            span = f"  ({day(int(report.open_time[0]))} → {day(int(report.open_time[-1]) + tf.milliseconds)} UTC)"
+        model = f"  model {', '.join(report.model.values())}" if report.model else ""
+        line = Text(label, style="bold")
+        line.append(f": {report.strategy_name} {report.strategy_version}  {params}{model}{span}")
+        console.print(line, highlight=False)
+        for note in report.notes:
+            if is_warning(note):
+                console.print(Text(f"warning ({label}): {note}", style="bold red"), highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("Metric")
-    table.add_column(a.strategy_name, justify="right")
-    table.add_column(b.strategy_name, justify="right")
+    for label, _ in sides:
+        table.add_column(Text(label), justify="right")
     for spec in METRICS:
         table.add_row(
-            spec.label,
-            format_metric(spec.kind, a.metrics.get(spec.key, math.nan)),
-            format_metric(spec.kind, b.metrics.get(spec.key, math.nan)),
+            spec.label, *(format_metric(spec.kind, report.metrics.get(spec.key, math.nan)) for _, report in sides)
         )
     console.print(table)
 

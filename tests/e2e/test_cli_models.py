@@ -249,10 +249,18 @@ def test_strategies_list_and_show_include_the_ml_strategies(capsys: pytest.Captu
 
 
 def test_compare_runs_a_plain_strategy_on_the_ml_strategys_test_period(capsys: pytest.CaptureFixture[str]) -> None:
-    both = _json(run_main(capsys, "backtest", "compare", "ema_trend", "ml_basic", "--json"))
-    assert both["ema_trend"]["data"]["start"] == both["ml_basic"]["data"]["start"]
-    assert both["ema_trend"]["data"]["end"] == both["ml_basic"]["data"]["end"]
-    assert both["ema_trend"]["model"] == {} and both["ml_basic"]["model"]
+    sides = _json(run_main(capsys, "backtest", "compare", "ema_trend", "ml_basic", "ema_cross", "--json"))["sides"]
+    reports = {s["label"]: s["report"] for s in sides}
+    assert list(reports) == ["ema_trend", "ml_basic", "ema_cross"]
+    ml = reports["ml_basic"]
+    assert ml["model"]
+    alone = _json(run_main(capsys, "backtest", "--strategy", "ml_basic", "--json"))
+    assert ml["data"]["start"] == alone["data"]["start"]  # the model's own test period
+    # the plain sides, before and after the ML one, run on that period too
+    for plain in ("ema_trend", "ema_cross"):
+        assert reports[plain]["model"] == {}
+        assert reports[plain]["data"]["start"] == ml["data"]["start"]
+        assert reports[plain]["data"]["end"] == ml["data"]["end"]
 
 
 def test_an_ensemble_with_the_model_as_a_member(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,8 +32,9 @@ def test_a_portfolio_of_two_symbols_trades_both_from_one_balance(capsys: pytest.
 def test_compare_runs_two_strategies_on_the_same_data(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(capsys, "backtest", "compare", "ema_trend", "ema_cross", "--start", "2020-01-01", "--json")
     assert result.code == 0, result.err
-    both = json.loads(result.out)
-    assert set(both) == {"ema_trend", "ema_cross"}
+    sides = json.loads(result.out)["sides"]
+    assert [s["label"] for s in sides] == ["ema_trend", "ema_cross"]
+    both = {s["label"]: s["report"] for s in sides}
     for key in ("start", "end", "bars"):
         assert both["ema_trend"]["data"][key] == both["ema_cross"]["data"][key]
     assert both["ema_trend"]["metrics"]["trades"] != both["ema_cross"]["metrics"]["trades"]
