@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +12,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import URL, Engine
 
 from adapters.persistence.errors import safe_url, translate
 from adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports.repositories import PersistenceError
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_PACKAGE = "migrations"  # the repository's top-level migrations/, installed as a package (ADR 0007)
 DEFAULT_DATA_DIR = Path("~/.local/share/atb")
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -27,6 +30,44 @@ def resolve_url(database_url: str | None, data_dir: str | Path | None = None) ->
         return database_url
     directory = Path(data_dir or DEFAULT_DATA_DIR).expanduser()
     return f"sqlite:///{directory / 'atb.db'}"
+
+
+def migrations_directory() -> Path:
+    """Where Alembic's scripts are: the installed ``migrations`` package, found as a package resource (not by
+    the repository's path), so an installed atb migrates without alembic.ini or a checkout."""
+    try:
+        location = resources.files(MIGRATIONS_PACKAGE)
+    except ModuleNotFoundError:
+        raise PersistenceError(
+            "atb's migrations are not installed (no package 'migrations'): reinstall atb (pip install .)"
+        ) from None
+    path = Path(str(location))
+    if not (path / "env.py").is_file():
+        raise PersistenceError(f"atb's migrations are incomplete: no env.py in {path}; reinstall atb")
+    return path
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """The database's revision against the newest one this atb knows (``head``)."""
+
+    current: str | None
+    head: str | None
+    known: bool  # whether ``current`` is one of this atb's revisions (``None``, no tables, counts as known)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+    def problem(self) -> str | None:
+        """Why atb cannot use this database yet, in words (``None``: it can)."""
+        if self.up_to_date:
+            return None
+        if self.current is None:
+            return "the database has no atb tables: run `atb db upgrade`"
+        if not self.known:
+            return f"the database is at an unknown revision {self.current} (newer atb?); this atb knows {self.head}"
+        return f"the database is at revision {self.current}, atb needs {self.head}: run `atb db upgrade`"
 
 
 def _parse(url: str) -> URL:
@@ -88,24 +129,37 @@ class Database:
     # -- migrations ---------------------------------------------------------------------------------
     def _alembic(self) -> Config:
         cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("script_location", str(migrations_directory()))
         cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
         cfg.attributes["configure_logger"] = False
         return cfg
 
     def upgrade(self, revision: str = "head") -> None:
         self.check()
+        self._refuse_unknown("upgrade")
         try:
             command.upgrade(self._alembic(), revision)
         except sa.exc.SQLAlchemyError as e:
             raise translate(e, self.url) from e
+        except CommandError as e:
+            raise PersistenceError(f"cannot upgrade {self.display_url} to {revision!r}: {_first_line(e)}") from e
 
     def downgrade(self, revision: str = "-1") -> None:
         self.check()
+        self._refuse_unknown("downgrade")
         try:
             command.downgrade(self._alembic(), revision)
         except sa.exc.SQLAlchemyError as e:
             raise translate(e, self.url) from e
+        except CommandError as e:
+            raise PersistenceError(f"cannot downgrade {self.display_url} to {revision!r}: {_first_line(e)}") from e
+
+    def _refuse_unknown(self, action: str) -> None:
+        status = self.status()
+        if not status.known:
+            raise PersistenceError(
+                f"cannot {action} {self.display_url}: it is at an unknown revision {status.current} (newer atb?)"
+            )
 
     def current(self) -> str | None:
         """The revision the database is at (``None``: no atb tables yet)."""
@@ -119,6 +173,20 @@ class Database:
         """The newest revision the code knows."""
         return ScriptDirectory.from_config(self._alembic()).get_current_head()
 
+    def status(self) -> SchemaStatus:
+        """The database's revision and this atb's newest (one connection; raises one line when unreachable)."""
+        current = self.current()
+        script = ScriptDirectory.from_config(self._alembic())
+        known = current is None or current in {r.revision for r in script.walk_revisions()}
+        return SchemaStatus(current, script.get_current_head(), known)
+
+    def require_current(self) -> None:
+        """Raise ``PersistenceError`` (one line) unless the database is at this atb's newest revision: called
+        before work that writes or reads the tables (``atb backtest --save``, ``atb sessions``)."""
+        problem = self.status().problem()
+        if problem is not None:
+            raise PersistenceError(f"{self.display_url}: {problem}")
+
     def revisions(self) -> list[str]:
         """Every revision, oldest first."""
         script = ScriptDirectory.from_config(self._alembic())
@@ -126,6 +194,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -56,10 +56,22 @@ def db_current(ctx: click.Context) -> None:
     """The revision the database is at, and the newest one this version of atb knows."""
     database = persistence_container(ctx).database()
     database.check()
-    current, head = database.current(), database.head()
-    if current is None:
-        click.echo(f"{database.display_url}: no atb tables (newest revision {head}); run `atb db upgrade`")
-    elif current == head:
-        click.echo(f"{database.display_url}: at revision {current} (up to date)")
+    status = database.status()
+    if status.up_to_date:
+        click.echo(f"{database.display_url}: at revision {status.current} (up to date)")
+    elif status.current is None:
+        click.echo(f"{database.display_url}: no atb tables (newest revision {status.head}); run `atb db upgrade`")
+    elif not status.known:
+        click.echo(f"{database.display_url}: at revision {status.current}, unknown to this atb (newer atb?); "
+                   f"this atb knows up to {status.head}")  # fmt: skip
     else:
-        click.echo(f"{database.display_url}: at revision {current}, newest is {head}; run `atb db upgrade`")
+        click.echo(f"{database.display_url}: at revision {status.current}, newest is {status.head}; "
+                   "run `atb db upgrade`")  # fmt: skip
+
+
+def checked_container(ctx: click.Context) -> Any:
+    """``persistence_container``, after checking the database is at this atb's newest revision (one line
+    otherwise, before any work)."""
+    container = persistence_container(ctx)
+    container.database().require_current()
+    return container

@@ -240,6 +240,8 @@ def backtest(
     if ctx.invoked_subcommand is not None:
         return
     container, request = build_request(ctx, strategy, opts)
+    if save:  # before the work: a database at another revision is one line now, not after the backtest
+        container.database().require_current()
     started_ms = time.time_ns() // 1_000_000
     report = run_with_progress(container, request, quiet=as_json)
     if report_file is not None:

@@ -14,7 +14,7 @@ from application.use_cases.save_backtest import jsonable
 from application.use_cases.sessions import DeleteSession, SessionDetail, group_events
 from domain.metrics import METRICS
 from entrypoints.cli.common import console
-from entrypoints.cli.db import persistence_container
+from entrypoints.cli.db import checked_container
 from entrypoints.reports.fmt import format_metric
 
 
@@ -37,7 +37,7 @@ def sessions() -> None:
 @click.pass_context
 def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """The newest sessions, newest first."""
-    found = persistence_container(ctx).list_sessions()(limit)
+    found = checked_container(ctx).list_sessions()(limit)
     if as_json:
         click.echo(json.dumps([{k: v for k, v in jsonable(s).items() if k != "config"} for s in found], indent=2))
         return
@@ -65,7 +65,7 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_events: int, as_json: bool) -> None:
     """A session: its configuration, metrics, how many orders and fills, its trades and events."""
-    detail: SessionDetail = persistence_container(ctx).show_session()(session_id)
+    detail: SessionDetail = checked_container(ctx).show_session()(session_id)
     if as_json:
         click.echo(json.dumps(_detail_dict(detail), indent=2))
         return
@@ -119,7 +119,7 @@ def sessions_delete(ctx: click.Context, session_id: int, yes: bool) -> None:
     """Delete a session and everything stored about it (trades, events, account history...), at once."""
     if not yes:
         raise click.UsageError(f"deleting session {session_id} cannot be undone: pass --yes to delete it")
-    database = persistence_container(ctx).database()
+    database = checked_container(ctx).database()
     s = DeleteSession(database.unit_of_work)(session_id)
     click.echo(f"deleted session {s.id}: {s.mode} {s.strategy} {','.join(s.symbols)} {s.timeframe}")
 

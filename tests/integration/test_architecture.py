@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "application", "adapters", "entrypoints")
+PACKAGES = ("domain", "application", "adapters", "entrypoints", "migrations")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -54,6 +54,8 @@ def test_the_contracts_hold_on_the_copy(clean_result: subprocess.CompletedProces
         ("application/use_cases/run_backtest.py", "import click  # noqa", "The application talks to the world"),
         ("adapters/files/csv_market_data.py", "import adapters.simulation.clock  # noqa", "Adapters do not import"),
         ("entrypoints/cli/render.py", "import adapters.files  # noqa", "Entrypoints reach adapters only"),
+        ("migrations/env.py", "import entrypoints.container  # noqa", "Migrations read the persistence adapter"),
+        ("adapters/persistence/database.py", "import migrations  # noqa", "Nothing imports the migrations"),
     ],
 )
 def test_a_planted_violation_breaks_the_contracts(

@@ -38,3 +38,12 @@ def test_the_database_matches_the_metadata_after_upgrade(tmp_path: Path) -> None
     cfg = _config(f"sqlite:///{tmp_path / 'atb.db'}")
     command.upgrade(cfg, "head")
     command.check(cfg)  # raises if the migrations lag behind the tables the code declares
+
+
+def test_alembic_ini_and_the_installed_package_name_the_same_scripts() -> None:
+    """Developers' `alembic` (alembic.ini) and atb's own Config (the `migrations` package, found as a package
+    resource) use one directory: in a checkout, the repository's migrations/."""
+    from adapters.persistence.database import migrations_directory
+
+    from_ini = ScriptDirectory.from_config(_config("sqlite://")).dir
+    assert Path(from_ini).resolve() == migrations_directory().resolve() == (ROOT / "migrations").resolve()
