@@ -23,6 +23,7 @@ from application.use_cases.run_backtest import BacktestReport, BacktestRequest
 from domain.model.errors import DomainError
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
+from domain.strategies.ml import model_type_of
 from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, describe_params, strategy_names
 from entrypoints.cli.common import (
     CliError,
@@ -176,6 +177,15 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
         raise _flag_error(f"--max-entries must be at least 1, got {opts['max_entries']}")
     instance = create_strategy(strategy, parse_params(opts["params"]))
     params = describe_params(instance)
+    if (opts["model_version"] or opts["model_as_of"]) and model_type_of(instance) is None:
+        raise _flag_error(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
+    if not opts["no_risk"]:  # unknown risk limits and sizers: refused now, not after the data is read
+        from domain.risk import create_sizer, merge_layers
+
+        overrides = getattr(instance, "risk_overrides", None)
+        merge_layers(settings.risk_layer(), overrides, parse_params(opts["risk"], "--risk"))
+        if opts["sizer"]:
+            create_sizer(opts["sizer"], parse_params(opts["sizer_params"], "--sizer-param"))
     shorts = bool(params.get("short", False))
     if opts["allow_short"] and not shorts:
         if "short" in params:

@@ -75,6 +75,8 @@ def rejected(capsys: pytest.CaptureFixture[str], *args: str, code: int) -> str:
         (("--allow-short",), ("--allow-short", "ema_trend never shorts")),
         (("--max-entries", "0"), ("--max-entries",)),
         (("--leverage", "0"), ("--leverage", "positive")),
+        (("--model-version", "v1"), ("uses no model", "--model-version")),
+        (("--model-as-of", "2021-01-01"), ("uses no model", "--model-as-of")),
     ],
 )
 def test_flags_that_cannot_take_effect_are_refused_before_the_run(
@@ -92,6 +94,21 @@ def test_shorts_need_both_the_strategy_and_the_account(
     assert "--param short=true" in line
     line = rejected(capsys, "backtest", "--strategy", "ensemble_weighted", "--param", "short=true", code=2)
     assert "--allow-short" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--risk", "nope=1"), "unknown risk setting nope"),
+        (("--sizer", "nope"), "unknown sizer 'nope'"),
+        (("--sizer", "fixed_risk", "--sizer-param", "nope=1"), "unknown parameter nope"),
+        (("--param", "nope=1"), "unknown parameter nope"),
+    ],
+)
+def test_unknown_names_are_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], no_backtest: list[int], args: tuple[str, ...], fragment: str
+) -> None:
+    assert fragment in rejected(capsys, "backtest", "--strategy", "ema_trend", *args, code=1)
 
 
 def test_compare_refuses_the_same_combinations(capsys: pytest.CaptureFixture[str], no_backtest: list[int]) -> None:
