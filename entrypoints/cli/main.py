@@ -147,10 +147,6 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _flag_error(message: str) -> click.UsageError:
-    return click.UsageError(message)
-
-
 def _leveraged_strategies() -> list[str]:
     return [n for n in strategy_names() if getattr(create_strategy(n), "account_leverage", None) is not None]
 
@@ -167,57 +163,46 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
             "live and paper trading are not available yet; unset it or set it to backtest"
         )
     if opts["sizer_params"] and not opts["sizer"]:
-        raise _flag_error("--sizer-param needs --sizer NAME (the strategy's own sizer takes no parameters)")
+        raise click.UsageError("--sizer-param needs --sizer NAME (the strategy's own sizer takes no parameters)")
     if opts["no_risk"]:
         given = [flag for flag, key in (("--risk", "risk"), ("--sizer", "sizer"), ("--sizer-param", "sizer_params"))
                  if opts[key]]  # fmt: skip
         if given:
-            raise _flag_error(f"--no-risk turns the sizer and the risk manager off; drop it or {'/'.join(given)}")
+            raise click.UsageError(f"--no-risk turns the sizer and the risk manager off; drop it or {'/'.join(given)}")
     if opts["max_entries"] is not None and opts["max_entries"] < 1:
-        raise _flag_error(f"--max-entries must be at least 1, got {opts['max_entries']}")
+        raise click.UsageError(f"--max-entries must be at least 1, got {opts['max_entries']}")
     instance = create_strategy(strategy, parse_params(opts["params"]))
     params = describe_params(instance)
     if (opts["model_version"] or opts["model_as_of"]) and model_type_of(instance) is None:
-        raise _flag_error(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
+        raise click.UsageError(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
+    gross_cap = 1.0  # what the risk limits let a sizer reach (1: no more than the equity)
     if not opts["no_risk"]:  # unknown risk limits and sizers: refused now, not after the data is read
         from domain.risk import create_sizer, merge_layers
 
         overrides = getattr(instance, "risk_overrides", None)
-        merge_layers(settings.risk_layer(), overrides, parse_params(opts["risk"], "--risk"))
+        limits = merge_layers(settings.risk_layer(), overrides, parse_params(opts["risk"], "--risk"))
         if opts["sizer"]:
             create_sizer(opts["sizer"], parse_params(opts["sizer_params"], "--sizer-param"))
+            gross_cap = limits.max_gross_exposure
     shorts = bool(params.get("short", False))
     if opts["allow_short"] and not shorts:
         if "short" in params:
-            raise _flag_error(f"--allow-short: {strategy} opens shorts only with --param short=true")
-        raise _flag_error(f"--allow-short: {strategy} never shorts; strategies that can: "
+            raise click.UsageError(f"--allow-short: {strategy} opens shorts only with --param short=true")
+        raise click.UsageError(f"--allow-short: {strategy} never shorts; strategies that can: "
                           f"{', '.join(_short_strategies())} (with --param short=true)")  # fmt: skip
     if shorts and not opts["allow_short"]:
-        raise _flag_error("--param short=true needs --allow-short (a margin account); a spot account refuses shorts")
+        raise click.UsageError("--param short=true needs --allow-short (a margin account): a spot account refuses "
+                               "every short")  # fmt: skip
     leverage = opts["leverage"]
     if leverage is not None:
         if not leverage > 0:
-            raise _flag_error(f"--leverage must be positive, got {leverage:g}")
-        if leverage > 1 and getattr(instance, "account_leverage", None) is None and not _sizes_past_one(
-            settings, instance, opts
-        ):
-            raise _flag_error(
+            raise click.UsageError(f"--leverage must be positive, got {leverage:g}")
+        if leverage > 1 and getattr(instance, "account_leverage", None) is None and not gross_cap > 1:
+            raise click.UsageError(
                 f"--leverage {leverage:g}: {strategy} never holds more than 1x equity, so leverage changes nothing; "
                 f"strategies built for it: {', '.join(_leveraged_strategies())} (or use --sizer with --risk "
                 "max_gross_exposure above 1)"
             )
-
-
-def _sizes_past_one(settings: Settings, instance: Any, opts: dict[str, Any]) -> bool:
-    """Whether a sizer may size this run past 1x equity: a --sizer and risk limits that let it."""
-    if not opts["sizer"] or opts["no_risk"]:
-        return False
-    from domain.risk import merge_layers
-
-    limits = merge_layers(
-        settings.risk_layer(), getattr(instance, "risk_overrides", None), parse_params(opts["risk"], "--risk")
-    )
-    return limits.max_gross_exposure > 1
 
 
 def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol, ...], Timeframe]:
