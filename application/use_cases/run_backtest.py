@@ -411,14 +411,15 @@ def _why_no_trade(
     name = strategy.name
     for j, (history, sig) in enumerate(zip(histories, signals, strict=True)):
         symbol, n = str(history.symbol), len(history)
-        first = max(int(np.searchsorted(history.open_time, range_start)), sig.warmup)
+        in_range = int(np.searchsorted(history.open_time, range_start))
+        first = max(in_range, sig.warmup)
         if first >= n:
             reasons.append(f"{symbol} has {n} bars, fewer than the {sig.warmup} bars {name} needs to warm up "
                            "before its first decision; give it more data (or a shorter warm-up)")  # fmt: skip
             continue
         entries = np.flatnonzero(sig.long_entry | sig.short_entry)
-        in_range = entries[entries >= first]
-        tried = in_range[in_range < n - 1]  # an entry fills at the next bar's open
+        signalled = entries[entries >= first]
+        tried = signalled[signalled < n - 1]  # an entry fills at the next bar's open
         if tried.size:
             rules: dict[str, int] = {}
             for d in denials:
@@ -429,8 +430,8 @@ def _why_no_trade(
                 reasons.append(f"{symbol}: every one of its {tried.size} entry signals was refused ({by})")
             else:
                 reasons.append(f"{symbol}: {tried.size} entry signals, none filled (no volume to fill on?)")
-        elif in_range.size:
-            last = _day(int(history.open_time[in_range[-1]]))
+        elif signalled.size:
+            last = _day(int(history.open_time[signalled[-1]]))
             reasons.append(f"{symbol}: its only entry signal, at the close of the last bar ({last} UTC), "
                            "would fill after the range")  # fmt: skip
         else:
@@ -438,7 +439,9 @@ def _why_no_trade(
             last_before = int(history.open_time[before[-1]]) if before.size else None
             if last_before is None and first and fulls is not None:
                 last_before = _last_entry_before(strategy, fulls[j], int(history.open_time[first]))
-            where = f"from {_day(int(history.open_time[first]))} UTC to the end" if first else "in the data"
+            since = f"{_day(int(history.open_time[first]))} UTC"
+            where = (f"after its {sig.warmup}-bar warm-up ({since}) to the end" if first > in_range
+                     else f"from {since} to the end" if first else "in the data")  # fmt: skip
             if last_before is not None:
                 reasons.append(f"{symbol}: no entry signal {where}; the last one came at {_day(last_before)} UTC, "
                                "before the range (a position opens on a new signal only)")  # fmt: skip
