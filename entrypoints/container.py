@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from adapters.files import BundledMarketData, CsvMarketData, CsvSentiment
+from adapters.files import BundledMarketData, CsvFilesMarketData, CsvMarketData, CsvSentiment
 from adapters.persistence import Database
 from adapters.persistence.database import DEFAULT_DATA_DIR
 from adapters.registry import FileModelRegistry, bundled_models_root
@@ -64,6 +64,12 @@ def csv_market_data(path: str | None, symbol: str | None, timeframe: str | None)
     )
 
 
+def csv_files_market_data(paths: list[str], symbols: list[str] | None, timeframe: str | None) -> CsvFilesMarketData:
+    """Several files, one symbol each: ``symbols`` pairs with ``paths`` in order (None: from the file names)."""
+    names: list[str | None] = list(symbols) if symbols else [None] * len(paths)
+    return CsvFilesMarketData([csv_market_data(p, s, timeframe) for p, s in zip(paths, names, strict=True)])
+
+
 def onnx_predictor(info: ModelInfo) -> Predictor:
     """A registered model loaded in ONNX Runtime (imported here, on first use: a backtest of a strategy
     without a model never pays for it)."""
@@ -93,6 +99,7 @@ class Container(containers.DeclarativeContainer):
         config.data_source,
         bundled=bundled_market_data,
         file=file_market_data,
+        files=providers.Factory(csv_files_market_data, config.data_files, config.data_symbols, config.data_timeframe),
     )
 
     simulator_factory = providers.Object(simulator)
@@ -150,6 +157,8 @@ def build_container(settings: dict[str, object]) -> Container:
         {
             "data_source": "bundled",
             "data_file": None,
+            "data_files": [],
+            "data_symbols": None,
             "database_url": None,
             "data_dir": None,
             "models_dir": None,

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
             layer[name.strip()] = value.strip()
         return layer
 
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the database lives in (``data_dir/atb.db`` unless ``database_url``); None for a
+        server database or an in-memory one."""
+        if self.database_url is None or not self.database_url.get_secret_value():
+            return (self.data_dir / "atb.db").expanduser()
+        url = self.database_url.get_secret_value()
+        scheme, sep, rest = url.partition(":///")
+        if not sep or scheme.split("+", 1)[0] != "sqlite":
+            return None
+        path = rest.split("?", 1)[0]
+        return Path(path).expanduser() if path and path != ":memory:" else None
+
     def models_root(self) -> Path:
         """Where trained models are registered: ``models_dir``, else ``data_dir/models``."""
         return (self.models_dir or self.data_dir / "models").expanduser()

@@ -1,6 +1,13 @@
 """Candles from CSV files: the datasets bundled with atb and a user's own files; the Fear & Greed index."""
 
-from adapters.files.csv_market_data import BundledMarketData, CsvMarketData, read_candle_file
+from adapters.files.csv_market_data import BundledMarketData, CsvFilesMarketData, CsvMarketData, read_candle_file
 from adapters.files.fear_greed import CsvSentiment, SentimentUnavailable
 
-__all__ = ["BundledMarketData", "CsvMarketData", "CsvSentiment", "SentimentUnavailable", "read_candle_file"]
+__all__ = [
+    "BundledMarketData",
+    "CsvFilesMarketData",
+    "CsvMarketData",
+    "CsvSentiment",
+    "SentimentUnavailable",
+    "read_candle_file",
+]

@@ -179,6 +179,14 @@ class CsvMarketData:
         self._timeframe = timeframe
         self._series: CandleSeries | None = None
 
+    @property
+    def symbol(self) -> Symbol:
+        return self._symbol
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
     def _load(self) -> CandleSeries:
         if self._series is None:
             self._series = read_candle_file(self._path, self._symbol, self._timeframe)
@@ -196,6 +204,32 @@ class CsvMarketData:
 
     def datasets(self) -> list[DatasetInfo]:
         return [_info(self._load(), str(self._path))]
+
+
+class CsvFilesMarketData:
+    """Several user files as one ``MarketData`` source, one symbol per file (a portfolio of files)."""
+
+    def __init__(self, sources: list[CsvMarketData]) -> None:
+        self._sources: dict[Symbol, CsvMarketData] = {}
+        for source in sources:
+            other = self._sources.get(source.symbol)
+            if other is not None:
+                raise MarketDataUnavailable(
+                    f"{other.path} and {source.path} both hold {source.symbol}; give one file per symbol "
+                    "(--symbol names them in the order of the files)"
+                )
+            self._sources[source.symbol] = source
+
+    def candles(
+        self, symbol: Symbol, timeframe: Timeframe, start_ms: int | None = None, end_ms: int | None = None
+    ) -> CandleSeries:
+        source = self._sources.get(symbol)
+        if source is None:
+            raise UnknownSymbolError(str(symbol), [str(s) for s in self._sources])
+        return source.candles(symbol, timeframe, start_ms, end_ms)
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [info for source in self._sources.values() for info in source.datasets()]
 
 
 @lru_cache(maxsize=8)

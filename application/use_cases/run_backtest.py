@@ -203,6 +203,9 @@ class RunBacktest:
             correlation_window=limits.correlation_window if limits is not None else 0,
         )  # fmt: skip
         result = engine.run(start=start, progress=progress)
+        if not result.fills:
+            notes.append(_why_no_trade(strategy, histories, signals, int(frame.open_time[start]), result.denials,
+                                       None if models else fulls))  # fmt: skip
         equity = result.equity[start:]
         marks = frame.mark[start:]
         benchmark = _equal_weight(marks, float(request.initial_cash))
@@ -367,6 +370,84 @@ class RunBacktest:
                 f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
                 f"minimum order of {minimum}: no trade could ever be placed"
             )
+
+
+def _denial_rule(denial: Denial) -> str:
+    """The rule behind a denial, for grouping: the risk rule's name, or what the engine or venue refused."""
+    rule = getattr(denial, "rule", None)
+    if rule:
+        return str(rule)
+    reason = denial.reason
+    head, sep, _ = reason.partition(":")
+    if "minimum order" in reason or "less than one step" in reason:
+        return "below the exchange minimum order"
+    if sep and head.endswith("rejected"):
+        return "refused by the venue"
+    if "short selling" in reason:
+        return "no short selling on this account"
+    if sep and " " not in head.strip():
+        return head.strip()  # a risk rule: "max_drawdown: ..."
+    return head.split("(")[0].strip()
+
+
+def _last_entry_before(strategy: Strategy, full: CandleSeries, range_start: int) -> int | None:
+    """The open time of the strategy's last entry signal before ``range_start`` over the whole history."""
+    sig = strategy.signals(full)
+    entries = np.flatnonzero((sig.long_entry | sig.short_entry) & (full.open_time < range_start))
+    return int(full.open_time[entries[-1]]) if entries.size else None
+
+
+def _why_no_trade(
+    strategy: Strategy,
+    histories: list[CandleSeries],
+    signals: list[Signals],
+    range_start: int,
+    denials: list[Denial],
+    fulls: list[CandleSeries] | None,
+) -> str:
+    """Why a run made no trade, from what it knows: warm-up against the bars, entry signals in the range (and
+    before it, over the whole history when ``fulls`` is given), and the denials of the entries it tried."""
+    reasons = []
+    name = strategy.name
+    for j, (history, sig) in enumerate(zip(histories, signals, strict=True)):
+        symbol, n = str(history.symbol), len(history)
+        in_range = int(np.searchsorted(history.open_time, range_start))
+        first = max(in_range, sig.warmup)
+        if first >= n:
+            reasons.append(f"{symbol} has {n} bars, fewer than the {sig.warmup} bars {name} needs to warm up "
+                           "before its first decision; give it more data (or a shorter warm-up)")  # fmt: skip
+            continue
+        entries = np.flatnonzero(sig.long_entry | sig.short_entry)
+        signalled = entries[entries >= first]
+        tried = signalled[signalled < n - 1]  # an entry fills at the next bar's open
+        if tried.size:
+            rules: dict[str, int] = {}
+            for d in denials:
+                if d.symbol == symbol and d.action == "denied":
+                    rules[_denial_rule(d)] = rules.get(_denial_rule(d), 0) + 1
+            if rules:
+                by = ", ".join(f"{rule} x{count}" for rule, count in sorted(rules.items(), key=lambda kv: -kv[1]))
+                reasons.append(f"{symbol}: every one of its {tried.size} entry signals was refused ({by})")
+            else:
+                reasons.append(f"{symbol}: {tried.size} entry signals, none filled (no volume to fill on?)")
+        elif signalled.size:
+            last = _day(int(history.open_time[signalled[-1]]))
+            reasons.append(f"{symbol}: its only entry signal, at the close of the last bar ({last} UTC), "
+                           "would fill after the range")  # fmt: skip
+        else:
+            before = entries[entries < first]
+            last_before = int(history.open_time[before[-1]]) if before.size else None
+            if last_before is None and first and fulls is not None:
+                last_before = _last_entry_before(strategy, fulls[j], int(history.open_time[first]))
+            since = f"{_day(int(history.open_time[first]))} UTC"
+            where = (f"after its {sig.warmup}-bar warm-up ({since}) to the end" if first > in_range
+                     else f"from {since} to the end" if first else "in the data")  # fmt: skip
+            if last_before is not None:
+                reasons.append(f"{symbol}: no entry signal {where}; the last one came at {_day(last_before)} UTC, "
+                               "before the range (a position opens on a new signal only)")  # fmt: skip
+            else:
+                reasons.append(f"{symbol}: {name} gave no entry signal {where}")
+    return "no trade: " + "; ".join(reasons)
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

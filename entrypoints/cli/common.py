@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from entrypoints.settings import Settings
+
+
+class CliError(Exception):
+    """A user error the CLI found itself (a path it cannot write, flags that cannot work together):
+    one line, exit 1."""
+
+
+def check_output_path(path: Path, flag: str, protected: dict[str, Path | None] | None = None) -> None:
+    """Refuse, before any work, an output file that cannot be written: a missing or unwritable directory,
+    a directory, an unwritable file, or a file the run reads or keeps (``protected``: what -> path)."""
+    target = path.expanduser()
+    resolved = target.resolve()
+    for what, other in (protected or {}).items():
+        if other is not None and resolved == other.expanduser().resolve():
+            raise CliError(f"{flag} {path}: that is the {what}; writing the report would overwrite it")
+    if target.is_dir():
+        raise CliError(f"{flag} {path}: is a directory; name a file")
+    parent = resolved.parent
+    if not parent.exists():
+        raise CliError(f"{flag} {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise CliError(f"{flag} {path}: {parent} is not a directory")
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise CliError(f"{flag} {path}: file is not writable")
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{flag} {path}: directory {parent} is not writable")
 
 
 def parse_date(value: str | None, what: str) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 import traceback
@@ -26,8 +25,17 @@ from application.use_cases.run_backtest import BacktestReport, BacktestRequest
 from domain.model.errors import DomainError, InvalidParameter
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
-from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
-from entrypoints.cli.common import console, container_settings, iso, parse_date, parse_params
+from domain.strategies.ml import model_type_of
+from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, describe_params, strategy_names
+from entrypoints.cli.common import (
+    CliError,
+    check_output_path,
+    console,
+    container_settings,
+    iso,
+    parse_date,
+    parse_params,
+)
 from entrypoints.cli.db import db
 from entrypoints.cli.models import models, train
 from entrypoints.cli.regime import regime
@@ -128,8 +136,9 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sizer", help="Position sizer by name (requested, fixed_fraction, fixed_risk, ...)."),
         click.option("--sizer-param", "sizer_params", multiple=True, metavar="NAME=VALUE",
                      help="Sizer parameter (repeatable)."),
-        click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format."),
+        click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+                     help="Run on your own candles: CSV or CSV.gz, atb or Binance kline format; repeat for a "
+                          "portfolio (one symbol per file)."),
         click.option("--model-version", metavar="VERSION",
                      help="ML strategies: use this model version (atb models list). Default: the latest."),
         click.option("--model-as-of", metavar="DATE",
@@ -138,6 +147,77 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _leveraged_strategies() -> list[str]:
+    return [n for n in strategy_names() if getattr(create_strategy(n), "account_leverage", None) is not None]
+
+
+def _short_strategies() -> list[str]:
+    return [n for n in strategy_names() if "short" in describe_params(create_strategy(n))]
+
+
+def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> None:
+    """Refuse, before any work, flags that could not take effect (docs/adr/0009-no-silent-drops.md)."""
+    if settings.mode != "backtest":
+        raise SettingsError(
+            f"mode is {settings.mode!r} (ATB_MODE or TRADING_MODE): atb backtest runs backtests only, and "
+            "live and paper trading are not available yet; unset it or set it to backtest"
+        )
+    if opts["sizer_params"] and not opts["sizer"]:
+        raise click.UsageError("--sizer-param needs --sizer NAME (the strategy's own sizer takes no parameters)")
+    if opts["no_risk"]:
+        given = [flag for flag, key in (("--risk", "risk"), ("--sizer", "sizer"), ("--sizer-param", "sizer_params"))
+                 if opts[key]]  # fmt: skip
+        if given:
+            raise click.UsageError(f"--no-risk turns the sizer and the risk manager off; drop it or {'/'.join(given)}")
+    if opts["max_entries"] is not None and opts["max_entries"] < 1:
+        raise click.UsageError(f"--max-entries must be at least 1, got {opts['max_entries']}")
+    instance = create_strategy(strategy, parse_params(opts["params"]))
+    params = describe_params(instance)
+    if (opts["model_version"] or opts["model_as_of"]) and model_type_of(instance) is None:
+        raise click.UsageError(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
+    gross_cap = 1.0  # what the risk limits let a sizer reach (1: no more than the equity)
+    if not opts["no_risk"]:  # unknown risk limits and sizers: refused now, not after the data is read
+        from domain.risk import create_sizer, merge_layers
+
+        overrides = getattr(instance, "risk_overrides", None)
+        limits = merge_layers(settings.risk_layer(), overrides, parse_params(opts["risk"], "--risk"))
+        if opts["sizer"]:
+            create_sizer(opts["sizer"], parse_params(opts["sizer_params"], "--sizer-param"))
+            gross_cap = limits.max_gross_exposure
+    shorts = bool(params.get("short", False))
+    if opts["allow_short"] and not shorts:
+        if "short" in params:
+            raise click.UsageError(f"--allow-short: {strategy} opens shorts only with --param short=true")
+        raise click.UsageError(f"--allow-short: {strategy} never shorts; strategies that can: "
+                          f"{', '.join(_short_strategies())} (with --param short=true)")  # fmt: skip
+    if shorts and not opts["allow_short"]:
+        raise click.UsageError("--param short=true needs --allow-short (a margin account): a spot account refuses "
+                               "every short")  # fmt: skip
+    leverage = opts["leverage"]
+    if leverage is not None:
+        if not leverage > 0:
+            raise click.UsageError(f"--leverage must be positive, got {leverage:g}")
+        if leverage > 1 and getattr(instance, "account_leverage", None) is None and not gross_cap > 1:
+            raise click.UsageError(
+                f"--leverage {leverage:g}: {strategy} never holds more than 1x equity, so leverage changes nothing; "
+                f"strategies built for it: {', '.join(_leveraged_strategies())} (or use --sizer with --risk "
+                "max_gross_exposure above 1)"
+            )
+
+
+def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol, ...], Timeframe]:
+    """The symbols of a portfolio of --data files (one per file) and their shared timeframe."""
+    infos = container.market_data().datasets()
+    if timeframe is not None:
+        return tuple(info.symbol for info in infos), Timeframe.parse(timeframe)
+    found = {info.timeframe for info in infos}
+    if len(found) > 1:
+        held = ", ".join(f"{info.source} {info.timeframe.value}" for info in infos)
+        raise click.BadParameter(f"the files hold different timeframes ({held}); a portfolio needs one",
+                                 param_hint="--data")  # fmt: skip
+    return tuple(info.symbol for info in infos), found.pop()
 
 
 def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tuple[Any, BacktestRequest]:
@@ -151,22 +231,31 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
     if strategy not in strategy_names():
         raise click.BadParameter(f"unknown strategy {strategy!r}; available: {', '.join(strategy_names())}",
                                  param_hint="--strategy")  # fmt: skip
-    data_file: Path | None = opts["data_file"]
+    _check_flags(settings, strategy, opts)
+    data_files: tuple[Path, ...] = tuple(opts["data_file"] or ())
+    data_file = data_files[0] if len(data_files) == 1 else None
     symbols: tuple[str, ...] = opts["symbols"]
     timeframe: str | None = opts["timeframe"]
     if data_file is not None and len(symbols) > 1:
         raise click.BadParameter("a data file holds one symbol", param_hint="--symbol")
+    if len(data_files) > 1 and symbols and len(symbols) != len(data_files):
+        raise click.BadParameter(f"{len(data_files)} --data files and {len(symbols)} symbols: give one --symbol "
+                                 "per file, in the same order, or none", param_hint="--symbol")  # fmt: skip
     container = build_container(
         {
             "mode": "backtest",
-            "data_source": "file" if data_file else "bundled",
+            "data_source": "files" if len(data_files) > 1 else "file" if data_file else "bundled",
             "data_file": str(data_file) if data_file else None,
             "data_symbol": symbols[0] if symbols else None,
+            "data_files": [str(f) for f in data_files],
+            "data_symbols": list(symbols) or None,
             "data_timeframe": timeframe,
             **container_settings(settings),
         }
     )
-    if data_file is not None and not symbols:
+    if len(data_files) > 1:
+        syms, tf = _files_symbols(container, timeframe)
+    elif data_file is not None and not symbols:
         info = container.market_data().datasets()[0]
         syms = (info.symbol,)
         tf = info.timeframe if timeframe is None else Timeframe.parse(timeframe)
@@ -211,6 +300,25 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
     return container, request
 
 
+def check_report_path(ctx: click.Context, path: Path, opts: dict[str, Any], flag: str = "--report") -> None:
+    """Refuse, before the backtest, a report file that cannot be written or would overwrite an input."""
+    settings: Settings = ctx.obj["settings"]
+    data_files = opts.get("data_file") or ()
+    protected: dict[str, Path | None] = {
+        f"--data file{'' if len(data_files) == 1 else ' ' + str(i + 1)}": Path(f) for i, f in enumerate(data_files)
+    }
+    protected["database file"] = settings.sqlite_path()
+    check_output_path(path, flag, protected)
+
+
+def write_report(write: Callable[[Any, Path], None], content: Any, path: Path) -> None:
+    """An HTML report; a failure to write it (disk full, permissions changed) is one line, exit 1."""
+    try:
+        write(content, path)
+    except OSError as e:
+        raise CliError(f"cannot write the report to {path}: {e.strerror or e}") from e
+
+
 def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> BacktestReport:
     err = console(stderr=True)
     update, close = progress_bar(err, enabled=err.is_terminal and not quiet)
@@ -240,12 +348,14 @@ def backtest(
     if ctx.invoked_subcommand is not None:
         return
     container, request = build_request(ctx, strategy, opts)
+    if report_file is not None:
+        check_report_path(ctx, report_file, opts)
     if save:  # before the work: a database at another revision is one line now, not after the backtest
         container.database().require_current()
     started_ms = time.time_ns() // 1_000_000
     report = run_with_progress(container, request, quiet=as_json)
     if report_file is not None:
-        write_html_report(report, report_file)
+        write_report(write_html_report, report, report_file)
     if as_json:
         click.echo(report_json(report))
     else:
@@ -339,17 +449,6 @@ def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any
     return [r for r in reports if r is not None]
 
 
-def _check_output(path: Path | None) -> None:
-    """Refuse an output file that could not be written, before any run."""
-    if path is None:
-        return
-    parent = path.parent
-    if not parent.is_dir():
-        raise click.BadParameter(f"{str(parent)!r} is not a directory", param_hint="--report")
-    if path.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise click.BadParameter(f"cannot write {str(path)!r}", param_hint="--report")
-
-
 @backtest.command("compare")
 @click.argument("names", nargs=-1, metavar="STRATEGY STRATEGY...")
 @click.option("--side-param", "side_params", multiple=True, metavar="K:NAME=VALUE",
@@ -373,11 +472,12 @@ def backtest_compare(
     strategy can be compared with itself: `atb backtest compare ema_trend ema_trend --side-param 2:fast=20`.
     """
     sides = parse_sides(names, side_params, opts["params"])
-    _check_output(report_file)
+    if report_file is not None:
+        check_report_path(ctx, report_file, opts)
     reports = _run_sides(ctx, sides, opts, quiet=as_json)
     labelled = [(side.label, report) for side, report in zip(sides, reports, strict=True)]
     if report_file is not None:
-        write_comparison_report(labelled, report_file)
+        write_report(write_comparison_report, labelled, report_file)
     if as_json:
         out = {
             "sides": [
@@ -430,9 +530,12 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 130, debug)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:  # a group without its subcommand: its help, no error
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
     except click.ClickException as e:
         _fail(e.format_message().replace("\n", " "), EXIT_USAGE, debug)
-    except (DomainError, ApplicationError, SettingsError) as e:
+    except (DomainError, ApplicationError, SettingsError, CliError) as e:
         _fail(str(e), EXIT_USER_ERROR, debug)
     except KeyboardInterrupt:
         _fail("interrupted", 130, debug)

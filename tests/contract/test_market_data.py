@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.files import BundledMarketData, CsvMarketData
+from adapters.files import BundledMarketData, CsvFilesMarketData, CsvMarketData
 from application.ports.errors import MarketDataUnavailable, UnknownSymbolError
 from application.ports.market_data import MarketData
 from domain.model.candles import CandleSeries
@@ -36,6 +36,12 @@ def _sources() -> dict[str, Callable[[Path], MarketData]]:
         "in-memory fake": lambda _: InMemoryMarketData(walk),
         "csv file": lambda tmp: CsvMarketData(_write_csv(walk, tmp / "BTCUSDT-1h.csv.gz")),
         "bundled": lambda _: BundledMarketData(),
+        "csv files": lambda tmp: CsvFilesMarketData(
+            [
+                CsvMarketData(_write_csv(walk, tmp / "BTCUSDT-1h.csv.gz")),
+                CsvMarketData(_write_csv(random_walk(300, seed=3), tmp / "ETHUSDT-1h.csv.gz"), Symbol("ETH", "USDT")),
+            ]
+        ),
     }
 
 
