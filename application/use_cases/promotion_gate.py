@@ -296,6 +296,7 @@ class PromotionGate:
         checks = metric_checks(candidate.metadata, self.margin, self.min_trades)
         results = []
         total = len(self.windows)
+        ran = False
         for done, window in enumerate(self.windows):
             reason = not_out_of_sample(candidate, window)
             if reason is not None:
@@ -303,10 +304,11 @@ class PromotionGate:
             elif backtest is None:
                 results.append(WindowResult(window, "not evaluated", "its backtest runs on promotion"))
             else:
+                ran = True
                 if progress is not None:
                     progress(f"stress window {window.name}", done, total)
                 results.append(self._test(candidate, current, window, backtest))
-        if progress is not None and backtest is not None:
+        if progress is not None and ran:
             progress("stress windows", total, total)
         checks.append(stress_check(results))
         return GateVerdict(tuple(checks), tuple(results), self.margin, self.min_trades)
