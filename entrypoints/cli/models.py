@@ -21,7 +21,7 @@ from application.ports.errors import ConfigurationError
 from application.ports.models import MODEL_TYPES, ModelRef, TrainingParams
 from application.use_cases.models import delete_model, describe_model, model_row, rollback_model
 from application.use_cases.save_backtest import jsonable
-from application.use_cases.train_model import PROMOTE_MODES, TrainRequest
+from application.use_cases.train_model import PHASES, PROMOTE_MODES, TrainRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from entrypoints.cli.common import console, container_settings, parse_date
@@ -240,6 +240,8 @@ def train(
         f"{training.get('seconds', 0):.1f} s ({training.get('wall_seconds', 0):.1f} s in all), ONNX max abs diff "
         f"{training.get('onnx_max_abs_diff', math.nan):.2g}"
     )
+    phases = training.get("phases") or {}
+    out.print("time: " + ", ".join(f"{p} {phases[p]:.1f} s" for p in PHASES if p in phases), highlight=False)
     print_metrics(out, meta)
     print_gate(out, meta.get("gate"))
     for note in result.notes:

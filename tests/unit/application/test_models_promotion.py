@@ -72,7 +72,7 @@ def _meta(
         "val_range": [_h(600), _h(800)],
         "test_range": [_h(800), _h(N)],
         "metrics": {"test": {"model": {"rmse": rmse, "directional_accuracy": accuracy},
-                             "zero": {"rmse": zero_rmse, "directional_accuracy": up}}},  # fmt: skip
+                             "zero": {"rmse": zero_rmse, "directional_accuracy": up}}},
         "backtest": {"strategy": "ml_basic", "metrics": {"trades": trades, "total_return": total_return}},
     }
 

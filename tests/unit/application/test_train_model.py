@@ -10,6 +10,7 @@ import pytest
 
 from application.ports.errors import ConfigurationError
 from application.ports.models import TrainingParams
+from application.use_cases.promotion_gate import GateCheck, GateVerdict, StressWindow
 from application.use_cases.train_model import (
     TrainModel,
     TrainRequest,
@@ -17,7 +18,6 @@ from application.use_cases.train_model import (
     prediction_metrics,
     split_metrics,
 )
-from application.use_cases.promotion_gate import GateCheck, GateVerdict, StressWindow
 from domain.model.timeframe import Timeframe
 from entrypoints.container import simulator
 from tests.builders import HOUR_MS, random_walk
