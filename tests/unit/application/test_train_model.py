@@ -11,6 +11,7 @@ import pytest
 from application.ports.errors import ConfigurationError
 from application.ports.models import TrainingParams
 from application.use_cases.promotion_gate import GateCheck, GateVerdict, StressWindow
+from application.use_cases.run_backtest import BacktestRequest, RunBacktest
 from application.use_cases.train_model import (
     TrainModel,
     TrainRequest,
@@ -180,6 +181,24 @@ def test_stress_windows_inside_or_before_the_training_data_are_recorded_as_not_t
     assert "training data" in gate["windows"][0]["reason"] and "LOOK-AHEAD" in gate["windows"][1]["reason"]
     stress = next(c for c in gate["checks"] if c["name"] == "stress windows")
     assert stress["passed"] is False and "no window could be tested" in stress["detail"]
+
+
+def test_a_window_in_the_test_period_is_backtested_with_the_new_model_before_it_is_registered() -> None:
+    data = CANDLES.open_time
+    window = StressWindow("late slide", int(data[1400]), int(data[1490]))
+    use_case, registry = _use_case(windows=(window,))
+    phases: list[str] = []
+    result = use_case(_request(promote="never"), status=lambda phase, detail: phases.append(phase))
+    (tested,) = result.info.metadata["gate"]["windows"]
+    assert tested["status"] == "tested" and tested["reference"] == "doing nothing"
+    assert "stress backtests" in phases
+    # the oracle: the registered version backtested on the window directly
+    backtest = RunBacktest(InMemoryMarketData(CANDLES), simulator, registry, fake_predictor_factory(), FakeSentiment())
+    report = backtest(BacktestRequest("ml_basic", (CANDLES.symbol,), Timeframe.H1, Decimal(10_000),
+                                      start_ms=window.start_ms, end_ms=window.end_ms,
+                                      model_version=result.info.ref.version))  # fmt: skip
+    assert tested["total_return"] == pytest.approx(report.metrics["total_return"])
+    assert tested["passed"] is (tested["total_return"] >= -0.05)
 
 
 def test_each_phase_is_reported_in_order_and_timed() -> None:
