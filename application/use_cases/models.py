@@ -118,9 +118,11 @@ def delete_model(registry: ModelRegistry, ref: ModelRef) -> None:
 # -- presenting -----------------------------------------------------------------------------------------------
 
 
-def model_row(info: ModelInfo) -> dict[str, Any]:
-    """One line of ``atb models list``."""
+def model_row(info: ModelInfo, verdict_now: GateVerdict | None = None) -> dict[str, Any]:
+    """One line of ``atb models list``; ``gate``: the verdict recorded at training, else ``verdict_now``'s."""
     meta = info.metadata
+    recorded = recorded_verdict(meta)
+    gate = recorded.get("verdict") if recorded else (verdict_now.verdict if verdict_now else "not evaluated")
     test = (meta.get("metrics") or {}).get("test") or {}
     backtest = (meta.get("backtest") or {}).get("metrics") or {}
     return {
@@ -134,6 +136,7 @@ def model_row(info: ModelInfo) -> dict[str, Any]:
         "test_directional_accuracy": (test.get("model") or {}).get("directional_accuracy"),
         "test_total_return": backtest.get("total_return"),
         "test_buy_and_hold_return": backtest.get("buy_and_hold_return"),
+        "gate": gate,
         "path": str(info.path),
     }
 

@@ -76,22 +76,20 @@ PHASE_TEXT = {
 
 
 class TrainDisplay:
-    """Progress of ``atb train`` on stderr. On a terminal: a bar over the epochs (its total known before the
-    first epoch ends) and a status line naming the phase that runs (export, parity check, backtests) with its
-    elapsed time. Otherwise one line per epoch and nothing else."""
+    """Progress of ``atb train`` on stderr. On a terminal: one line with a spinner, the phase that runs
+    (loading data, training, export, parity check, metrics, backtests), a bar over the epochs (its total,
+    ``epochs``, known before the first epoch ends), the losses and the elapsed time. Otherwise one line per
+    epoch and nothing else."""
 
     def __init__(self, out: Console, enabled: bool, epochs: int) -> None:
         self.progress: Progress | None = None
-        self._current = ""
         if not enabled:
             return
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
             TextColumn("{task.fields[logs]}"), TimeElapsedColumn(), console=out, transient=False,
         )  # fmt: skip
-        self._epochs = self.progress.add_task("training", total=epochs, count=f"epoch 0/{epochs}", logs="",
-                                              start=False)  # fmt: skip
-        self._phase = self.progress.add_task("starting", total=None, count="", logs="")
+        self._task = self.progress.add_task("starting", total=epochs, count=f"epoch 0/{epochs}", logs="")
         self.progress.start()
 
     def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
@@ -100,23 +98,16 @@ class TrainDisplay:
             click.echo(f"epoch {epoch}/{epochs}  {figures}", err=True)
             return
         loss = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()) if "loss" in k)
-        self.progress.update(self._epochs, completed=epoch, total=epochs, count=f"epoch {epoch}/{epochs}", logs=loss)
+        self.progress.update(self._task, completed=epoch, total=epochs, count=f"epoch {epoch}/{epochs}", logs=loss)
 
     def phase(self, phase: str, detail: str = "") -> None:
-        if self.progress is None:
-            return
-        if phase == "training":
-            self.progress.start_task(self._epochs)
-        text = PHASE_TEXT.get(phase, phase) + (f": {detail}" if detail else "")
-        if phase != self._current:  # a new phase: its own elapsed time
-            self._current = phase
-            self.progress.reset(self._phase, total=None, description=text)
-        else:
-            self.progress.update(self._phase, description=text)
+        if self.progress is not None:
+            text = PHASE_TEXT.get(phase, phase) + (f": {detail}" if detail else "")
+            self.progress.update(self._task, description=text)
 
     def close(self) -> None:
         if self.progress is not None:
-            self.progress.update(self._phase, visible=False)
+            self.progress.update(self._task, description="done")
             self.progress.stop()
 
 
@@ -220,10 +211,13 @@ def train(
         display.close()
     info = result.info
     ref = info.ref
+    verdict = result.verdict.verdict if result.verdict is not None else "not evaluated"
     if result.promoted:
-        promoted = f"promoted to latest: {result.promotion}"
+        forced = ", forced with --promote force" if mode == "force" else ""
+        promoted = f"promoted to latest (gate {verdict}{forced})"
     elif mode == "never":
-        promoted = result.promotion + f"; to promote: atb models promote {ref.symbol} {ref.model_type} {ref.version}"
+        promoted = (f"not promoted (--promote never; gate {verdict}); to promote: atb models promote {ref.symbol} "
+                    f"{ref.model_type} {ref.version}")  # fmt: skip
     else:
         promoted = (f"{result.promotion}; it is registered (atb models show {ref.symbol} {ref.model_type} "
                     f"{ref.version}) and can be made latest anyway with --promote force or atb models promote … "
@@ -263,9 +257,11 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, as_json: bool) -> None:
-    """Registered versions (yours and the bundled ones), oldest first; * marks latest."""
-    registry = models_container(ctx).model_registry()
-    rows = [model_row(i) for i in registry.list(symbol, model_type)]
+    """Registered versions (yours and the bundled ones), oldest first; * marks latest; Gate: the promotion
+    gate's verdict (recorded at training, else computed from the metadata without backtests)."""
+    container = models_container(ctx)
+    registry, promote = container.model_registry(), container.promote_model()
+    rows = [model_row(i, promote.verdict_now(i)) for i in registry.list(symbol, model_type)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -274,13 +270,13 @@ def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, 
         return
     table = Table(show_header=True, header_style="bold")
     for col in ("Symbol", "Type", "Version", "TF", "Registered (UTC)", "Test RMSE", "Dir. acc.", "Test return",
-                "Buy & hold"):  # fmt: skip
+                "Buy & hold", "Gate"):  # fmt: skip
         table.add_column(col, justify="right" if col.startswith(("Test", "Dir", "Buy")) else "left")
     for r in rows:
         table.add_row(
             r["symbol"], r["type"], ("* " if r["latest"] else "  ") + r["version"], str(r["timeframe"] or "-"),
             _time(r["registered_ms"]), _num(r["test_rmse"]), _pct(r["test_directional_accuracy"]),
-            _pct(r["test_total_return"]), _pct(r["test_buy_and_hold_return"]),
+            _pct(r["test_total_return"]), _pct(r["test_buy_and_hold_return"]), str(r["gate"]),
         )  # fmt: skip
     console().print(table)
 

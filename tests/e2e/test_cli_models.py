@@ -233,6 +233,7 @@ def test_models_show_lists_the_windows_tested_and_not_and_the_verdict(
 
 
 def test_the_bundled_models_show_an_honest_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    listed = {(r["type"], r["version"]): r["gate"] for r in _json(run_main(capsys, "models", "list", "--json"))}
     for model_type in ("basic", "sentiment"):
         shown = _json(run_main(capsys, "models", "show", "BTCUSDT", model_type, "--json"))
         meta, gate = shown["metadata"], shown["gate"]
@@ -250,6 +251,7 @@ def test_the_bundled_models_show_an_honest_verdict(capsys: pytest.CaptureFixture
             or all(w["status"] == "not tested" for w in gate["windows"])
         )
         assert gate["verdict"] == ("failed" if fails else "not evaluated")
+        assert listed[(model_type, meta["version"])] == gate["verdict"]  # atb models list agrees
 
 
 @pytest.mark.parametrize(

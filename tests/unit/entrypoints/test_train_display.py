@@ -21,7 +21,7 @@ def test_the_epoch_total_is_known_from_the_start() -> None:
     display = TrainDisplay(out, enabled=True, epochs=30)
     try:
         assert display.progress is not None
-        bar = display.progress.tasks[0]
+        (bar,) = display.progress.tasks
         assert bar.total == 30 and bar.completed == 0 and bar.fields["count"] == "epoch 0/30"
         display.phase("training", "1000 windows")
         display.epoch(1, 30, {"loss": 0.5, "val_loss": 0.6})
@@ -34,11 +34,11 @@ def test_the_status_line_names_each_phase() -> None:
     out, buffer = _terminal()
     display = TrainDisplay(out, enabled=True, epochs=2)
     assert display.progress is not None
-    status = display.progress.tasks[1]
+    (line,) = display.progress.tasks
     for phase, text in (("export", "exporting to ONNX"), ("parity", "checking ONNX parity"),
                         ("stress backtests", "stress backtests")):  # fmt: skip
         display.phase(phase, "detail")
-        assert status.description == f"{text}: detail"
+        assert line.description == f"{text}: detail"
     display.close()
     assert "epoch" in buffer.getvalue()
 
