@@ -75,12 +75,17 @@ def features_for(schema: FeatureSchema, candles: CandleSeries, sentiment: Sentim
         raise SchemaMismatch(str(e)) from None
 
 
-def predict_series(predictor: Predictor, candles: CandleSeries, sentiment: Sentiment | None = None) -> FloatArray:
+def predict_series(
+    predictor: Predictor, candles: CandleSeries, sentiment: Sentiment | None = None, first_row: int = 0
+) -> FloatArray:
     """One prediction per bar (float64; NaN where the bar ends no complete window), all windows of the
-    history predicted in one batch (gathered in chunks of :data:`BATCH_CHUNK`)."""
+    history predicted in one batch (gathered in chunks of :data:`BATCH_CHUNK`). ``first_row``: predict only
+    the windows ending at that row or later (NaN before it); the features still warm up on the whole history,
+    so the values predicted are the same as without it."""
     schema = predictor.schema
     features = features_for(schema, candles, sentiment)
     ends = window_end_rows(features, schema.window)
+    ends = ends[ends >= first_row] if first_row > 0 else ends
     out = np.full(len(candles), np.nan)
     for start in range(0, ends.shape[0], BATCH_CHUNK):
         rows = ends[start : start + BATCH_CHUNK]

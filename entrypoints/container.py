@@ -134,6 +134,8 @@ class Container(containers.DeclarativeContainer):
         predictors=predictor_factory,
         simulator=simulator_factory,
         sentiment=sentiment,
+        windows=providers.Callable(parse_stress_windows, config.stress_windows),
+        margin=config.promotion_margin,
     )
     promote_model = providers.Factory(
         PromoteModel,

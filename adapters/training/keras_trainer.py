@@ -50,6 +50,7 @@ PARITY_CHUNK = 4096
 _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")
 
 Progress = Callable[[int, int, dict[str, float]], None]
+Status = Callable[[str, str], None]
 
 
 def package_versions() -> dict[str, str]:
@@ -97,6 +98,7 @@ class KerasTrainer:
         staging_dir: Path,
         tolerance: float = 1e-4,
         progress: Progress | None = None,
+        status: Status | None = None,
     ) -> TrainedModel:
         _check_data(data)
         if params.epochs < 1 or params.batch_size < 1:
@@ -106,7 +108,7 @@ class KerasTrainer:
         written = [staging / KERAS_FILE, staging / ONNX_FILE, staging / SCHEMA_FILE]
         try:
             with _native_stderr_captured():
-                return self._train(data, params, staging, tolerance, progress)
+                return self._train(data, params, staging, tolerance, progress, status or _no_status)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -119,6 +121,7 @@ class KerasTrainer:
         staging: Path,
         tolerance: float,
         progress: Progress | None,
+        status: Status,
     ) -> TrainedModel:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
@@ -168,6 +171,7 @@ class KerasTrainer:
         if not losses or not all(math.isfinite(v) for v in losses):
             raise ModelRefused("training diverged (the loss became NaN or infinite); try a lower learning rate")
 
+        status("export", "model.keras and model.onnx")
         try:
             with warnings.catch_warnings():
                 # Keras 3.15 saving TensorFlow variables trips NumPy 2's __array__(copy=...) deprecation; harmless.
@@ -176,6 +180,7 @@ class KerasTrainer:
         except (OSError, ValueError) as e:
             raise ModelRefused(f"could not save {staging / KERAS_FILE}: {_first_line(e)}") from e
         serve = export_onnx(tf, model, schema.window, schema.n_features, staging / ONNX_FILE)
+        status("parity", f"Keras vs ONNX Runtime on {data.x_val.shape[0]} validation windows")
         diff = onnx_parity(serve, staging / ONNX_FILE, data.x_val)
         if not diff <= tolerance:
             raise ModelRefused(
@@ -287,6 +292,10 @@ def onnx_parity(serve: Any, path: Path, windows: npt.NDArray[np.float32]) -> flo
             return math.inf
         worst = max(worst, float(diff.max()))
     return worst
+
+
+def _no_status(phase: str, detail: str) -> None:
+    return None
 
 
 def _first_line(error: BaseException) -> str:

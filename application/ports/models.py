@@ -149,7 +149,9 @@ class Trainer(Protocol):
 
     ``train`` writes ``model.keras``, ``model.onnx`` and ``feature_schema.json`` into ``staging_dir``
     (the caller adds ``metadata.json``), and raises ``ModelRefused`` when ONNX and Keras disagree on the
-    validation windows by more than ``tolerance`` (max absolute difference).
+    validation windows by more than ``tolerance`` (max absolute difference). ``progress(epoch, epochs, logs)``
+    after each epoch; ``status(phase, detail)`` when the export (``"export"``) and the parity check
+    (``"parity"``) start.
     """
 
     def train(
@@ -159,4 +161,5 @@ class Trainer(Protocol):
         staging_dir: Path,
         tolerance: float = 1e-4,
         progress: Callable[[int, int, dict[str, float]], None] | None = None,
+        status: Callable[[str, str], None] | None = None,
     ) -> TrainedModel: ...

@@ -294,7 +294,7 @@ class RunBacktest:
     ) -> Signals:
         """The model's predictions over the symbol's whole history (one batch, the features warmed up on every
         bar before), handed to the strategy for the kept bars."""
-        predictions = predict_series(model.predictor, full, self._sentiment)[first:]
+        predictions = predict_series(model.predictor, full, self._sentiment, first)[first:]
         kept = full.slice(first, len(full)) if first else full
         missing = int(np.count_nonzero(np.isnan(predictions[kept.open_time >= range_start])))
         if missing:

@@ -5,6 +5,10 @@ Honesty first: the metadata records, for the validation and the (out-of-sample) 
 RMSE and directional accuracy next to naive baselines (persistence: tomorrow's return is today's; zero: no
 move, whose directional call is "always up"), and the backtest of the model's strategy on the test period
 next to buy-and-hold. ``atb models show`` prints them side by side.
+
+Promotion: the version is registered, then the promotion gate (:mod:`application.use_cases.promotion_gate`)
+judges it and its verdict is recorded in ``metadata.json`` (``gate``); it becomes ``latest`` only when it
+passes (``promote="auto"``), always (``"force"``, logged as forced) or never (``"never"``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from application.ports.market_data import MarketData
 from application.ports.models import (
     MODEL_TYPES,
     ModelInfo,
+    ModelNotFound,
     ModelRef,
     ModelRegistry,
     PredictorFactory,
@@ -41,6 +46,14 @@ from application.ports.models import (
 )
 from application.ports.predictor import Predictor
 from application.ports.sentiment import Sentiment
+from application.use_cases.promotion_gate import (
+    DEFAULT_MARGIN,
+    DEFAULT_STRESS_WINDOWS,
+    STRATEGY_FOR_TYPE,
+    GateVerdict,
+    PromotionGate,
+    StressWindow,
+)
 from application.use_cases.run_backtest import BacktestRequest, RunBacktest
 from domain.features import FeatureSchemaError, TrainingData
 from domain.features.builder import default_schema, next_returns
@@ -49,11 +62,14 @@ from domain.model.candles import CandleSeries, FloatArray, IntArray
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 
-STRATEGY_FOR_TYPE = {"basic": "ml_basic", "sentiment": "ml_sentiment"}
-"""The strategy that trades each model type (its test-period backtest and promotion stress tests)."""
-
 METADATA_FORMAT = 1
 TrainProgress = Callable[[int, int, dict[str, float]], None]
+TrainStatus = Callable[[str, str], None]
+"""``(phase, detail)``: a phase of training starts (see :data:`PHASES`)."""
+
+PHASES = ("data", "training", "export", "parity", "metrics", "test backtest", "stress backtests")
+"""The phases of ``atb train`` in order; ``metadata.json`` records each one's wall seconds."""
+PROMOTE_MODES = ("auto", "force", "never")
 
 
 def now_ms() -> int:
@@ -68,6 +84,7 @@ class TrainRequest:
     split in time order into train, validation (``val_fraction``) and test (``test_fraction``) windows, with
     an embargo of ``embargo`` bars (None: one window) between splits. ``version``: "" lets the registry name
     it. ``backtest``: also backtest the model's strategy on the test period (recorded in the metadata).
+    ``promote``: ``auto`` (latest if it passes the gate), ``force`` (latest anyway, logged) or ``never``.
     """
 
     symbol: Symbol
@@ -85,8 +102,11 @@ class TrainRequest:
     tolerance: float = 1e-4
     backtest: bool = True
     initial_cash: Decimal = Decimal(10_000)
+    promote: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.promote not in PROMOTE_MODES:
+            raise ConfigurationError(f"promote must be one of {', '.join(PROMOTE_MODES)}, got {self.promote!r}")
         if self.model_type not in MODEL_TYPES:
             raise ConfigurationError(f"model type must be one of {', '.join(MODEL_TYPES)}, got {self.model_type!r}")
         if self.start_ms is not None and self.end_ms is not None and self.start_ms >= self.end_ms:
@@ -95,8 +115,35 @@ class TrainRequest:
 
 @dataclass(frozen=True, slots=True)
 class TrainResult:
-    info: ModelInfo  # the registered version (not yet latest: promotion is a separate, guarded step)
+    info: ModelInfo  # the registered version (latest only when promoted)
     notes: tuple[str, ...] = ()
+    verdict: GateVerdict | None = None
+    promoted: bool = False
+    promotion: str = ""  # the promotion's logged reason, or why it was not promoted
+
+
+class _PhaseClock:
+    """Forwards phase changes to the caller's status callback and times each phase (wall seconds)."""
+
+    def __init__(self, status: TrainStatus | None) -> None:
+        self._status = status
+        self._current: str | None = None
+        self._since = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, phase: str, detail: str = "") -> None:
+        if phase != self._current:
+            self.stop()
+            self._current = phase
+        if self._status is not None:
+            self._status(phase, detail)
+
+    def stop(self) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.seconds[self._current] = round(self.seconds.get(self._current, 0.0) + now - self._since, 3)
+        self._current = None
+        self._since = now
 
 
 # -- metrics ------------------------------------------------------------------------------------------------------
@@ -208,6 +255,8 @@ class TrainModel:
         simulator: SimulatorFactory,
         sentiment: Sentiment | None = None,
         clock: Callable[[], int] = now_ms,
+        windows: tuple[StressWindow, ...] = DEFAULT_STRESS_WINDOWS,
+        margin: float = DEFAULT_MARGIN,
     ) -> None:
         self._market_data = market_data
         self._trainer = trainer
@@ -216,10 +265,15 @@ class TrainModel:
         self._simulator = simulator
         self._sentiment = sentiment
         self._clock = clock
+        self.gate = PromotionGate(windows, margin)
 
-    def __call__(self, request: TrainRequest, progress: TrainProgress | None = None) -> TrainResult:
+    def __call__(
+        self, request: TrainRequest, progress: TrainProgress | None = None, status: TrainStatus | None = None
+    ) -> TrainResult:
         started = time.perf_counter()
         trained_at = self._clock()
+        phase = _PhaseClock(status)
+        phase("data")
         candles = self._market_data.candles(request.symbol, request.timeframe, request.start_ms, request.end_ms)
         schema = default_schema(
             sentiment=request.model_type == "sentiment", window=request.window, norm_window=request.norm_window
@@ -238,7 +292,9 @@ class TrainModel:
         with tempfile.TemporaryDirectory(prefix="atb-train-") as tmp:
             staging = Path(tmp) / "version"
             staging.mkdir()
-            trained = self._trainer().train(data, request.params, staging, request.tolerance, progress)
+            phase("training", f"{data.x_train.shape[0]} windows, at most {request.params.epochs} epochs")
+            trained = self._trainer().train(data, request.params, staging, request.tolerance, progress, phase)
+            phase("metrics")
             tf = request.timeframe
             meta: dict[str, Any] = {
                 "format": METADATA_FORMAT,
@@ -292,13 +348,45 @@ class TrainModel:
             meta["metrics"] = self._metrics(data, candles, predictor)
             notes: list[str] = []
             if request.backtest:
+                phase("test backtest")
                 meta["backtest"] = self._backtest(request, staged, notes)
+            verdict, current = self._gate(staged, phase)
+            meta["gate"] = {**verdict.to_dict(), "evaluated_at_ms": self._clock(),
+                            "latest_then": str(current.ref) if current is not None else None}  # fmt: skip
+            phase.stop()
             meta["training"]["wall_seconds"] = round(time.perf_counter() - started, 3)
+            meta["training"]["phases"] = dict(phase.seconds)
+            ref = ModelRef(str(request.symbol), request.model_type, request.version)
             (staging / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n",
                                                    "utf-8")  # fmt: skip
-            ref = ModelRef(str(request.symbol), request.model_type, request.version)
             info = self._registry.register(staging, ref, promote=False)
-        return TrainResult(info, tuple(notes))
+        promoted, promotion = False, ""
+        if request.promote == "force" or (request.promote == "auto" and verdict.passed):
+            promotion = verdict.summary() if verdict.passed else f"forced (--promote force): {verdict.summary()}"
+            info = self._registry.promote(info.ref, reason=promotion)
+            promoted = True
+        elif request.promote == "never":
+            promotion = f"not promoted (--promote never); {verdict.summary()}"
+        else:
+            failed = "; ".join(c.describe() for c in verdict.failures())
+            promotion = f"not promoted: fails the promotion gate: {failed}"
+        return TrainResult(info, tuple(notes), verdict, promoted, promotion)
+
+    def _gate(self, staged: ModelInfo, phase: _PhaseClock) -> tuple[GateVerdict, ModelInfo | None]:
+        """The gate's verdict on the staged version against the current ``latest``."""
+        ref = staged.ref
+        try:
+            current: ModelInfo | None = self._registry.resolve(ref.symbol, ref.model_type)
+        except ModelNotFound:
+            current = None
+        backtest = RunBacktest(
+            self._market_data, self._simulator, _WithStaged(self._registry, staged), self._predictors, self._sentiment
+        )
+
+        def progress(what: str, done: int, total: int) -> None:
+            phase("stress backtests", f"{what} ({done + 1}/{total})" if done < total else "")
+
+        return self.gate.evaluate(staged, current, backtest, progress), current
 
     @staticmethod
     def _metrics(data: TrainingData, candles: CandleSeries, predictor: Predictor) -> dict[str, Any]:

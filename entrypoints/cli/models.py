@@ -14,14 +14,14 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from application.ports.errors import ConfigurationError
-from application.ports.models import MODEL_TYPES, ModelRef, ModelRefused, TrainingParams
+from application.ports.models import MODEL_TYPES, ModelRef, TrainingParams
 from application.use_cases.models import delete_model, describe_model, model_row, rollback_model
 from application.use_cases.save_backtest import jsonable
-from application.use_cases.train_model import TrainRequest
+from application.use_cases.train_model import PHASES, PROMOTE_MODES, TrainRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from entrypoints.cli.common import console, container_settings, parse_date
@@ -64,26 +64,65 @@ def _range(meta: dict[str, Any], key: str) -> str:
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
+PHASE_TEXT = {
+    "data": "loading candles and building the dataset",
+    "training": "training",
+    "export": "exporting to ONNX",
+    "parity": "checking ONNX parity",
+    "metrics": "out-of-sample metrics",
+    "test backtest": "backtesting the test period",
+    "stress backtests": "stress backtests",
+}
 
-def epoch_progress(out: Console, enabled: bool) -> tuple[EpochCallback, Callable[[], None]]:
-    """A progress callback for training: a bar per epoch on a terminal, else one line per epoch on stderr."""
-    if not enabled:
 
-        def line(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+class TrainDisplay:
+    """Progress of ``atb train`` on stderr. On a terminal: one line with a spinner, the phase that runs
+    (loading data, training, export, parity check, metrics, backtests), a bar over the epochs (its total,
+    ``epochs``, known before the first epoch ends), the losses and the elapsed time. Otherwise one line per
+    epoch and nothing else."""
+
+    def __init__(self, out: Console, enabled: bool, epochs: int) -> None:
+        self.progress: Progress | None = None
+        if not enabled:
+            return
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+            TextColumn("{task.fields[logs]}"), TimeElapsedColumn(), console=out, transient=False,
+        )  # fmt: skip
+        self._task = self.progress.add_task("starting", total=epochs, count=f"epoch 0/{epochs}", logs="")
+        self.progress.start()
+
+    def epoch(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        if self.progress is None:
             figures = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()))
             click.echo(f"epoch {epoch}/{epochs}  {figures}", err=True)
+            return
+        loss = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()) if "loss" in k)
+        self.progress.update(self._task, completed=epoch, total=epochs, count=f"epoch {epoch}/{epochs}", logs=loss)
 
-        return line, lambda: None
-    progress = Progress(
-        TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[logs]}"), TimeElapsedColumn(), console=out, transient=False,
-    )  # fmt: skip
-    task = progress.add_task("epochs", total=None, logs="")
+    def phase(self, phase: str, detail: str = "") -> None:
+        if self.progress is not None:
+            text = PHASE_TEXT.get(phase, phase) + (f": {detail}" if detail else "")
+            self.progress.update(self._task, description=text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.update(self._task, description="done")
+            self.progress.stop()
+
+
+def status_line(out: Console, enabled: bool, title: str) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A one-line status on stderr (a terminal only) for a slow step made of counted parts (``atb models
+    promote``'s stress backtests): ``(what, done, total)``."""
+    if not enabled:
+        return (lambda what, done, total: None), (lambda: None)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out,
+                        transient=True)  # fmt: skip
+    task = progress.add_task(title, total=None)
     progress.start()
 
-    def update(epoch: int, epochs: int, logs: dict[str, float]) -> None:
-        loss = "  ".join(f"{k} {v:.3g}" for k, v in sorted(logs.items()) if "loss" in k)
-        progress.update(task, completed=epoch, total=epochs, logs=loss)
+    def update(what: str, done: int, total: int) -> None:
+        progress.update(task, description=f"{title}: {what} ({min(done + 1, total)}/{total})")
 
     return update, progress.stop
 
@@ -115,21 +154,29 @@ def epoch_progress(out: Console, enabled: bool) -> tuple[EpochCallback, Callable
 @click.option("--threads", type=click.IntRange(0), default=_DEFAULTS.threads, show_default=True,
               help="TensorFlow threads (0: its default).")
 @click.option("--version", "version", default="", help="Version name (default: YYYY-MM-DD_HHh_vN, UTC).")
-@click.option("--no-promote", is_flag=True, help="Register the version without making it latest.")
-@click.option("--force", is_flag=True, help="Promote even if the version fails the stress test.")
+@click.option("--promote", "promote", type=click.Choice(PROMOTE_MODES), default=None,
+              help="auto (default): latest only if it passes the promotion gate; force: latest anyway (logged as "
+                   "forced); never: register only.")
+@click.option("--no-promote", is_flag=True, hidden=True, help="Same as --promote never.")
+@click.option("--force", is_flag=True, hidden=True, help="Same as --promote force.")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered version's metadata as JSON.")
 @click.pass_context
 def train(
     ctx: click.Context, symbol: str | None, model_type: str, timeframe: str | None, start: str | None,
     end: str | None, epochs: int, patience: int, batch_size: int, learning_rate: float, conv_filters: int,
     lstm_units: int, window: int, norm_window: int, val_fraction: float, test_fraction: float, seed: int,
-    threads: int, version: str, no_promote: bool, force: bool, as_json: bool,
+    threads: int, version: str, promote: str | None, no_promote: bool, force: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Train a CNN+LSTM model on bundled candles, export it to ONNX (parity checked), register it.
 
     The model's out-of-sample test metrics are recorded next to naive baselines (atb models show). The
-    new version becomes latest if it passes the stress test against the current latest (atb models promote).
+    new version becomes latest only if it passes the promotion gate (docs/ml-strategies.md), unless
+    --promote force.
     """
+    aliases = {m for m, given in (("never", no_promote), ("force", force)) if given}
+    if len(aliases | ({promote} if promote else set())) > 1:
+        raise click.UsageError("choose one of --promote auto|force|never (--no-promote and --force are its aliases)")
+    mode = promote or (aliases.pop() if aliases else "auto")
     settings = _settings(ctx)
     request = TrainRequest(
         symbol=Symbol.parse(symbol or settings.default_symbol),
@@ -147,12 +194,13 @@ def train(
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         version=version,
+        promote=mode,
     )  # fmt: skip
     container = models_container(ctx)
     err = console(stderr=True)
-    update, close = epoch_progress(err, enabled=err.is_terminal and not as_json)
+    display = TrainDisplay(err, enabled=err.is_terminal and not as_json, epochs=epochs)
     try:
-        result = container.train_model()(request, progress=update)
+        result = container.train_model()(request, progress=display.epoch, status=display.phase)
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] in ("tensorflow", "keras", "tf2onnx", "onnx"):
             raise ConfigurationError(
@@ -160,23 +208,23 @@ def train(
             ) from e
         raise
     finally:
-        close()
+        display.close()
     info = result.info
-    promoted = ""
-    if not no_promote:
-        try:
-            promotion = container.promote_model()(info.ref, force=force)
-            promoted = f"promoted to latest ({promotion.reason})"
-            info = promotion.info
-        except ModelRefused as e:
-            promoted = f"not promoted: {e}"
+    ref = info.ref
+    verdict = result.verdict.verdict if result.verdict is not None else "not evaluated"
+    if result.promoted:
+        forced = ", forced with --promote force" if mode == "force" else ""
+        promoted = f"promoted to latest (gate {verdict}{forced})"
+    elif mode == "never":
+        promoted = (f"not promoted (--promote never; gate {verdict}); to promote: atb models promote {ref.symbol} "
+                    f"{ref.model_type} {ref.version}")  # fmt: skip
     else:
-        promoted = f"not promoted (--no-promote): atb models promote {info.ref.symbol} {info.ref.model_type} " + (
-            info.ref.version
-        )
+        promoted = (f"{result.promotion}; it is registered (atb models show {ref.symbol} {ref.model_type} "
+                    f"{ref.version}) and can be made latest anyway with --promote force or atb models promote … "
+                    "--force")  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"ref": str(info.ref), "latest": info.is_latest, "promotion": promoted,
-                               "metadata": info.metadata}, indent=2))  # fmt: skip
+        click.echo(json.dumps({"ref": str(info.ref), "latest": info.is_latest, "promoted": result.promoted,
+                               "promotion": promoted, "metadata": info.metadata}, indent=2))  # fmt: skip
         return
     out = console()
     meta = info.metadata
@@ -186,10 +234,13 @@ def train(
         f"{training.get('seconds', 0):.1f} s ({training.get('wall_seconds', 0):.1f} s in all), ONNX max abs diff "
         f"{training.get('onnx_max_abs_diff', math.nan):.2g}"
     )
+    phases = training.get("phases") or {}
+    out.print("time: " + ", ".join(f"{p} {phases[p]:.1f} s" for p in PHASES if p in phases), highlight=False)
     print_metrics(out, meta)
+    print_gate(out, meta.get("gate"))
     for note in result.notes:
         out.print(f"[yellow]note: {note}[/yellow]")
-    out.print(promoted)
+    out.print(promoted, markup=False)
 
 
 # -- atb models -----------------------------------------------------------------------------------------------
@@ -206,9 +257,11 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, as_json: bool) -> None:
-    """Registered versions (yours and the bundled ones), oldest first; * marks latest."""
-    registry = models_container(ctx).model_registry()
-    rows = [model_row(i) for i in registry.list(symbol, model_type)]
+    """Registered versions (yours and the bundled ones), oldest first; * marks latest; Gate: the promotion
+    gate's verdict (recorded at training, else computed from the metadata without backtests)."""
+    container = models_container(ctx)
+    registry, promote = container.model_registry(), container.promote_model()
+    rows = [model_row(i, promote.verdict_now(i)) for i in registry.list(symbol, model_type)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -217,13 +270,13 @@ def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, 
         return
     table = Table(show_header=True, header_style="bold")
     for col in ("Symbol", "Type", "Version", "TF", "Registered (UTC)", "Test RMSE", "Dir. acc.", "Test return",
-                "Buy & hold"):  # fmt: skip
+                "Buy & hold", "Gate"):  # fmt: skip
         table.add_column(col, justify="right" if col.startswith(("Test", "Dir", "Buy")) else "left")
     for r in rows:
         table.add_row(
             r["symbol"], r["type"], ("* " if r["latest"] else "  ") + r["version"], str(r["timeframe"] or "-"),
             _time(r["registered_ms"]), _num(r["test_rmse"]), _pct(r["test_directional_accuracy"]),
-            _pct(r["test_total_return"]), _pct(r["test_buy_and_hold_return"]),
+            _pct(r["test_total_return"]), _pct(r["test_buy_and_hold_return"]), str(r["gate"]),
         )  # fmt: skip
     console().print(table)
 
@@ -259,6 +312,34 @@ def print_metrics(out: Console, meta: dict[str, Any]) -> None:
         out.print(bt)
 
 
+def print_gate(out: Console, gate: Any) -> None:
+    """The promotion gate's verdict, each check, and each stress window: tested (returns), or not and why."""
+    if not isinstance(gate, dict):
+        out.print("promotion gate: not evaluated (no verdict recorded)")
+        return
+    verdict = str(gate.get("verdict", "not evaluated"))
+    colour = {"passed": "green", "failed": "red"}.get(verdict, "yellow")
+    source = f" ({gate['source']})" if gate.get("source") else ""
+    out.print(f"promotion gate: [bold {colour}]{verdict}[/bold {colour}]{source}, margin "
+              f"{_pct(gate.get('margin'))}")  # fmt: skip
+    for check in gate.get("checks") or []:
+        passed = check.get("passed")
+        mark = "not evaluated" if passed is None else ("pass" if passed else "FAIL")
+        out.print(f"  {mark:<13} {check.get('name')}: {check.get('detail')}", markup=False, highlight=False)
+    windows = gate.get("windows") or []
+    if windows:
+        table = Table(show_header=True, header_style="bold", title="Stress windows")
+        for col in ("Window", "Dates (UTC)", "Status", "Return", "Reference", "Why / result"):
+            table.add_column(col, justify="right" if col in ("Return",) else "left")
+        for w in windows:
+            tested = w.get("status") == "tested"
+            result = ("pass" if w.get("passed") else "FAIL") if tested else str(w.get("reason", ""))
+            reference = f"{_pct(w.get('reference_return'))} ({w.get('reference')})" if tested else "-"
+            table.add_row(str(w.get("name")), f"{w.get('start')} → {w.get('end')}", str(w.get("status")),
+                          _pct(w.get("total_return")) if tested else "-", reference, result)  # fmt: skip
+        out.print(table)
+
+
 @models.command("show")
 @click.argument("symbol")
 @click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
@@ -267,9 +348,11 @@ def print_metrics(out: Console, meta: dict[str, Any]) -> None:
 @click.pass_context
 def models_show(ctx: click.Context, symbol: str, model_type: str, version: str | None, as_json: bool) -> None:
     """A version (default: latest): data, splits, training, test metrics beside the baselines, its log."""
-    registry = models_container(ctx).model_registry()
+    container = models_container(ctx)
+    registry = container.model_registry()
     info = registry.resolve(symbol.upper(), model_type, version)
-    described = describe_model(info, registry.history(info.ref.symbol, info.ref.model_type))
+    now = container.promote_model().verdict_now(info)
+    described = describe_model(info, registry.history(info.ref.symbol, info.ref.model_type), now)
     if as_json:
         click.echo(json.dumps(jsonable(described), indent=2))
         return
@@ -294,6 +377,7 @@ def models_show(ctx: click.Context, symbol: str, model_type: str, version: str |
     versions = meta.get("package_versions") or {}
     out.print("packages: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     print_metrics(out, meta)
+    print_gate(out, described["gate"])
     history = described["history"]
     if history:
         log = Table(show_header=True, header_style="bold", title="Registry log")
@@ -308,14 +392,26 @@ def models_show(ctx: click.Context, symbol: str, model_type: str, version: str |
 @click.argument("symbol")
 @click.argument("model_type", metavar="TYPE", type=click.Choice(MODEL_TYPES))
 @click.argument("version")
-@click.option("--force", is_flag=True, help="Promote even if the version fails the stress test.")
+@click.option("--force", is_flag=True, help="Promote even if the version fails the promotion gate (logged as forced).")
 @click.pass_context
 def models_promote(ctx: click.Context, symbol: str, model_type: str, version: str, force: bool) -> None:
-    """Make VERSION latest, after backtesting it against the current latest on the stress windows."""
-    result = models_container(ctx).promote_model()(ModelRef(symbol.upper(), model_type, version), force=force)
+    """Make VERSION latest if it passes the promotion gate: out-of-sample metrics against the naive baselines,
+    its strategy's test-period trades and return, and backtests on the stress windows out of sample for it."""
+    err = console(stderr=True)
+    update, close = status_line(err, err.is_terminal, "promotion gate")
+    try:
+        result = models_container(ctx).promote_model()(
+            ModelRef(symbol.upper(), model_type, version), force=force, progress=update
+        )
+    finally:
+        close()
+    for check in result.verdict.checks:
+        click.echo(f"  {check.describe()}")
     for r in result.stress:
         click.echo(f"  {r.describe()}")
-    click.echo(f"{result.info.ref} is now latest (was {result.previous or 'none'}): {result.reason}")
+    forced = " (forced past the gate)" if force and not result.verdict.passed else ""
+    click.echo(f"{result.info.ref} is now latest{forced} (was {result.previous or 'none'}): gate "
+               f"{result.verdict.verdict}")  # fmt: skip
 
 
 @models.command("rollback")

@@ -127,7 +127,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     cwd = tmp_path_factory.mktemp("cwd")
     versions = []
     for seed in ("1", "2"):
-        result = run_atb_env(cwd, root, "train", *TINY, "--seed", seed, "--no-promote", "--json")
+        result = run_atb_env(cwd, root, "train", *TINY, "--seed", seed, "--promote", "never", "--json")
         assert result.code == 0, result.err[-3000:]
         versions.append(json.loads(result.out)["ref"].split("/")[-1])
     return root, versions[0], versions[1]
@@ -155,7 +155,7 @@ def test_tiny_training_registers_a_version_with_metadata(
     first, second = registry
     rows = _json(run_main(capsys, "models", "list", "--type", "basic", "--json"))
     mine = [r for r in rows if r["version"] in (first, second)]
-    assert len(mine) == 2 and not any(r["latest"] for r in mine)  # --no-promote
+    assert len(mine) == 2 and not any(r["latest"] for r in mine)  # --promote never
     shown = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", first, "--json"))
     meta = shown["metadata"]
     assert meta["hyperparameters"]["epochs"] == 1 and meta["hyperparameters"]["window"] == 16
@@ -202,15 +202,56 @@ def test_promote_rollback_delete_and_as_of(capsys: pytest.CaptureFixture[str], r
     assert second not in {r["version"] for r in listed}
 
 
-def test_promotion_runs_the_stress_test(capsys: pytest.CaptureFixture[str], registry: tuple[str, str]) -> None:
+def test_promotion_runs_the_gate_and_fails_closed_without_a_tested_window(
+    capsys: pytest.CaptureFixture[str], registry: tuple[str, str]
+) -> None:
     first, _ = registry
-    result = run_main(capsys, "models", "promote", "BTCUSDT", "basic", first)
-    if result.code == 0:
-        assert "2018 bear market" in result.out and "March 2020 crash" in result.out
-        assert "stress test passed" in result.out
-    else:
-        line = assert_one_error_line(result, 1)
-        assert "does worse than the latest" in line and "--force" in line
+    meta = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", first, "--json"))["metadata"]
+    # trained on 2020-01-01 .. 2020-03-15: the 2018 window lies before its data, March 2020 overlaps it
+    assert meta["val_range"][1] > day_ms("2020-02-15")
+    line = assert_one_error_line(run_main(capsys, "models", "promote", "BTCUSDT", "basic", first), 1)
+    assert "fails the promotion gate" in line and "no window could be tested" in line and "--force" in line
+    listed = _json(run_main(capsys, "models", "list", "--json"))
+    assert not any(r["latest"] for r in listed if r["version"] == first)
+
+
+def test_models_show_lists_the_windows_tested_and_not_and_the_verdict(
+    capsys: pytest.CaptureFixture[str], registry: tuple[str, str]
+) -> None:
+    first, _ = registry
+    shown = _json(run_main(capsys, "models", "show", "BTCUSDT", "basic", first, "--json"))
+    gate = shown["gate"]
+    assert gate["verdict"] == "failed" and gate["source"].startswith("recorded")
+    reasons = {w["name"]: (w["status"], w["reason"]) for w in gate["windows"]}
+    assert reasons["2018 bear market"][0] == "not tested" and "LOOK-AHEAD" in reasons["2018 bear market"][1]
+    assert reasons["March 2020 crash"][0] == "not tested" and "overlaps" in reasons["March 2020 crash"][1]
+    text = run_main(capsys, "models", "show", "BTCUSDT", "basic", first)
+    assert text.code == 0, text.err
+    for fragment in ("promotion gate: failed", "Stress windows", "2018 bear market", "not tested", "test trades",
+                     "stress windows", "no window could be tested"):  # fmt: skip
+        assert fragment in text.out
+
+
+def test_the_bundled_models_show_an_honest_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    listed = {(r["type"], r["version"]): r["gate"] for r in _json(run_main(capsys, "models", "list", "--json"))}
+    for model_type in ("basic", "sentiment"):
+        shown = _json(run_main(capsys, "models", "show", "BTCUSDT", model_type, "--json"))
+        meta, gate = shown["metadata"], shown["gate"]
+        seen_until = max(meta["train_range"][1], meta["val_range"][1])
+        for w in gate["windows"]:
+            starts = day_ms(w["start"])
+            assert (w["status"] == "not tested") == (starts < seen_until), w  # out of sample or not, from metadata
+        test = meta["metrics"]["test"]
+        figures = meta["backtest"]["metrics"]
+        fails = (
+            test["model"]["rmse"] >= test["zero"]["rmse"]
+            or test["model"]["directional_accuracy"] <= test["zero"]["directional_accuracy"]
+            or figures["trades"] < 1
+            or figures["total_return"] < -0.05
+            or all(w["status"] == "not tested" for w in gate["windows"])
+        )
+        assert gate["verdict"] == ("failed" if fails else "not evaluated")
+        assert listed[(model_type, meta["version"])] == gate["verdict"]  # atb models list agrees
 
 
 @pytest.mark.parametrize(
@@ -229,16 +270,31 @@ def test_model_errors_are_one_line(capsys: pytest.CaptureFixture[str], args: tup
     assert_one_error_line(run_main(capsys, *args))
 
 
-def test_train_as_a_subprocess_shows_epochs_and_registers(tmp_path: Path) -> None:
+def test_train_as_a_subprocess_shows_epochs_and_registers_without_promoting_a_failing_model(tmp_path: Path) -> None:
     models = tmp_path / "models"
     result = run_atb_env(tmp_path, models, "train", *TINY)
     assert result.code == 0, result.err[-3000:]
     assert "epoch 1/1" in result.err
-    assert "registered BTCUSDT/basic/" in result.out and "promoted to latest" in result.out
-    assert "Persistence" in result.out
-    assert (models / "BTCUSDT" / "basic" / "latest").is_file()
+    assert "registered BTCUSDT/basic/" in result.out and "Persistence" in result.out
+    # an --epochs 1 model on 2.5 months: no stress window is out of sample for it, so the gate fails closed
+    assert "not promoted: fails the promotion gate" in result.out and "--promote force" in result.out
+    assert "promotion gate: failed" in result.out and "no window could be tested" in result.out
+    assert not (models / "BTCUSDT" / "basic" / "latest").exists()
+    forced = run_atb_env(tmp_path, models, "train", *TINY, "--promote", "force", "--json")
+    assert forced.code == 0, forced.err[-3000:]
+    payload = json.loads(forced.out)
+    assert payload["promoted"] and payload["latest"] and payload["metadata"]["gate"]["verdict"] == "failed"
+    version = payload["ref"].split("/")[-1]
+    assert (models / "BTCUSDT" / "basic" / "latest").read_text().strip() == version
+    history = [json.loads(line) for line in (models / "BTCUSDT" / "basic" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["action"] == "promote" and history[-1]["reason"].startswith("forced (--promote force)")
     listed = run_atb_env(tmp_path, models, "models", "list", "--json")
-    assert listed.code == 0 and len(json.loads(listed.out)) >= 3  # the new one beside the two bundled
+    assert listed.code == 0 and len(json.loads(listed.out)) >= 4  # the two new ones beside the two bundled
+
+
+def test_train_refuses_contradicting_promotion_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    line = assert_one_error_line(run_main(capsys, "train", "--promote", "force", "--no-promote"), 2)
+    assert "--promote" in line
 
 
 def test_strategies_list_and_show_include_the_ml_strategies(capsys: pytest.CaptureFixture[str]) -> None:

@@ -188,6 +188,7 @@ class FakeTrainer:
         staging_dir: Path,
         tolerance: float = 1e-4,
         progress: Any = None,
+        status: Any = None,
     ) -> TrainedModel:
         self.calls.append((data, params))
         staging = Path(staging_dir)
@@ -197,6 +198,9 @@ class FakeTrainer:
         for epoch in range(1, params.epochs + 1):
             if progress is not None:
                 progress(epoch, params.epochs, {"loss": 1.0 / epoch, "val_loss": 2.0 / epoch})
+        for phase in ("export", "parity"):
+            if status is not None:
+                status(phase, "")
         return TrainedModel(staging, 0.0, params.epochs, 0.5, {"loss": [1.0]}, {"tensorflow": "fake"})
 
 

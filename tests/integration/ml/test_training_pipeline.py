@@ -46,9 +46,13 @@ def trained(data: TrainingData, tmp_path_factory: pytest.TempPathFactory) -> tup
     seen: list[tuple[int, int]] = []
     trainer: Trainer = KerasTrainer()
     result = trainer.train(
-        data, TINY, tmp_path_factory.mktemp("staging"), progress=lambda e, n, logs: seen.append((e, n))
-    )
+        data, TINY, tmp_path_factory.mktemp("staging"), progress=lambda e, n, logs: seen.append((e, n)),
+        status=lambda phase, detail: PHASES_SEEN.append((phase, len(seen))),
+    )  # fmt: skip
     return result, seen
+
+
+PHASES_SEEN: list[tuple[str, int]] = []  # (phase, epochs finished when it started)
 
 
 def test_a_tiny_model_trains_exports_registers_loads_and_predicts(
@@ -60,6 +64,7 @@ def test_a_tiny_model_trains_exports_registers_loads_and_predicts(
     assert {p.name for p in staging.iterdir()} >= {"model.keras", "model.onnx", "feature_schema.json"}
     assert 0.0 <= result.onnx_max_abs_diff <= 1e-4
     assert result.epochs_run == 2 and seen == [(1, 2), (2, 2)]
+    assert PHASES_SEEN == [("export", 2), ("parity", 2)]  # after the epochs, export then the parity check
     assert set(result.history) >= {"loss", "val_loss"} and len(result.history["val_loss"]) == 2
     assert result.training_seconds > 0 and {"keras", "tf2onnx", "onnxruntime", "python"} <= set(result.package_versions)
     assert result.device == "CPU" and result.mixed_precision is False

@@ -64,12 +64,21 @@ def test_the_latest_model_is_used_and_recorded() -> None:
     assert report.metrics["trades"] > 0
 
 
-def test_the_whole_history_is_predicted_in_one_batch_and_handed_to_the_strategy() -> None:
+def test_the_windows_of_the_kept_bars_are_predicted_in_one_batch_and_handed_to_the_strategy() -> None:
     use_case, _, created = _setup()
-    use_case(_request(start_ms=int(T[2000])))
+    report = use_case(_request(start_ms=int(T[2000])))
     (predictor,) = created
-    expected_windows = np.count_nonzero(~np.isnan(predict_series(FakePredictor(SCHEMA, gain=0.003), CANDLES)))
-    assert predictor.calls == [expected_windows]  # every window of the history, one call
+    first = 2000 - report.warmup_bars_used  # the first bar kept (the strategy's warm-up before the start)
+    full = predict_series(FakePredictor(SCHEMA, gain=0.003), CANDLES)
+    assert predictor.calls == [np.count_nonzero(~np.isnan(full[first:]))]  # those windows only, one call
+
+
+def test_predicting_from_a_row_on_gives_the_same_values_there() -> None:
+    full = predict_series(FakePredictor(SCHEMA, gain=0.003), CANDLES)
+    for first in (0, 30, 700, len(CANDLES) - 1):
+        part = predict_series(FakePredictor(SCHEMA, gain=0.003), CANDLES, first_row=first)
+        assert np.isnan(part[:first]).all()
+        assert np.array_equal(part[first:], full[first:], equal_nan=True)
 
 
 def test_without_a_range_an_ml_backtest_covers_the_test_period_and_says_so() -> None:

@@ -34,3 +34,6 @@ def test_training_and_promotion_are_wired_from_the_settings(tmp_path: Path) -> N
     assert promote.windows == DEFAULT_STRESS_WINDOWS and promote.margin == 0.1
     custom = build_container({"stress_windows": "luna=2022-05-01..2022-06-01"}).promote_model()
     assert [w.name for w in custom.windows] == ["luna"] and custom.margin == 0.05
+    trainer = build_container({"stress_windows": "luna=2022-05-01..2022-06-01", "promotion_margin": 0.2})
+    gate = trainer.train_model().gate  # training judges with the same gate as atb models promote
+    assert [w.name for w in gate.windows] == ["luna"] and gate.margin == 0.2
