@@ -17,7 +17,7 @@ from application.ml import LoadedModel, history_needed, in_sample_note, load_mod
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.market_data import MarketData
-from application.ports.models import ModelRegistry, PredictorFactory
+from application.ports.models import ModelNotFound, ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
 from domain.metrics import PerformanceTracker
 from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
@@ -39,7 +39,7 @@ from domain.risk import (
 )
 from domain.strategies.base import Signals, Strategy
 from domain.strategies.ml import PredictiveStrategy, model_type_of
-from domain.strategies.registry import create_strategy, describe_params
+from domain.strategies.registry import create_strategy, describe_params, strategy_names
 
 GAP_POLICIES = ("report", "refuse")
 
@@ -257,11 +257,16 @@ class RunBacktest:
             return {}
         if self._models is None or self._predictors is None:
             raise ConfigurationError(f"{strategy.name} needs a model registry, and none is configured")
-        return {
-            str(s): load_model(self._models, self._predictors, str(s), model_type, request.timeframe,
-                               request.model_version, request.model_as_of_ms)
-            for s in request.symbols
-        }  # fmt: skip
+        models: dict[str, LoadedModel] = {}
+        for s in request.symbols:
+            try:
+                models[str(s)] = load_model(self._models, self._predictors, str(s), model_type, request.timeframe,
+                                            request.model_version, request.model_as_of_ms)  # fmt: skip
+            except ModelNotFound:
+                if request.model_version is not None or request.model_as_of_ms is not None:
+                    raise  # a pinned version or date: the registry's message says what is there
+                raise ModelNotFound(_how_to_get_a_model(self._models, str(s), model_type, request.timeframe)) from None
+        return models
 
     @staticmethod
     def _model_range(request: BacktestRequest, models: dict[str, LoadedModel], notes: list[str]) -> BacktestRequest:
@@ -448,6 +453,23 @@ def _why_no_trade(
             else:
                 reasons.append(f"{symbol}: {name} gave no entry signal {where}")
     return "no trade: " + "; ".join(reasons)
+
+
+def _how_to_get_a_model(registry: ModelRegistry, symbol: str, model_type: str, timeframe: Timeframe) -> str:
+    """One line for an ML backtest on a symbol without a latest model: how to get one, and which strategies
+    need none."""
+    registered = [info.ref.version for info in registry.list(symbol, model_type)]  # none of them latest
+    how = (
+        f"promote a registered one ({', '.join(registered)}) with: atb models promote {symbol} {model_type} "
+        f"{registered[-1]}, or train one with: "
+        if registered
+        else "train one with: "
+    )
+    model_free = [name for name in strategy_names() if model_type_of(create_strategy(name)) is None]
+    return (
+        f"no {model_type} model for {symbol}; {how}atb train --symbol {symbol} --type {model_type} "
+        f"--timeframe {timeframe.value} (strategies that need no model: {', '.join(model_free)})"
+    )
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

@@ -20,8 +20,8 @@ _STRATEGIES: dict[str, type[Any]] = {
     cls.name: cls
     for cls in (EmaTrend, EmaCross, EnsembleWeighted, MomentumLeverage, MlBasic, MlAdaptive, MlSentiment)
 }
-DEFAULT_STRATEGY = "ml_basic"
-"""``atb backtest``'s strategy: the shipped BTCUSDT model's (see docs/ml-strategies.md)."""
+DEFAULT_STRATEGY = "ema_trend"
+"""``atb backtest``'s strategy: needs no model, so it runs on every symbol (docs/adr/0006-documented-commands.md)."""
 
 
 def strategy_names() -> list[str]:

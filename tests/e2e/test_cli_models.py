@@ -4,6 +4,7 @@ temporary registry, pinning, promotion, rollback, deletion, and one-line errors.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,10 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.e2e.test_cli import Result, assert_one_error_line, clean_env, day_ms, ms_of, run_main
+from domain.strategies.ml import model_type_of
+from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, strategy_names
+from tests.e2e.test_cli import BUNDLED_DIR, Result, assert_one_error_line, clean_env, day_ms, ms_of, run_main
 
 TINY = ("--epochs", "1", "--window", "16", "--norm-window", "50", "--batch-size", "64",
         "--start", "2020-01-01", "--end", "2020-03-15", "--threads", "1")  # fmt: skip
+BUNDLED_SYMBOLS = sorted({m[1] for p in BUNDLED_DIR.iterdir() if (m := re.match(r"([A-Z0-9]+)-\w+\.csv\.gz$", p.name))})
 
 
 @pytest.fixture(autouse=True)
@@ -70,11 +74,32 @@ def test_ml_basic_backtest_on_the_bundled_model_covers_its_test_period(capsys: p
     assert report["strategy"]["name"] == "ml_basic"
 
 
-def test_the_default_backtest_is_ml_basic_without_an_in_sample_warning(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest")
-    assert result.code == 0, result.err
-    assert result.out.startswith("ml_basic") and "model: BTCUSDT/basic/" in result.out
-    assert "IN-SAMPLE" not in result.out
+@pytest.mark.parametrize("symbol", BUNDLED_SYMBOLS)
+def test_the_default_backtest_needs_no_model_and_runs_on_every_bundled_symbol(
+    capsys: pytest.CaptureFixture[str], symbol: str
+) -> None:
+    assert model_type_of(create_strategy(DEFAULT_STRATEGY)) is None
+    default = _json(run_main(capsys, "backtest", "--symbol", symbol, "--json"))
+    assert default["strategy"]["name"] == DEFAULT_STRATEGY and not default.get("model")
+    named = _json(run_main(capsys, "backtest", "--symbol", symbol, "--strategy", DEFAULT_STRATEGY, "--json"))
+    assert default["metrics"] == named["metrics"] and default["data"] == named["data"]
+
+
+def test_an_ml_strategy_on_a_symbol_without_a_model_says_how_to_get_one(capsys: pytest.CaptureFixture[str]) -> None:
+    model_free = [name for name in strategy_names() if model_type_of(create_strategy(name)) is None]
+    for strategy, model_type in (("ml_basic", "basic"), ("ml_sentiment", "sentiment")):
+        without = sorted(set(BUNDLED_SYMBOLS) - {r.split("/")[0] for r in _latest_refs(capsys, model_type)})
+        assert without, f"every bundled symbol has a {model_type} model: nothing to check"
+        symbols = [a for s in ["BTCUSDT", without[0]] for a in ("--symbol", s)]
+        line = assert_one_error_line(run_main(capsys, "backtest", "--strategy", strategy, *symbols), 1)
+        assert f"no {model_type} model for {without[0]}" in line
+        assert f"atb train --symbol {without[0]} --type {model_type}" in line
+        assert line.endswith(f"(strategies that need no model: {', '.join(model_free)})")
+
+
+def _latest_refs(capsys: pytest.CaptureFixture[str], model_type: str) -> list[str]:
+    rows = _json(run_main(capsys, "models", "list", "--type", model_type, "--json"))
+    return [f"{r['symbol']}/{r['type']}" for r in rows if r["latest"]]
 
 
 def test_a_backtest_inside_the_training_data_says_it_is_in_sample(

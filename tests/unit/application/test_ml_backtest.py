@@ -16,7 +16,8 @@ from application.use_cases.run_backtest import BacktestRequest, RunBacktest
 from domain.features.builder import default_schema
 from domain.features.schema import FeatureSchema
 from domain.model.timeframe import Timeframe
-from domain.strategies.ml import ML_MODEL_TYPES
+from domain.strategies.ml import ML_MODEL_TYPES, model_type_of
+from domain.strategies.registry import create_strategy, strategy_names
 from entrypoints.container import simulator
 from tests.builders import HOUR_MS, random_walk
 from tests.fakes.market_data import InMemoryMarketData
@@ -159,6 +160,26 @@ def test_an_unknown_version_is_a_clear_error() -> None:
     use_case, _, _ = _setup()
     with pytest.raises(ModelNotFound, match="v9"):
         use_case(_request(model_version="v9"))
+
+
+def test_a_symbol_without_a_latest_model_says_how_to_get_one_and_which_strategies_need_none() -> None:
+    model_free = {name for name in strategy_names() if model_type_of(create_strategy(name)) is None}
+    registry = FakeModelRegistry()
+    registry.add("OTHERUSDT", "basic", "v1", SCHEMA, _ranges())
+    use_case, _, _ = _setup(registry)
+    with pytest.raises(ModelNotFound) as never_registered:
+        use_case(_request())
+    message = str(never_registered.value)
+    assert "\n" not in message
+    assert f"atb train --symbol {SYMBOL} --type basic --timeframe 1h" in message
+    listed = set(message.split("strategies that need no model: ")[1].rstrip(")").split(", "))
+    assert listed == model_free and "ml_basic" not in listed
+    registry.add(str(SYMBOL), "basic", "v2", SCHEMA, _ranges(), promote=False)
+    with pytest.raises(ModelNotFound, match=f"atb models promote {SYMBOL} basic v2, or train one with: atb train"):
+        use_case(_request())
+    with pytest.raises(ModelNotFound) as pinned:  # a pinned version keeps the registry's own message
+        use_case(_request(model_version="v9"))
+    assert "atb train" not in str(pinned.value)
 
 
 def test_a_model_trained_on_other_features_is_refused() -> None:
