@@ -165,14 +165,14 @@ def print_report(console: Console, report: BacktestReport) -> None:
             f"{float(pos.average_entry):,.2f} (marked at the last close)"
         )
     counts = denial_counts(report)
-    for action, verb in (("denied", "denied"), ("reduced", "reduced")):
+    for action, what in (("denied", "decisions denied"), ("reduced", "size reductions")):
         mine = [(rule, n) for rule, a, n in counts if a == action]
         if mine:
             total = sum(n for _, n in mine)
             first = next(d for d in report.denials if d.action == action)
             rules = ", ".join(f"{rule} x{n}" for rule, n in mine)
             console.print(
-                f"[yellow]{total} decisions {verb} ({rules}); first: {first.reason}[/yellow]",
+                f"[yellow]{total} {what} ({rules}); first: {first.reason}[/yellow]",
                 markup=True, highlight=False,
             )  # fmt: skip
     print_risk_events(console, report)
