@@ -275,6 +275,7 @@ class Engine:
         # last bar folded into its own peak after a reset.
         self.risk_events: list[RiskEvent] = []
         self._breaker_on = risk is not None and risk.limits.max_drawdown > 0
+        self._breaker_limit = risk.limits.max_drawdown if risk is not None else 0.0
         self._breaker_seen = -1
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
@@ -815,8 +816,14 @@ class Engine:
         cool-down has ended (at the first close it allows, whose equity becomes its peak), fold the closes
         since the last proposal into its own peak, trip it if the drawdown has reached the limit. Each trip and
         reset is recorded in ``risk_events`` (``domain/risk/breaker.py`` has the rules)."""
-        limits = cast(RiskManager, self._risk).limits
         state = self.state.breaker
+        if state.tripped_ms is None and state.peak != state.peak:  # armed, measuring from the account's peak
+            if len(self._spans) > self._spans_folded:
+                self._fold_spans()  # the account's peak, up to date with the deferred marks
+            peak = self._peak
+            if not (peak > 0 and 1.0 - equity / peak >= self._breaker_limit):  # drawdown_from(...) < limit
+                return
+        limits = cast(RiskManager, self._risk).limits
         bar_ms = self._bar_ms
         times = self.frame.open_time
         if state.tripped_ms is not None:
