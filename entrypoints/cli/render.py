@@ -165,10 +165,11 @@ def print_report(console: Console, report: BacktestReport) -> None:
             f"{float(pos.average_entry):,.2f} (marked at the last close)"
         )
     counts = denial_counts(report)
-    for action, what in (("denied", "decisions denied"), ("reduced", "size reductions")):
+    for action, template in (("denied", "decision{} denied"), ("reduced", "size reduction{}")):
         mine = [(rule, n) for rule, a, n in counts if a == action]
         if mine:
             total = sum(n for _, n in mine)
+            what = template.format("" if total == 1 else "s")
             first = next(d for d in report.denials if d.action == action)
             rules = ", ".join(f"{rule} x{n}" for rule, n in mine)
             console.print(
@@ -187,12 +188,14 @@ def print_risk_events(console: Console, report: BacktestReport) -> None:
     console.print(f"[yellow]risk events: circuit breaker tripped {trips}x, reset {len(events) - trips}x[/yellow]")
     shown = 10
     for e in events[:shown]:
-        what = "tripped" if e.kind == "trip" else "reset"
-        console.print(
-            f"  {iso(e.time_ms)}  {e.rule} {what}  equity {e.equity:,.2f}  drawdown {e.drawdown:.1%} "
-            f"from {e.peak:,.2f}",
-            highlight=False,
-        )
+        if e.kind == "trip":
+            text = f"{e.rule} tripped  equity {e.equity:,.2f}, {e.drawdown:.1%} below {e.peak:,.2f}: no new entries"
+        else:
+            text = (
+                f"{e.rule} reset  equity {e.equity:,.2f} ({e.drawdown:.1%} below {e.peak:,.2f}) is the breaker's "
+                "new peak: entries allowed"
+            )
+        console.print(f"  {iso(e.time_ms)}  {text}", highlight=False)
     if len(events) > shown:
         console.print(f"  … {len(events) - shown} more (--json or --report list them all)")
     last = events[-1]
