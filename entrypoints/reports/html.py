@@ -934,9 +934,11 @@ def _risk_section(ctx: _Context) -> str:
             if cooldown
             else "is latched: once tripped it stays tripped until a person resets it"
         )
+        limit = limits.get("max_drawdown")
+        below = pct(limit, 1) if isinstance(limit, float | int) else _value_text(limit)
         policy = (
-            f"The drawdown circuit breaker trips when an entry is proposed {_value_text(limits.get('max_drawdown'))}"
-            f" or more below its peak (as a fraction), and {reset}. While tripped, no new entries."
+            f"The drawdown circuit breaker trips when an entry is proposed with equity {below} or more below its "
+            f"peak, and {reset}. While tripped, no new entries."
         )
     events = report.risk_events
     if not events:
