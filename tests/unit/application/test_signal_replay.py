@@ -8,6 +8,7 @@ same, and so are equity, exposure and the cash curve, float for float: both path
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import numpy as np
@@ -269,3 +270,29 @@ def test_the_drawdown_breaker_trips_and_resets_alike_in_both_paths(seed: int) ->
     spans = list(zip(want.risk_events[0::2], [*want.risk_events[1::2], None], strict=False))
     for d in (d for d in want.denials if d.rule == "max_drawdown"):
         assert any(t.time_ms <= d.time_ms and (r is None or d.time_ms < r.time_ms) for t, r in spans)
+
+
+def test_the_replays_highest_equity_over_a_range_is_the_highest_it_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.simulation import replay
+
+    seen: list[replay.SignalReplayer] = []
+    write = replay.SignalReplayer._write_marks
+
+    def keep(self: replay.SignalReplayer, n: int) -> None:
+        seen.append(self)
+        write(self, n)
+
+    monkeypatch.setattr(replay.SignalReplayer, "_write_marks", keep)
+    candles = random_walk(1500, seed=12)
+    fast, _ = _engine(candles, _signals(1500, 12, 0.4), "10000", risk=True, signal_replay=True)  # tight stops
+    result = fast.run(100)
+    (replayer,) = seen
+    rows = replayer.rows
+    assert len(rows) > 20 and len(set(rows)) < len(rows)  # some entries stopped out in their own bar
+    rng = np.random.default_rng(0)
+    pairs = [(a, b) for a, b in rng.integers(0, 1500, (300, 2)) if a <= b]
+    pairs += [(r, r) for r in rows[:10]] + [(r - 1, r + 1) for r in rows[:10]] + [(0, 1499), (100, 100)]
+    for a, b in pairs:
+        want = float(np.max(result.equity[max(a, 100) : b + 1])) if b >= 100 else math.nan
+        got = replayer.equity_max(int(a), int(b))
+        assert got == want or (math.isnan(got) and math.isnan(want)), (a, b)
