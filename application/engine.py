@@ -850,6 +850,23 @@ class Engine:
             state = BreakerState(times.item(i) + bar_ms, peak)
         self.state.breaker = state
 
+    def reset_breaker(self) -> bool:
+        """A person resets the drawdown breaker (a latched one, or one cooling down) after the last bar
+        processed: the equity at its close becomes the breaker's peak, and the reset is a risk event. Returns
+        whether it was tripped."""
+        state = self.state.breaker
+        i = self.state.last_index
+        if state.tripped_ms is None or i < 0:
+            return False
+        equity = self._close_equity(i)
+        close = self.frame.open_time.item(i) + self._bar_ms
+        self.risk_events.append(
+            RiskEvent(close, MAX_DRAWDOWN, RESET, equity, drawdown_from(equity, state.peak), state.peak)
+        )
+        self.state.breaker = BreakerState(None, equity)
+        self._breaker_seen = i
+        return True
+
     def _close_equity(self, r: int) -> float:
         """The equity at bar ``r``'s close (``r`` at or before the bar being decided)."""
         if self._equity_at is not None:

@@ -221,3 +221,22 @@ def test_venue_refusals_are_labelled_venue(replay: bool) -> None:
     result = Engine(frame, signals, broker, clock, Decimal("10.005"), signal_replay=replay).run()
     refused = [d for d in result.denials if d.rule == "venue"]
     assert refused and all(d.action == "denied" and "rejected" in d.reason for d in refused)
+
+
+def test_a_person_resets_a_latched_breaker_and_trading_resumes_from_there() -> None:
+    candles, signals = _scenario()
+    engine = _engine(candles, signals, _limits(0), replay=False)
+    resume = FIRST_PROPOSAL + 5
+    for i in range(resume):  # a live session: one closed bar at a time
+        engine.process_bar(i)
+    assert engine.state.breaker.tripped
+    assert engine.reset_breaker()
+    assert not engine.reset_breaker()  # nothing left to reset
+    for i in range(resume, N):
+        engine.process_bar(i)
+    result = engine.result()
+    trip, reset, *_ = result.risk_events
+    assert (trip.kind, reset.kind, reset.time_ms) == ("trip", "reset", _close(resume - 1))
+    assert reset.equity == result.equity[resume - 1]
+    entries = [f.timestamp for f in result.fills if f.tag == "entry"]
+    assert entries[1] == START + (resume + 1) * HOUR_MS  # the next proposal, at bar `resume`, enters
