@@ -11,6 +11,7 @@ price that was not yet known. Visiting a bar that did not need it never changes 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,18 @@ from domain.model.positions import ZERO, Position
 from domain.model.symbols import Instrument, Symbol
 from domain.model.trades import Direction, Trade, excursions, long_excursions
 from domain.regime.types import Regime
-from domain.risk import AccountView, EntryProposal, PositionSizer, RiskManager, rolling_correlation, simple_returns
+from domain.risk import (
+    AccountView,
+    BreakerState,
+    EntryProposal,
+    PositionSizer,
+    RiskEvent,
+    RiskManager,
+    rolling_correlation,
+    rule_of,
+    simple_returns,
+)
+from domain.risk.breaker import MAX_DRAWDOWN, RESET, TRIP, drawdown_from, reset_due_ms
 from domain.strategies.base import ExitRules, Signals
 
 ProgressCallback = Callable[[int, int], None]
@@ -47,12 +59,16 @@ class Denial:
     """A decision the engine did not carry out in full, with the reason (recorded, shown in reports).
 
     ``action`` is ``denied`` (nothing was sent) or ``reduced`` (sent, smaller than the strategy asked).
+    ``rule`` names what decided: a risk rule (``max_drawdown``, ``max_risk_per_trade``, ``correlation``,
+    ``sizer`` ...: the prefix of its reason), ``venue`` (the broker or exchange refused the order) or
+    ``engine`` (the engine's own checks: no shorts, below the minimum order, an entry still waiting ...).
     """
 
     time_ms: int
     symbol: str
     reason: str
     action: str = "denied"
+    rule: str = "engine"
 
 
 class RegimeLookup(Protocol):
@@ -113,6 +129,7 @@ class EngineState:
     books: list[PositionBook]
     order_seq: int = 0
     last_index: int = -1
+    breaker: BreakerState = BreakerState()  # noqa: RUF009  (the drawdown breaker's memory; immutable)
 
     @property
     def portfolio(self) -> Portfolio:
@@ -136,6 +153,7 @@ class EngineResult:
     cash: FloatArray
     fees_paid: float  # every fill's fee, quote currency (exact sum, then rounded)
     slippage_paid: float  # every fill's slippage cost, quote currency
+    risk_events: list[RiskEvent] = dataclasses.field(default_factory=list)  # breaker trips and resets
 
 
 class Engine:
@@ -252,6 +270,13 @@ class Engine:
         self._day = self._first_of_day = -1
         self._bar_ms = self.frame.timeframe.milliseconds
         self._equity_at: Callable[[int], float] | None = None  # during a venue's replay: its equity at a bar
+        self._equity_max: Callable[[int, int], float] | None = None  # ... and its highest over bars a..b
+        # The drawdown breaker (on with a risk manager whose max_drawdown > 0): its trips and resets, and the
+        # last bar folded into its own peak after a reset.
+        self.risk_events: list[RiskEvent] = []
+        self._breaker_on = risk is not None and risk.limits.max_drawdown > 0
+        self._breaker_limit = risk.limits.max_drawdown if risk is not None else 0.0
+        self._breaker_seen = -1
         self._wins = self._losses = 0
         self._win_sum = self._loss_sum = 0.0
         self._correlations: dict[tuple[int, int], FloatArray] = {}
@@ -279,7 +304,7 @@ class Engine:
         if rejections:
             for rejected in rejections:
                 request = rejected.request
-                self._deny(request.symbol, f"{request.tag or 'order'} rejected: {rejected.reason}")
+                self._deny(request.symbol, f"{request.tag or 'order'} rejected: {rejected.reason}", rule="venue")
         self.state.last_index = i
         equity, gross = self._mark(i)
         self.equity[i] = equity
@@ -381,6 +406,7 @@ class Engine:
             self.state.order_seq = account.seq
             self._committed = {}
             self._equity_at = account.equity_at
+            self._equity_max = account.equity_max
             if le.item(i):
                 planned = self._plan_entry(0, i, _BUY, account.equity, account.gross, True)
                 return None if planned is None else planned[1]
@@ -391,14 +417,14 @@ class Engine:
             return f"{self.run_id}-{seq}-exit"
 
         def deny(bar: int, reason: str) -> None:
-            self._deny(symbol, f"entry rejected: {reason}")
+            self._deny(symbol, f"entry rejected: {reason}", rule="venue")
 
         replayer = cast(SignalReplay, self.broker)  # checked by _replayable
         outcome = replayer.replay(
             0, start, (le, self._lx[0], self._se[0], self._sx[0]), self.equity, self.exposure, decide, exit_id,
             deny, peak=self._peak if tracks else math.nan, progress=progress,
         )  # fmt: skip
-        self._equity_at = None
+        self._equity_at = self._equity_max = None
         self._adopt(outcome)
 
     def _adopt(self, outcome: ReplayOutcome) -> None:
@@ -473,7 +499,7 @@ class Engine:
         self._settle_trades()
         return EngineResult(
             self.equity, self.exposure, list(self.trades), list(self.fills), list(self.denials), self.state.portfolio,
-            self._cash_curve(), float(self._fees_paid), float(self._slippage_paid),
+            self._cash_curve(), float(self._fees_paid), float(self._slippage_paid), list(self.risk_events),
         )  # fmt: skip
 
     def _cash_curve(self) -> FloatArray:
@@ -767,18 +793,95 @@ class Engine:
             confidence=confidence.item(i) if confidence is not None else 1.0,
             requested=size,
         )  # fmt: skip
+        if self._breaker_on:
+            self._update_breaker(i, equity)
         account = self._account_view(j, i, equity, gross)
         fraction = self._sizer.fraction(proposal, account) if self._sizer is not None else size
         if self._risk is None:
             return fraction if fraction > 0 else 0.0
         decision = self._risk.assess(proposal, account, fraction, sizer=self._sizer)
         denied = decision.denied
-        if decision.reasons:
+        reasons = decision.reasons
+        if reasons:
             symbol = self._symbols[j]
-            action = "denied" if denied else "reduced"
-            for reason in decision.reasons:
-                self._deny(symbol, reason, action)
+            if denied:  # the last reason is the rule that denied; cuts before it never took effect
+                self._deny(symbol, reasons[-1], "denied", rule_of(reasons[-1]))
+            else:
+                for reason in reasons:
+                    self._deny(symbol, reason, "reduced", rule_of(reason))
         return 0.0 if denied else decision.fraction
+
+    def _update_breaker(self, i: int, equity: float) -> None:
+        """Bring the drawdown breaker to bar ``i``'s close, where an entry is proposed: reset it if its
+        cool-down has ended (at the first close it allows, whose equity becomes its peak), fold the closes
+        since the last proposal into its own peak, trip it if the drawdown has reached the limit. Each trip and
+        reset is recorded in ``risk_events`` (``domain/risk/breaker.py`` has the rules)."""
+        state = self.state.breaker
+        if state.tripped_ms is None and state.peak != state.peak:  # armed, measuring from the account's peak
+            if len(self._spans) > self._spans_folded:
+                self._fold_spans()  # the account's peak, up to date with the deferred marks
+            peak = self._peak
+            if not (peak > 0 and 1.0 - equity / peak >= self._breaker_limit):  # drawdown_from(...) < limit
+                return
+        limits = cast(RiskManager, self._risk).limits
+        bar_ms = self._bar_ms
+        times = self.frame.open_time
+        if state.tripped_ms is not None:
+            due = reset_due_ms(state, limits.max_drawdown_cooldown)
+            if due is None or times.item(i) + bar_ms < due:
+                return
+            r = min(int(times.searchsorted(due - bar_ms)), i)  # the first bar closing at or after `due`
+            at_reset = self._close_equity(r)
+            self.risk_events.append(
+                RiskEvent(times.item(r) + bar_ms, MAX_DRAWDOWN, RESET, at_reset,
+                          drawdown_from(at_reset, state.peak), state.peak)
+            )  # fmt: skip
+            state = BreakerState(None, at_reset)
+            self._breaker_seen = r
+        if not math.isnan(state.peak) and self._breaker_seen < i:
+            state = BreakerState(None, max(state.peak, self._highest_equity(self._breaker_seen + 1, i)))
+            self._breaker_seen = i
+        if math.isnan(state.peak) and len(self._spans) > self._spans_folded:
+            self._fold_spans()  # the account's peak, up to date with the deferred marks
+        peak = self._peak if math.isnan(state.peak) else state.peak
+        drawdown = drawdown_from(equity, peak)
+        if drawdown >= limits.max_drawdown:
+            self.risk_events.append(RiskEvent(times.item(i) + bar_ms, MAX_DRAWDOWN, TRIP, equity, drawdown, peak))
+            state = BreakerState(times.item(i) + bar_ms, peak)
+        self.state.breaker = state
+
+    def reset_breaker(self) -> bool:
+        """A person resets the drawdown breaker (a latched one, or one cooling down) after the last bar
+        processed: the equity at its close becomes the breaker's peak, and the reset is a risk event. Returns
+        whether it was tripped."""
+        state = self.state.breaker
+        i = self.state.last_index
+        if state.tripped_ms is None or i < 0:
+            return False
+        equity = self._close_equity(i)
+        close = self.frame.open_time.item(i) + self._bar_ms
+        self.risk_events.append(
+            RiskEvent(close, MAX_DRAWDOWN, RESET, equity, drawdown_from(equity, state.peak), state.peak)
+        )
+        self.state.breaker = BreakerState(None, equity)
+        self._breaker_seen = i
+        return True
+
+    def _close_equity(self, r: int) -> float:
+        """The equity at bar ``r``'s close (``r`` at or before the bar being decided)."""
+        if self._equity_at is not None:
+            return self._equity_at(r)
+        if self._spans:
+            self._flush_marks()
+        return float(self.equity[r])
+
+    def _highest_equity(self, a: int, b: int) -> float:
+        """The highest equity at the closes of bars ``a..b`` (``b`` at most the bar being decided)."""
+        if self._equity_max is not None:
+            return self._equity_max(a, b)
+        if self._spans:
+            self._flush_marks()
+        return float(np.fmax.reduce(self.equity[a : b + 1]))
 
     def _account_view(self, j: int, i: int, equity: float, gross: float) -> AccountView:
         # The peak is kept up to date as bars are marked (process_bar, _mark_between) and deferred spans
@@ -829,21 +932,22 @@ class Engine:
         payoff = (
             (self._win_sum / self._wins) / (self._loss_sum / self._losses) if self._wins and self._losses else math.nan
         )
+        breaker = self.state.breaker
         return AccountView(
             equity, self._peak, day_start, gross / equity, by_symbol, correlations, regime, win_rate, payoff,
-            closed_trades=closed,
+            closed_trades=closed, breaker_tripped=breaker.tripped_ms is not None, breaker_peak=breaker.peak,
         )  # fmt: skip
 
     def _send(self, request: OrderRequest) -> bool:
         try:
             self.broker.submit(request)
         except OrderRejected as e:
-            self._deny(request.symbol, f"{request.tag} order rejected: {e}")
+            self._deny(request.symbol, f"{request.tag} order rejected: {e}", rule="venue")
             return False
         return True
 
-    def _deny(self, symbol: Symbol, reason: str, action: str = "denied") -> None:
-        self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason, action))
+    def _deny(self, symbol: Symbol, reason: str, action: str = "denied", rule: str = "engine") -> None:
+        self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason, action, rule))
 
     # -- managed stops (trailing, break-even) ---------------------------------------------------------
     def _stop_candidates(self, j: int, a: int, b: int) -> FloatArray:

@@ -146,6 +146,7 @@ class SignalReplayer:
         entries = self.entries
         account = ReplayAccount()
         account.equity_at = self.equity_at
+        account.equity_max = self.equity_max
         cash = self.cash
         cash_f = self.start_cash
         cost, realized, fees = self.cost, self.realized, self.fees
@@ -315,6 +316,29 @@ class SignalReplayer:
         held = self.held_after[k]
         cash = self.cash_after[k]
         return held * self.mark.item(bar) + cash if held else cash
+
+    def equity_max(self, first: int, last: int) -> float:
+        """The highest equity at the closes of bars ``first..last`` (at or before the bar being decided): the
+        highest of what :meth:`run` writes there. Long only, so between two fills the highest mark gives it
+        (``x * held + cash`` is monotone in ``x``, rounding included)."""
+        first = max(first, self.start)
+        if first > last:
+            return math.nan
+        rows, held_after, cash_after, mark = self.rows, self.held_after, self.cash_after, self.mark
+        k = bisect.bisect_right(rows, first) - 1  # the last fill at or before `first` (-1: none yet)
+        best = -math.inf
+        a = first
+        while a <= last:
+            b = rows[k + 1] - 1 if k + 1 < len(rows) else last  # the bars before the next fill
+            b = min(b, last)
+            if b >= a:
+                held = held_after[k] if k >= 0 else 0.0
+                cash = cash_after[k] if k >= 0 else self.start_cash
+                value = float(np.maximum.reduce(mark[a : b + 1])) * held + cash if held else cash
+                best = max(best, value)
+                a = b + 1
+            k += 1
+        return best
 
     def _write_marks(self, n: int) -> None:
         """Equity and gross exposure / equity at each close (NaN where equity is not positive), from the

@@ -100,13 +100,17 @@ def _no_equity(bar: int) -> float:
     return math.nan
 
 
+def _no_equity_max(first: int, last: int) -> float:
+    return math.nan
+
+
 class ReplayAccount:
     """The account as a :class:`SignalReplay` venue hands it to the engine at an entry decision (one
     mutable record, updated in place before each call; read it during the call only)."""
 
     __slots__ = (
-        "bar", "cash", "equity", "equity_at", "gross", "loss_sum", "losses", "peak", "quantity", "seq", "win_sum",
-        "wins",
+        "bar", "cash", "equity", "equity_at", "equity_max", "gross", "loss_sum", "losses", "peak", "quantity", "seq",
+        "win_sum", "wins",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -114,6 +118,8 @@ class ReplayAccount:
         # The equity at the close of an earlier bar (NaN: the venue has none): the venue writes the equity
         # curve when the replay ends, so the engine asks it here for the marks its rules read.
         self.equity_at: Callable[[int], float] = _no_equity
+        # The highest equity at the closes of bars first..last (the drawdown breaker's peak after a reset).
+        self.equity_max: Callable[[int, int], float] = _no_equity_max
         self.cash = self.equity = self.gross = self.peak = self.quantity = 0.0
         self.seq = 0  # orders the engine has numbered so far (exits decided by the venue included)
         self.wins = self.losses = 0

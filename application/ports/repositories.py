@@ -122,7 +122,9 @@ class MetricsSnapshot:
     values: Mapping[str, float | None]
 
 
-EVENT_KINDS = ("risk_denial", "risk_reduction", "strategy_swap", "reconciliation", "error", "info")
+EVENT_KINDS = (
+    "risk_denial", "risk_reduction", "risk_trip", "risk_reset", "strategy_swap", "reconciliation", "error", "info",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from domain.regime import detect
 from domain.risk import (
     DEFAULT_SIZER,
     PositionSizer,
+    RiskEvent,
     RiskLimits,
     RiskManager,
     create_sizer,
@@ -131,6 +132,7 @@ class BacktestReport:
     cash: FloatArray | None = None  # quote balance at each bar's close (equity minus positions' value)
     fills: list[Fill] = field(default_factory=list)  # every execution, in time order (orders are saved from them)
     model: dict[str, str] = field(default_factory=dict)  # symbol -> the model used, "SYMBOL/TYPE/VERSION"
+    risk_events: list[RiskEvent] = field(default_factory=list)  # the drawdown breaker's trips and resets
 
     @property
     def bars(self) -> int:
@@ -245,6 +247,7 @@ class RunBacktest:
             risk_limits=limits.describe() if limits is not None else {},
             sizer=describe_sizer(sizer) if sizer is not None else {},
             model={symbol: str(m.info.ref) for symbol, m in models.items()},
+            risk_events=result.risk_events,
         )
 
     def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:

@@ -143,9 +143,19 @@ class SaveBacktest:
         events = [
             EventRecord(
                 d.time_ms, "risk_denial" if d.action == "denied" else "risk_reduction", d.reason, d.symbol,
-                {"action": d.action},
+                {"action": d.action, "rule": d.rule},
             )
             for d in report.denials
+        ]  # fmt: skip
+        # The drawdown breaker's trips and resets: kind risk_trip / risk_reset, the numbers in details.
+        events += [
+            EventRecord(
+                e.time_ms, f"risk_{e.kind}",
+                f"{e.rule}: circuit breaker {'tripped' if e.kind == 'trip' else 'reset'} at equity {e.equity:,.2f}, "
+                f"drawdown {e.drawdown:.2%} from {e.peak:,.2f}", None,
+                {"rule": e.rule, "kind": e.kind, "equity": e.equity, "drawdown": e.drawdown, "peak": e.peak},
+            )
+            for e in report.risk_events
         ]  # fmt: skip
         last = int(all_times[-1]) if all_times else ended
         with self._uow() as uow:

@@ -7,9 +7,10 @@ commit; a denial or a cut is a returned :class:`RiskDecision` with reasons, neve
     decision = manager.assess(proposal, account, fraction, sizer=sizer)  # decision.reasons: why less
 """
 
+from domain.risk.breaker import BreakerState, RiskEvent
 from domain.risk.correlation import pairwise_rolling_correlations, rolling_correlation, simple_returns
 from domain.risk.limits import LIMIT_NAMES, RiskLimits, merge, merge_layers
-from domain.risk.manager import RiskManager
+from domain.risk.manager import RiskManager, rule_of
 from domain.risk.sizers import (
     DEFAULT_SIZER,
     ConfidenceWeighted,
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_SIZER",
     "LIMIT_NAMES",
     "AccountView",
+    "BreakerState",
     "ConfidenceWeighted",
     "EntryProposal",
     "FixedFraction",
@@ -36,6 +38,7 @@ __all__ = [
     "PositionSizer",
     "Requested",
     "RiskDecision",
+    "RiskEvent",
     "RiskLimits",
     "RiskManager",
     "VolatilityTarget",
@@ -45,6 +48,7 @@ __all__ = [
     "merge_layers",
     "pairwise_rolling_correlations",
     "rolling_correlation",
+    "rule_of",
     "simple_returns",
     "sizer_names",
 ]

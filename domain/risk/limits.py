@@ -39,10 +39,14 @@ class RiskLimits:
     - ``daily_loss_limit`` = 0.05: once equity is 5 % below the start of the UTC day, no new entries until
       the next UTC day (open positions keep their stops). A 5 % day for a trend follower means something
       broke (a crash, a bug, a bad fill): stop adding. 0: off.
-    - ``max_drawdown`` = 0.25: circuit breaker, no new entries while equity is 25 % or more below its peak.
-      It holds no state: it lifts only if open positions carry equity back above ``peak x (1 - 0.25)``, so
-      with a flat book it holds for the rest of the session (a new session starts a new peak). Trend
-      followers live with 20 % drawdowns; 25 % is beyond the usual and calls for a person. 0: off.
+    - ``max_drawdown`` = 0.25: circuit breaker: once an entry is proposed with equity 25 % or more below
+      the breaker's peak, it trips and denies every entry until it resets. Trend followers live with 20 %
+      drawdowns; 25 % is beyond the usual and calls for a look. 0: off.
+    - ``max_drawdown_cooldown`` = 30 (days): how the breaker resets (``domain/risk/breaker.py``). 0:
+      *latched*, a person resets it (what live trading wants); N > 0: it resets N days after it tripped
+      (rounded up to a whole bar, as Freqtrade's ``MaxDrawdown`` protection with its ``stop_duration``), and
+      the equity then becomes its new peak. The backtest default is 30 days, so a run never sits flat for
+      years after one bad stretch, and each trip and reset is reported.
     - ``correlation_threshold`` = 0.8 and ``correlation_window`` = 720 bars (30 days of hourly bars): held
       symbols whose returns correlate with the proposal's at |rho| >= 0.8 over the window share one
       ``max_position`` budget with it. BTC/ETH-like pairs (0.8-0.9) count as one bet. Threshold 0: off.
@@ -60,6 +64,7 @@ class RiskLimits:
     max_gross_exposure: float = 1.0
     daily_loss_limit: float = 0.05
     max_drawdown: float = 0.25
+    max_drawdown_cooldown: float = 30.0
     correlation_threshold: float = 0.8
     correlation_window: int = 720
     drawdown_steps: tuple[tuple[float, float], ...] = ((0.05, 0.8), (0.10, 0.6), (0.15, 0.4))
@@ -72,6 +77,11 @@ class RiskLimits:
         _positive("max_gross_exposure", self.max_gross_exposure)
         _in_range("daily_loss_limit", self.daily_loss_limit, 0.0, 1.0, high_open=True)
         _in_range("max_drawdown", self.max_drawdown, 0.0, 1.0, high_open=True)
+        if not 0 <= self.max_drawdown_cooldown < math.inf:
+            raise InvalidParameter(
+                f"max_drawdown_cooldown must be a number of days >= 0 (0: latched until a person resets it), "
+                f"got {self.max_drawdown_cooldown!r}"
+            )
         _in_range("correlation_threshold", self.correlation_threshold, 0.0, 1.0)
         if isinstance(self.correlation_window, bool) or not isinstance(self.correlation_window, int):
             raise InvalidParameter(

@@ -4,7 +4,8 @@
 and a cap that leaves no room denies:
 
 1. ``sizer``: a fraction that is not > 0 (or NaN) is no entry ("why" comes from the sizer when it can say).
-2. ``max_drawdown`` circuit breaker: drawdown from the peak >= limit -> denied.
+2. ``max_drawdown`` circuit breaker: tripped (``account.breaker_tripped``, kept by the engine with
+   ``domain/risk/breaker.py``), or drawdown from the breaker's peak >= limit -> denied.
 3. ``daily_loss_limit``: equity change since the UTC day's start <= -limit -> denied (the engine resets
    ``day_start_equity`` at each UTC midnight, which lifts it).
 4. ``drawdown_steps``: the size is multiplied by the deepest step's multiplier the drawdown has reached.
@@ -17,7 +18,8 @@ and a cap that leaves no room denies:
 
 Every denial or reduction adds a reason, prefixed with the rule's name and giving the numbers, e.g.
 ``"drawdown_steps: drawdown 11.2% >= 10%: size x0.6"``. A denial is a :class:`RiskDecision` with fraction 0,
-never an exception. The cost is one pass over the account's held symbols.
+never an exception. :func:`rule_of` reads the rule back from a reason. The cost is one pass over the
+account's held symbols.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from domain.risk.sizers import ExplainsZero
 from domain.risk.types import AccountView, EntryProposal, PositionSizer, RiskDecision
 
 _EPS = 1e-12  # room below this is none (float residue of subtracting exposures)
+
+
+def rule_of(reason: str) -> str:
+    """The rule that wrote ``reason`` (its prefix: ``"correlation: ..." -> "correlation"``)."""
+    return reason.split(":", 1)[0].strip()
 
 
 def _pct(x: float) -> str:
@@ -81,15 +88,21 @@ class RiskManager:
             return RiskDecision(0.0, (f"sizer: {why}",))
 
         # 2. circuit breaker (the drawdown is read only by rules that are on)
-        drawdown = account.drawdown if lim.max_drawdown > 0 or lim.drawdown_steps else 0.0
-        if lim.max_drawdown > 0 and drawdown >= lim.max_drawdown:
-            return RiskDecision(
-                0.0,
-                (
-                    f"max_drawdown: drawdown {_pct(drawdown)} >= {_pct(lim.max_drawdown)}: "
-                    "circuit breaker, no new entries",
-                ),
-            )
+        if lim.max_drawdown > 0:
+            breaker = account.breaker_drawdown
+            if account.breaker_tripped:  # until it resets: max_drawdown_cooldown (the report lists when)
+                return RiskDecision(
+                    0.0, (f"max_drawdown: circuit breaker tripped (drawdown {_pct(breaker)}): no new entries",)
+                )
+            if breaker >= lim.max_drawdown:
+                return RiskDecision(
+                    0.0,
+                    (
+                        f"max_drawdown: drawdown {_pct(breaker)} >= {_pct(lim.max_drawdown)}: "
+                        "circuit breaker, no new entries",
+                    ),
+                )
+        drawdown = account.drawdown if lim.drawdown_steps else 0.0
 
         # 3. daily loss limit
         day_return = account.day_return if lim.daily_loss_limit > 0 else 0.0

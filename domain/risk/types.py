@@ -40,7 +40,9 @@ class AccountView:
     correlation of its returns with the proposal's symbol (NaN when unknown). ``regime`` is the proposal
     symbol's regime at this bar (None when no detector runs). ``win_rate`` / ``payoff`` are the closed
     trades' statistics so far (NaN before any), for Kelly sizing; ``closed_trades`` how many closed trades
-    they come from (Kelly sizing uses its fallback until there are enough).
+    they come from (Kelly sizing uses its fallback until there are enough). ``breaker_tripped`` says the
+    drawdown breaker has tripped and not reset; ``breaker_peak`` is the peak it measures from (NaN: the
+    account's, ``peak_equity``; see ``domain/risk/breaker.py``).
     """
 
     equity: float
@@ -53,11 +55,19 @@ class AccountView:
     win_rate: float = math.nan
     payoff: float = math.nan
     closed_trades: int = 0
+    breaker_tripped: bool = False
+    breaker_peak: float = math.nan
 
     @property
     def drawdown(self) -> float:
         """Current drawdown from the peak as a positive fraction (0 at a new high)."""
         return 0.0 if self.peak_equity <= 0 else max(0.0, 1.0 - self.equity / self.peak_equity)
+
+    @property
+    def breaker_drawdown(self) -> float:
+        """Drawdown from the breaker's peak (the account's until the breaker first resets)."""
+        peak = self.peak_equity if math.isnan(self.breaker_peak) else self.breaker_peak
+        return 0.0 if peak <= 0 else max(0.0, 1.0 - self.equity / peak)
 
     @property
     def day_return(self) -> float:

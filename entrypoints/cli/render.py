@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from application.ports.market_data import DatasetInfo
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
 from domain.model.trades import Trade
+from domain.risk import RiskEvent
 from entrypoints.cli.common import day, iso
 from entrypoints.reports.fmt import format_metric
 
@@ -38,6 +40,23 @@ def trade_dict(t: Trade) -> dict[str, Any]:
         "return_pct": t.return_pct,
         "exit_reason": t.exit_reason,
     }
+
+
+def risk_event_dict(e: RiskEvent) -> dict[str, Any]:
+    return {
+        "time": iso(e.time_ms),
+        "rule": e.rule,
+        "kind": e.kind,
+        "equity": _finite(e.equity),
+        "drawdown": _finite(e.drawdown),
+        "peak": _finite(e.peak),
+    }
+
+
+def denial_counts(report: BacktestReport) -> list[tuple[str, str, int]]:
+    """``(rule, action, count)`` of the report's denials and reductions, the most frequent first."""
+    counts = Counter((d.rule, d.action) for d in report.denials)
+    return [(rule, action, n) for (rule, action), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def report_dict(report: BacktestReport) -> dict[str, Any]:
@@ -84,8 +103,11 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
         },
         "risk": {"limits": report.risk_limits, "sizer": report.sizer},
         "denials": [
-            {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "reason": d.reason} for d in report.denials
+            {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "rule": d.rule, "reason": d.reason}
+            for d in report.denials
         ],
+        "denial_counts": [{"rule": rule, "action": action, "count": n} for rule, action, n in denial_counts(report)],
+        "risk_events": [risk_event_dict(e) for e in report.risk_events],
         "model": report.model,
         "notes": report.notes,
     }
@@ -144,17 +166,43 @@ def print_report(console: Console, report: BacktestReport) -> None:
             f"open position at the end: {float(pos.quantity):g} {sym} from "
             f"{float(pos.average_entry):,.2f} (marked at the last close)"
         )
-    denied = [d for d in report.denials if d.action == "denied"]
-    reduced = [d for d in report.denials if d.action != "denied"]
-    if denied:
-        console.print(f"[yellow]{len(denied)} entries denied; first: {denied[0].reason}[/yellow]")
-    if reduced:
-        counts: dict[str, int] = {}
-        for d in reduced:
-            rule = d.reason.split(":", 1)[0]
-            counts[rule] = counts.get(rule, 0) + 1
-        rules = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        console.print(f"[yellow]{len(reduced)} entries reduced by risk rules ({rules})[/yellow]")
+    counts = denial_counts(report)
+    for action, template in (("denied", "decision{} denied"), ("reduced", "size reduction{}")):
+        mine = [(rule, n) for rule, a, n in counts if a == action]
+        if mine:
+            total = sum(n for _, n in mine)
+            what = template.format("" if total == 1 else "s")
+            first = next(d for d in report.denials if d.action == action)
+            rules = ", ".join(f"{rule} x{n}" for rule, n in mine)
+            console.print(
+                f"[yellow]{total} {what} ({rules}); first: {first.reason}[/yellow]",
+                markup=True, highlight=False,
+            )  # fmt: skip
+    print_risk_events(console, report)
+
+
+def print_risk_events(console: Console, report: BacktestReport) -> None:
+    """The drawdown breaker's trips and resets, one line each (the first few, then how many more)."""
+    events = report.risk_events
+    if not events:
+        return
+    trips = sum(1 for e in events if e.kind == "trip")
+    console.print(f"[yellow]risk events: circuit breaker tripped {trips}x, reset {len(events) - trips}x[/yellow]")
+    shown = 10
+    for e in events[:shown]:
+        if e.kind == "trip":
+            text = f"{e.rule} tripped  equity {e.equity:,.2f}, {e.drawdown:.1%} below {e.peak:,.2f}: no new entries"
+        else:
+            text = (
+                f"{e.rule} reset  equity {e.equity:,.2f} ({e.drawdown:.1%} below {e.peak:,.2f}) is the breaker's "
+                "new peak: entries allowed"
+            )
+        console.print(f"  {iso(e.time_ms)}  {text}", highlight=False)
+    if len(events) > shown:
+        console.print(f"  … {len(events) - shown} more (--json or --report list them all)")
+    last = events[-1]
+    if last.kind == "trip":
+        console.print(f"[yellow]  still tripped at the end: no entries after {iso(last.time_ms)}[/yellow]")
 
 
 def print_comparison(console: Console, sides: Sequence[tuple[str, BacktestReport]]) -> None:

@@ -44,6 +44,7 @@ from entrypoints.reports.fmt import (
 MAX_TRADE_ROWS = 500  # rows of the trades table; the rest are counted in a note
 MAX_MARKED_TRADES = 1000  # per symbol: above this, markers are merged into one path per kind (no hover text)
 MAX_DENIAL_ROWS = 200
+BREAKER_COLOUR = "#b45309"
 
 STRATEGY_COLOUR = "#2563eb"
 BENCHMARK_COLOUR = "#9ca3af"
@@ -82,6 +83,7 @@ SECTIONS = (
     ("monthly", "Monthly returns"),
     ("metrics", "Metrics"),
     ("trades", "Trades"),
+    ("risk", "Risk events"),
     ("denials", "Denials"),
     ("data", "Data"),
     ("config", "Configuration"),
@@ -99,6 +101,7 @@ def render_html(report: BacktestReport) -> str:
         _monthly_section(ctx),
         _metrics_section(ctx),
         _trades_section(ctx),
+        _risk_section(ctx),
         _denials_section(ctx),
         _data_section(ctx),
         _config_section(ctx),
@@ -319,6 +322,7 @@ def _equity_section(ctx: _Context) -> str:
     parts.append(_equity_layer(ctx, linear, "when-lin"))
     parts.append(_equity_layer(ctx, log, "when-log"))
     parts.append(f'<text x="{svg.LEFT}" y="{eq_top - 9}" class="pl">Equity ({esc(ctx.quote)})</text>')
+    parts.append(_breaker_timeline(ctx, eq_top, dd_top + dd_h))
 
     # drawdown, as an area under zero
     dd = ctx.drawdown
@@ -376,7 +380,13 @@ def _equity_section(ctx: _Context) -> str:
         '<span><i style="background:#6b7280;height:1px"></i>Starting balance</span>'
         f'<span><i class="sq" style="background:{DRAWDOWN_COLOUR};opacity:.5"></i>Drawdown from the peak</span>'
         f'<span><i class="sq" style="background:{EXPOSURE_COLOUR};opacity:.45"></i>Gross exposure (of equity)</span>'
-        f"{toolbar}</div>"
+        + (
+            f'<span><i class="sq" style="background:{BREAKER_COLOUR};opacity:.35"></i>Circuit breaker tripped '
+            "(no new entries)</span>"
+            if ctx.report.risk_events
+            else ""
+        )
+        + f"{toolbar}</div>"
     )
     return (
         '<section id="equity"><h2>Equity</h2>'
@@ -388,6 +398,52 @@ def _equity_section(ctx: _Context) -> str:
         f'<script type="application/json" id="hover-equity">{hover}</script>'
         f"{_drawdowns_table(ctx)}</section>"
     )
+
+
+def breaker_spans(report: BacktestReport) -> list[tuple[int, int | None]]:
+    """``(trip time, reset time or None: still tripped at the end)`` of each trip, in order."""
+    spans: list[tuple[int, int | None]] = []
+    for e in report.risk_events:
+        if e.kind == "trip":
+            spans.append((e.time_ms, None))
+        elif e.kind == "reset" and spans and spans[-1][1] is None:
+            spans[-1] = (spans[-1][0], e.time_ms)
+    return spans
+
+
+def _breaker_timeline(ctx: _Context, top: float, bottom: float) -> str:
+    """The circuit breaker on the chart: a shaded span from each trip to its reset (or the end), a marker at
+    each trip (down triangle) and reset (up triangle), each with its time and numbers on hover."""
+    report = ctx.report
+    if not report.risk_events:
+        return ""
+    t = ctx.time
+    right = svg.LEFT + svg.PLOT_W
+    end = int(report.open_time[-1]) + report.request.timeframe.milliseconds if report.bars else 0
+    parts = ['<g class="breaker">']
+    for start, stop in breaker_spans(report):
+        x0 = min(max(t.x(start), svg.LEFT), right)
+        x1 = min(max(t.x(stop if stop is not None else end), svg.LEFT), right)
+        until = f"reset {utc(stop)} UTC" if stop is not None else "still tripped at the end"
+        parts.append(
+            f'<rect class="breaker-span" x="{x0:.1f}" y="{top:.1f}" width="{max(x1 - x0, 1.0):.1f}" '
+            f'height="{bottom - top:.1f}" fill="{BREAKER_COLOUR}" fill-opacity=".12">'
+            f"<title>Circuit breaker tripped {esc(utc(start))} UTC, {esc(until)}: no new entries</title></rect>"
+        )
+    for e in report.risk_events:
+        x = min(max(t.x(e.time_ms), svg.LEFT), right)
+        y = top + 6
+        shape = f"{x - 5:.1f},{y - 4:.1f} {x + 5:.1f},{y - 4:.1f} {x:.1f},{y + 4:.1f}" if e.kind == "trip" else (
+            f"{x - 5:.1f},{y + 4:.1f} {x + 5:.1f},{y + 4:.1f} {x:.1f},{y - 4:.1f}"
+        )  # fmt: skip
+        what = "tripped" if e.kind == "trip" else "reset"
+        parts.append(
+            f'<polygon class="breaker-{e.kind}" points="{shape}" fill="{BREAKER_COLOUR}">'
+            f"<title>{esc(e.rule)} circuit breaker {what} {esc(utc(e.time_ms))} UTC: equity {e.equity:,.2f}, "
+            f"drawdown {esc(pct(e.drawdown, 1))} from {e.peak:,.2f}</title></polygon>"
+        )
+    parts.append("</g>")
+    return "".join(parts)
 
 
 def _drawdowns_table(ctx: _Context) -> str:
@@ -863,6 +919,53 @@ def _open_positions(ctx: _Context) -> str:
 # Denials, data notes, configuration
 
 
+def _risk_section(ctx: _Context) -> str:
+    """The circuit breaker's trips and resets, as a table (the chart above shows them on the timeline)."""
+    report = ctx.report
+    limits = report.risk_limits
+    if not limits:
+        policy = "Risk management was off (--no-risk): no circuit breaker."
+    elif not limits.get("max_drawdown"):
+        policy = "The drawdown circuit breaker was off (max_drawdown=0)."
+    else:
+        cooldown = limits.get("max_drawdown_cooldown") or 0
+        reset = (
+            f"resets {_value_text(cooldown)} days after it trips, measuring from the equity at the reset"
+            if cooldown
+            else "is latched: once tripped it stays tripped until a person resets it"
+        )
+        limit = limits.get("max_drawdown")
+        below = pct(limit, 1) if isinstance(limit, float | int) else _value_text(limit)
+        policy = (
+            f"The drawdown circuit breaker trips when an entry is proposed with equity {below} or more below its "
+            f"peak, and {reset}. While tripped, no new entries."
+        )
+    events = report.risk_events
+    if not events:
+        body = '<p class="empty">No trip: the circuit breaker never stopped an entry.</p>'
+    else:
+        rows = "".join(
+            f'<tr class="{"warn" if e.kind == "trip" else ""}"><td data-v="{e.time_ms}">{esc(utc(e.time_ms))}</td>'
+            f"<td>{esc(e.rule)}</td><td>{'trip' if e.kind == 'trip' else 'reset'}</td>"
+            f'<td class="num">{e.equity:,.2f}</td><td class="num">{esc(pct(e.drawdown, 2))}</td>'
+            f'<td class="num">{e.peak:,.2f}</td></tr>'
+            for e in events
+        )
+        tail = ""
+        spans = breaker_spans(report)
+        if spans and spans[-1][1] is None:
+            tail = (
+                f'<p class="warn">The breaker was still tripped at the end: no entries after '
+                f"{esc(utc(spans[-1][0]))} UTC.</p>"
+            )
+        body = (
+            f'{tail}<div class="wrap"><table class="risk-events"><thead><tr><th>Time (UTC)</th><th>Rule</th>'
+            '<th>Event</th><th class="num">Equity</th><th class="num">Drawdown</th><th class="num">From peak</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
+    return f'<section id="risk"><h2>Risk events</h2><p class="sub">{esc(policy)}</p>{body}</section>'
+
+
 def _denials_section(ctx: _Context) -> str:
     denials = ctx.report.denials
     if not denials:
@@ -870,12 +973,18 @@ def _denials_section(ctx: _Context) -> str:
             '<section id="denials"><h2>Denials</h2>'
             '<p class="empty">None: every decision of the strategy was carried out.</p></section>'
         )
-    reasons = Counter(d.reason for d in denials)
+    by_rule = Counter((d.rule, d.action) for d in denials)
+    first: dict[tuple[str, str], str] = {}
+    for d in denials:
+        first.setdefault((d.rule, d.action), d.reason)
     summary = "".join(
-        f'<tr><td class="num">{n:,}</td><td>{esc(reason)}</td></tr>' for reason, n in reasons.most_common(10)
+        f'<tr><td class="num">{n:,}</td><td>{esc(rule)}</td><td>{esc(action)}</td><td>{esc(first[(rule, action)])}</td>'
+        "</tr>"
+        for (rule, action), n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     rows = "".join(
-        f'<tr><td data-v="{d.time_ms}">{esc(utc(d.time_ms))}</td><td>{esc(d.symbol)}</td><td>{esc(d.reason)}</td></tr>'
+        f'<tr><td data-v="{d.time_ms}">{esc(utc(d.time_ms))}</td><td>{esc(d.symbol)}</td><td>{esc(d.rule)}</td>'
+        f"<td>{esc(d.action)}</td><td>{esc(d.reason)}</td></tr>"
         for d in denials[:MAX_DENIAL_ROWS]
     )
     more = (
@@ -885,11 +994,13 @@ def _denials_section(ctx: _Context) -> str:
     )
     return (
         f'<section id="denials"><h2>Denials</h2><p class="sub">{len(denials):,} decisions the engine could not '
-        "carry out, and why.</p>"
-        '<h3>Most common reasons</h3><table class="summary"><thead><tr><th class="num">Count</th><th>Reason</th>'
-        f"</tr></thead><tbody>{summary}</tbody></table>"
+        "carry out in full, and why: <em>denied</em> (nothing sent) or <em>reduced</em> (sent smaller), each by "
+        "the rule that decided.</p>"
+        '<h3>By rule</h3><table class="summary by-rule"><thead><tr><th class="num">Count</th><th>Rule</th>'
+        f"<th>Action</th><th>First reason</th></tr></thead><tbody>{summary}</tbody></table>"
         f'<h3>List</h3>{more}<div class="wrap scroll"><table class="denials sortable"><thead><tr><th>Time (UTC)</th>'
-        f"<th>Symbol</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+        f"<th>Symbol</th><th>Rule</th><th>Action</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "</section>"
     )
 
 
@@ -967,6 +1078,10 @@ def _request_items(ctx: _Context) -> list[tuple[str, str]]:
             items.append((f.name.removesuffix("_ms"), shown))
         elif f.name == "params":
             items.append(("params (as given)", _value_text(value) if value else "none: the defaults"))
+        elif f.name in ("risk", "risk_global", "sizer", "sizer_params"):
+            # What was asked for; what applied (defaults and the strategy's own merged in) is listed beside.
+            given = _value_text(value) if value else "none given"
+            items.append((f"{f.name} (as given)", given))
         elif f.name == "initial_cash":
             items.append(("initial_cash", f"{_value_text(value)} {ctx.quote}"))
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -981,10 +1096,18 @@ def _config_section(ctx: _Context) -> str:
     strategy = [("name", report.strategy_name), ("version", report.strategy_version)]
     strategy += [(k, _value_text(v)) for k, v in report.strategy_params.items()]
     strategy += [(f"model ({symbol})", ref) for symbol, ref in report.model.items()]
+    if report.risk_limits:
+        applied = [("sizer", _value_text(report.sizer.get("name", "none")))]
+        applied += [(f"sizer.{k}", _value_text(v)) for k, v in report.sizer.items() if k != "name"]
+        applied += [(name, _value_text(value)) for name, value in report.risk_limits.items()]
+    else:
+        applied = [("risk", "off (--no-risk): the strategy's own sizes, no limits")]
     return (
         '<section id="config"><h2>Configuration</h2><p class="sub">Everything needed to run this backtest again.</p>'
         '<div class="cols"><div><h3>Request</h3><table class="kv config"><tbody>'
         f"{_kv_rows(_request_items(ctx))}</tbody></table></div>"
         '<div><h3>Strategy and its parameters</h3><table class="kv params"><tbody>'
-        f"{_kv_rows(strategy)}</tbody></table></div></div></section>"
+        f"{_kv_rows(strategy)}</tbody></table>"
+        '<h3>Sizer and risk limits applied</h3><table class="kv risk-applied"><tbody>'
+        f"{_kv_rows(applied)}</tbody></table></div></div></section>"
     )

@@ -31,6 +31,7 @@ from domain.metrics import METRICS
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Direction, Trade
+from domain.risk import RiskEvent
 from entrypoints.cli.main import main
 from entrypoints.container import build_container, simulator
 from entrypoints.reports import html as report_html
@@ -40,7 +41,7 @@ from entrypoints.reports.html import render_html
 from tests.builders import random_walk
 from tests.fakes.market_data import InMemoryMarketData
 
-SECTION_IDS = ("equity", "prices", "monthly", "metrics", "trades", "denials", "data", "config")
+SECTION_IDS = ("equity", "prices", "monthly", "metrics", "trades", "risk", "denials", "data", "config")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 SVG_NS = "http://www.w3.org/2000/svg"
 MAX_BYTES = 3_000_000
@@ -543,3 +544,57 @@ def test_cli_json_and_report(isolated: Path, capsys: pytest.CaptureFixture[str])
     doc = parse(out.read_text(encoding="utf-8"))
     group = section(doc, "prices").one("g", cls="markers", data_symbol="BTCUSDT")
     assert len(group.find_all("path", cls="entry")) == len(data["trades"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Risk events and denials by rule (issue #12, point 4)
+
+
+def test_breaker_trips_and_resets_are_a_timeline_on_the_equity_chart_and_a_table(walk: BacktestReport) -> None:
+    t = walk.open_time
+    events = [
+        RiskEvent(int(t[1000]), "max_drawdown", "trip", 4_000.0, 0.26, 5_400.0),
+        RiskEvent(int(t[1720]), "max_drawdown", "reset", 3_900.0, 0.28, 5_400.0),
+        RiskEvent(int(t[4000]), "max_drawdown", "trip", 3_000.0, 0.25, 4_000.0),  # still tripped at the end
+    ]
+    doc = parse(render_html(dataclasses.replace(walk, risk_events=events)))
+    chart = section(doc, "equity").one("g", cls="breaker")
+    spans = chart.find_all("rect", cls="breaker-span")
+    assert len(spans) == 2
+    first, last = (float(r.attrs["x"]) for r in spans)
+    assert first < last
+    widths = [float(r.attrs["width"]) for r in spans]
+    # the first span is 720 bars wide, the second runs from bar 4000 to the end of the run
+    assert widths[1] / widths[0] == pytest.approx((len(t) - 4000) / 720, rel=0.02)
+    assert len(chart.find_all("polygon", cls="breaker-trip")) == 2
+    assert len(chart.find_all("polygon", cls="breaker-reset")) == 1
+    table = section(doc, "risk").one("table", cls="risk-events")
+    assert len(table.one("tbody").find_all("tr")) == 3
+    assert "still tripped at the end" in section(doc, "risk").text()
+    # without events: a sentence, no timeline
+    plain = parse(render_html(dataclasses.replace(walk, risk_events=[])))
+    assert not section(plain, "equity").find_all("g", cls="breaker")
+    assert "never stopped an entry" in section(plain, "risk").text()
+
+
+def test_denials_are_grouped_by_rule_and_action_not_by_their_text(walk: BacktestReport) -> None:
+    t0 = int(walk.open_time[100])
+    denials = [
+        *(Denial(t0 + i, "BTCUSDT", f"max_risk_per_trade: risk {i + 3}% > 2%: size 100% -> {60 - i}%", "reduced",
+                 "max_risk_per_trade") for i in range(5)),
+        *(Denial(t0 + i, "ETHUSDT", f"correlation: no room ({i})", "denied", "correlation") for i in range(3)),
+        Denial(t0, "BTCUSDT", "entry rejected: below the minimum", "denied", "venue"),
+    ]  # fmt: skip
+    doc = parse(render_html(dataclasses.replace(walk, denials=denials)))
+    rows = section(doc, "denials").one("table", cls="by-rule").one("tbody").find_all("tr")
+    cells = [[td.text() for td in row.find_all("td")][:3] for row in rows]
+    assert cells == [["5", "max_risk_per_trade", "reduced"], ["3", "correlation", "denied"], ["1", "venue", "denied"]]
+
+
+def test_the_configuration_shows_the_limits_and_sizer_applied(walk: BacktestReport) -> None:
+    config = section(parse(render_html(walk)), "config")
+    applied = config.one("table", cls="risk-applied").text()
+    assert walk.risk_limits and walk.sizer  # the walk runs with the default risk
+    for name in walk.risk_limits:
+        assert name in applied
+    assert str(walk.sizer["name"]) in applied

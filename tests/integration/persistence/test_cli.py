@@ -83,7 +83,11 @@ def test_sessions_list_and_show(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert f"{len(report.trades)} trades" in out.output and "sharpe" in out.output.lower()
     shown = json.loads(runner.invoke(sessions, ["show", str(session_id), "--json"], obj=obj).output)
-    assert len(shown["trades"]) == len(report.trades) and len(shown["events"]) == len(report.denials)
+    assert report.risk_events, "the fixture must trip the drawdown breaker"
+    assert len(shown["trades"]) == len(report.trades)
+    assert len(shown["events"]) == len(report.denials) + len(report.risk_events)
+    kinds = [e["kind"] for e in shown["events"] if e["kind"] in ("risk_trip", "risk_reset")]
+    assert sorted(kinds) == sorted(f"risk_{e.kind}" for e in report.risk_events)
     assert shown["account_snapshots"] == report.bars
     orders = len({f.client_order_id for f in report.fills})
     assert len(shown["orders"]) == orders and len(shown["fills"]) == len(report.fills) > 0

@@ -33,10 +33,10 @@ def report() -> BacktestReport:
     eth = random_walk(3000, seed=11, start=20.0, symbol="ETHUSDT")
     request = BacktestRequest(
         "ema_cross", (Symbol.parse("BTCUSDT"), Symbol.parse("ETHUSDT")), Timeframe.H1, Decimal("5000.5"),
-        params={"fast": "8", "slow": "30"}, risk={"max_drawdown": "0.02"},
+        params={"fast": "8", "slow": "30"}, risk={"max_drawdown": "0.02", "max_drawdown_cooldown": "0"},
     )  # fmt: skip
     result = RunBacktest(InMemoryMarketData(btc, eth), simulator)(request)
-    assert result.trades and result.denials  # the test needs both
+    assert result.trades and result.denials and result.risk_events  # the test needs all three
     return result
 
 
@@ -65,12 +65,17 @@ def test_a_saved_backtest_reads_back_as_it_ran(uow: Factory, report: BacktestRep
     assert s.initial_balance == Decimal("5000.5")
     assert s.config["strategy_params"] == {k: v for k, v in report.strategy_params.items()}
     request = s.config["request"]
-    assert isinstance(request, dict) and request["risk"] == {"max_drawdown": "0.02"}
+    assert isinstance(request, dict) and request["risk"] == {"max_drawdown": "0.02", "max_drawdown_cooldown": "0"}
     assert request["simulation"]["fee_bps"] == "10"
     assert detail.trades == sorted(report.trades, key=lambda t: t.exit_time)
-    assert [(e.time_ms, e.symbol, e.message) for e in detail.events] == sorted(
-        ((d.time_ms, d.symbol, d.reason) for d in report.denials), key=lambda e: e[0]
-    )
+    denials = [(e.time_ms, e.symbol, e.message) for e in detail.events if e.kind in ("risk_denial", "risk_reduction")]
+    assert denials == sorted(((d.time_ms, d.symbol, d.reason) for d in report.denials), key=lambda e: e[0])
+    assert [e.details["rule"] for e in detail.events if e.kind in ("risk_denial", "risk_reduction")] == [
+        d.rule for d in sorted(report.denials, key=lambda d: d.time_ms)
+    ]
+    breaker = [(e.time_ms, e.kind, e.details["equity"], e.details["drawdown"]) for e in detail.events
+               if e.kind in ("risk_trip", "risk_reset")]  # fmt: skip
+    assert breaker == [(e.time_ms, f"risk_{e.kind}", e.equity, e.drawdown) for e in report.risk_events]
     assert detail.metrics is not None
     for name, value in report.metrics.items():
         stored = detail.metrics.values[name]

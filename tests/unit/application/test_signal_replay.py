@@ -8,6 +8,7 @@ same, and so are equity, exposure and the cash curve, float for float: both path
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import numpy as np
@@ -231,3 +232,67 @@ def test_a_low_exactly_at_the_stop_triggers_it_in_both_paths() -> None:
     assert [f.tag for f in want.fills] == ["entry", "stop_loss"]
     assert want.fills[1].price == Decimal("98.00")
     assert got.fills == want.fills
+
+
+@pytest.mark.parametrize("seed", [2, 4, 6])
+def test_the_drawdown_breaker_trips_and_resets_alike_in_both_paths(seed: int) -> None:
+    # A tight breaker with a 2-day cool-down: it trips and resets many times, and after each reset it measures
+    # from its own peak (the highest close since the reset, which the replay finds between decisions).
+    candles = random_walk(2500, seed=seed)
+    signals = _signals(2500, seed, 1.0)
+    limits = merge(RiskLimits.unlimited(), {"max_drawdown": 0.04, "max_drawdown_cooldown": 2})
+
+    def build(replay: bool) -> Engine:
+        clock = SimulatedClock(candles.start_ms)
+        broker = SimulatedBroker(
+            candles, Instrument(candles.symbol, Decimal("0.01"), Decimal("0.00001"), Decimal("10")),
+            Decimal(10_000), clock, taker_fee_bps=Decimal(10), slippage_bps=Decimal(5),
+        )  # fmt: skip
+        return Engine(candles, signals, broker, clock, Decimal(10_000), sizer=FixedFraction(0.9),
+                      risk=RiskManager(limits), signal_replay=replay)  # fmt: skip
+
+    fast = build(True)
+    assert fast._replayable(0)
+    got = fast.run()
+    deferred = build(False).run()  # run() visiting only the bars that need it, marks deferred
+    slow = build(False)
+    _bar_by_bar(slow)
+    want = slow.result()
+    kinds = [e.kind for e in want.risk_events]
+    assert kinds.count("reset") >= 2 and kinds[:2] == ["trip", "reset"]
+    for other in (got, deferred):
+        assert other.risk_events == want.risk_events
+        assert other.denials == want.denials
+        assert other.fills == want.fills
+        np.testing.assert_array_equal(other.equity, want.equity)
+    assert fast.state.breaker == slow.state.breaker
+    # No entry is decided while the breaker is tripped: every max_drawdown denial lies inside a trip.
+    spans = list(zip(want.risk_events[0::2], [*want.risk_events[1::2], None], strict=False))
+    for d in (d for d in want.denials if d.rule == "max_drawdown"):
+        assert any(t.time_ms <= d.time_ms and (r is None or d.time_ms < r.time_ms) for t, r in spans)
+
+
+def test_the_replays_highest_equity_over_a_range_is_the_highest_it_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.simulation import replay
+
+    seen: list[replay.SignalReplayer] = []
+    write = replay.SignalReplayer._write_marks
+
+    def keep(self: replay.SignalReplayer, n: int) -> None:
+        seen.append(self)
+        write(self, n)
+
+    monkeypatch.setattr(replay.SignalReplayer, "_write_marks", keep)
+    candles = random_walk(1500, seed=12)
+    fast, _ = _engine(candles, _signals(1500, 12, 0.4), "10000", risk=True, signal_replay=True)  # tight stops
+    result = fast.run(100)
+    (replayer,) = seen
+    rows = replayer.rows
+    assert len(rows) > 20 and len(set(rows)) < len(rows)  # some entries stopped out in their own bar
+    rng = np.random.default_rng(0)
+    pairs = [(a, b) for a, b in rng.integers(0, 1500, (300, 2)) if a <= b]
+    pairs += [(r, r) for r in rows[:10]] + [(r - 1, r + 1) for r in rows[:10]] + [(0, 1499), (100, 100)]
+    for a, b in pairs:
+        want = float(np.max(result.equity[max(a, 100) : b + 1])) if b >= 100 else math.nan
+        got = replayer.equity_max(int(a), int(b))
+        assert got == want or (math.isnan(got) and math.isnan(want)), (a, b)

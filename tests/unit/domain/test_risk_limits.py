@@ -18,6 +18,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert limits.max_gross_exposure == 1.0
     assert limits.daily_loss_limit == 0.05
     assert limits.max_drawdown == 0.25
+    assert limits.max_drawdown_cooldown == 30.0
     assert limits.correlation_threshold == 0.8
     assert limits.correlation_window == 720
     assert limits.drawdown_steps == ((0.05, 0.8), (0.10, 0.6), (0.15, 0.4))
@@ -78,6 +79,9 @@ def test_merge_parses_text_forms() -> None:
         ({"regime_caps": "crash/high:0.1"}, "is not trend/volatility"),
         ({"regime_caps": "down/high:-1"}, "must be >= 0"),
         ({"max_position": "half"}, "is not a number"),
+        ({"max_drawdown_cooldown": "-1"}, "max_drawdown_cooldown must be a number of days >= 0"),
+        ({"max_drawdown_cooldown": "inf"}, "max_drawdown_cooldown must be a number of days >= 0"),
+        ({"max_drawdown_cooldown": "nan"}, "max_drawdown_cooldown must be a number of days >= 0"),
     ],
 )
 def test_merge_validates(overrides: dict[str, object], message: str) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from domain.regime.types import Regime
-from domain.risk import AccountView, EntryProposal, FixedRisk, RiskLimits, RiskManager, merge
+from domain.risk import AccountView, EntryProposal, FixedRisk, RiskLimits, RiskManager, merge, rule_of
 
 OFF = RiskLimits.unlimited()
 
@@ -80,8 +81,38 @@ def test_circuit_breaker_on_max_drawdown() -> None:
     decision = manager.assess(entry(), account(equity=75.0, peak=100.0, day_start=75.0), 0.3)
     assert decision.denied
     assert decision.reasons == ("max_drawdown: drawdown 25% >= 25%: circuit breaker, no new entries",)
-    # stateless: lifts once equity is back above peak x (1 - limit)
+    # the manager alone holds no state (the engine keeps the breaker's, domain/risk/breaker.py): it reads
+    # the drawdown it is shown
     assert manager.assess(entry(), account(equity=76.0, peak=100.0, day_start=76.0), 0.3).fraction == 0.3
+
+
+def test_a_tripped_breaker_denies_whatever_the_drawdown() -> None:
+    manager = only(max_drawdown=0.25)
+    tripped = dataclasses.replace(account(equity=100.0, peak=100.0), breaker_tripped=True)
+    decision = manager.assess(entry(), tripped, 0.3)
+    assert decision.denied and rule_of(decision.reasons[0]) == "max_drawdown"
+    assert "tripped" in decision.reasons[0]
+    # off, it denies nothing even when tripped
+    assert only(max_drawdown=0).assess(entry(), tripped, 0.3).fraction == 0.3
+
+
+def test_after_a_reset_the_breaker_measures_from_its_own_peak_and_the_steps_from_the_account() -> None:
+    manager = only(max_drawdown=0.25, drawdown_steps="0.1:0.5")
+    # 40% below the account's peak, 10% below the breaker's (reset at 80, now 72)
+    view = dataclasses.replace(account(equity=72.0, peak=120.0), breaker_peak=80.0)
+    assert view.breaker_drawdown == pytest.approx(0.1) and view.drawdown == pytest.approx(0.4)
+    decision = manager.assess(entry(), view, 0.3)
+    assert decision.fraction == pytest.approx(0.15)  # not denied; the drawdown steps still see 40%
+    assert [rule_of(r) for r in decision.reasons] == ["drawdown_steps"]
+    deeper = dataclasses.replace(view, equity=59.0)  # 26% below the breaker's peak
+    assert rule_of(manager.assess(entry(), deeper, 0.3).reasons[-1]) == "max_drawdown"
+
+
+def test_every_reason_names_its_rule() -> None:
+    manager = RiskManager(merge(RiskLimits(), {"regime_caps": "*/high:0.1"}))
+    decision = manager.assess(entry(stop=10.0), account(gross=0.05, regime="up/high"), 0.6)
+    assert [rule_of(r) for r in decision.reasons] == ["max_risk_per_trade", "regime_caps"]
+    assert rule_of("correlation: ETHUSDT shares a 50% budget with BTCUSDT 50% (corr 0.99): no room") == "correlation"
 
 
 def test_the_circuit_breaker_is_checked_before_the_daily_limit() -> None:
