@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.model.errors import InvalidParameter
 from domain.risk import DEFAULT_SIZER, create_sizer, describe_sizer, merge_layers
 from domain.strategies.base import Strategy
-from domain.strategies.registry import create_strategy, describe_params, strategy_class, strategy_names
+from domain.strategies.registry import create_strategy, describe_params, strategy_class
 
 
 def _major(version: str) -> str:
@@ -96,11 +96,3 @@ def parameter_rows(params: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def strategy_catalog() -> list[dict[str, str]]:
-    """Name, version and description of every registered strategy."""
-    return [
-        {"name": n, "version": strategy_class(n).version, "description": strategy_class(n).description}
-        for n in strategy_names()
-    ]

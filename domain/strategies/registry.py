@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.model.errors import InvalidParameter
+from domain.strategies import DEFAULT_STRATEGY  # noqa: F401  (re-exported: the registry names it too)
 from domain.strategies.base import Strategy, build_params
 from domain.strategies.ema_cross import EmaCross
 from domain.strategies.ema_trend import EmaTrend
@@ -20,8 +21,6 @@ _STRATEGIES: dict[str, type[Any]] = {
     cls.name: cls
     for cls in (EmaTrend, EmaCross, EnsembleWeighted, MomentumLeverage, MlBasic, MlAdaptive, MlSentiment)
 }
-DEFAULT_STRATEGY = "ema_trend"
-"""``atb backtest``'s strategy: needs no model, so it runs on every symbol (docs/adr/0006-documented-commands.md)."""
 
 
 def strategy_names() -> list[str]:
@@ -55,3 +54,12 @@ def describe_params(strategy: Strategy) -> dict[str, Any]:
     if params is None or not dataclasses.is_dataclass(params) or isinstance(params, type):
         return {}
     return dataclasses.asdict(params)
+
+
+def strategy_catalog() -> list[dict[str, str]]:
+    """Name, version and description of every registered strategy."""
+    return [
+        {"name": n, "version": _STRATEGIES[n].version, "description": _STRATEGIES[n].description}
+        for n in strategy_names()
+    ]
+

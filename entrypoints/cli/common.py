@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from entrypoints.settings import Settings
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from entrypoints.settings import Settings
 
 
 class CliError(Exception):
@@ -75,6 +78,8 @@ def day(ms: int) -> str:
 
 def console(stderr: bool = False) -> Console:
     """A rich console; when output is not a terminal, wide enough that tables are never truncated."""
+    from rich.console import Console
+
     out = Console(stderr=stderr)
     if not out.is_terminal:
         out = Console(stderr=stderr, width=140)

@@ -1,7 +1,13 @@
-"""``atb``: the command line. Every user error is one line on stderr and a non-zero exit code."""
+"""``atb``: the command line. Every user error is one line on stderr and a non-zero exit code.
+
+Start-up is part of the product (``atb --help`` in well under 0.3 s, bench/startup.py): this module and the
+command modules import only click and the standard library at the top; numpy, pandas, SQLAlchemy, pydantic and
+the engine are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -12,21 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from application.engine import EngineConfig, ProgressCallback
-from application.ports.broker import SimulationSettings
-from application.ports.errors import ApplicationError
-from application.use_cases.run_backtest import BacktestReport, BacktestRequest
-from domain.model.errors import DomainError, InvalidParameter
-from domain.model.symbols import Symbol
-from domain.model.timeframe import Timeframe
-from domain.strategies.ml import model_type_of
-from domain.strategies.registry import DEFAULT_STRATEGY, create_strategy, describe_params, strategy_names
+from domain.strategies import DEFAULT_STRATEGY
 from entrypoints.cli.common import (
     CliError,
     check_output_path,
@@ -36,16 +32,15 @@ from entrypoints.cli.common import (
     parse_date,
     parse_params,
 )
-from entrypoints.cli.db import db
-from entrypoints.cli.models import models, train
-from entrypoints.cli.regime import regime
-from entrypoints.cli.render import print_comparison, print_datasets, print_report, report_dict, report_json
-from entrypoints.cli.sessions import sessions
-from entrypoints.cli.strategies import strategies
-from entrypoints.container import build_container
-from entrypoints.logging_setup import configure_logging
-from entrypoints.reports import write_comparison_report, write_html_report
-from entrypoints.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from application.engine import ProgressCallback
+    from application.use_cases.run_backtest import BacktestReport, BacktestRequest
+    from domain.model.symbols import Symbol
+    from domain.model.timeframe import Timeframe
+    from entrypoints.settings import Settings
 
 log = logging.getLogger("atb.cli")
 
@@ -67,6 +62,8 @@ def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | No
     """A progress callback drawing on stderr (only on a terminal), and a function that closes it."""
     if not enabled:
         return None, lambda: None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     progress = Progress(
         TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bars"),
         TimeRemainingColumn(), console=console, transient=True,
@@ -80,7 +77,55 @@ def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | No
     return update, progress.stop
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose subcommands in ``LAZY_COMMANDS`` are imported when they are run (or their help asked for),
+    not when ``atb`` starts: ``atb --help`` lists them from their short help without importing any of them.
+
+    ``tests/unit/entrypoints/test_cli_startup.py`` keeps each short help equal to its command's own.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, click.utils.make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+            else:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute, short help: the first line of the command's docstring)
+    "db": ("entrypoints.cli.db", "db",
+           "The database: DATABASE_URL (postgresql+psycopg2://...) or a SQLite file in the data directory."),
+    "models": ("entrypoints.cli.models", "models",
+               "Trained models: list, show, promote, roll back, delete (atb train makes them)."),
+    "regime": ("entrypoints.cli.regime", "regime",
+               "Share of each regime (trend up/sideways/down x volatility low/high) per UTC year."),
+    "sessions": ("entrypoints.cli.sessions", "sessions", "Saved sessions: `atb backtest --save` records one."),
+    "strategies": ("entrypoints.cli.strategies", "strategies",
+                   "Strategies: list them, or show one's parameters and merged risk settings."),
+    "train": ("entrypoints.cli.models", "train",
+              "Train a CNN+LSTM model on bundled candles, export it to ONNX (parity checked), register it."),
+}  # fmt: skip
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="atb", prog_name="atb")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors and log at DEBUG.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
@@ -92,6 +137,9 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_format: str 
 
     Settings come from defaults, then .env, then ATB_* environment variables, then these flags.
     """
+    from entrypoints.logging_setup import configure_logging
+    from entrypoints.settings import load_settings
+
     overrides: dict[str, Any] = {"log_level": "DEBUG" if debug else log_level, "log_format": log_format}
     settings = load_settings(overrides, env_file)
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
@@ -103,6 +151,8 @@ def _settings(ctx: click.Context, **flags: Any) -> Settings:
     base: Settings = ctx.obj["settings"]
     if not any(v is not None for v in flags.values()):
         return base
+    from entrypoints.settings import load_settings
+
     return load_settings({**{k: v for k, v in flags.items() if v is not None}}, ctx.obj["env_file"])
 
 
@@ -150,15 +200,23 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _leveraged_strategies() -> list[str]:
+    from domain.strategies.registry import create_strategy, strategy_names
+
     return [n for n in strategy_names() if getattr(create_strategy(n), "account_leverage", None) is not None]
 
 
 def _short_strategies() -> list[str]:
+    from domain.strategies.registry import create_strategy, describe_params, strategy_names
+
     return [n for n in strategy_names() if "short" in describe_params(create_strategy(n))]
 
 
 def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> None:
     """Refuse, before any work, flags that could not take effect (docs/adr/0009-no-silent-drops.md)."""
+    from domain.strategies.ml import model_type_of
+    from domain.strategies.registry import create_strategy, describe_params
+    from entrypoints.settings import SettingsError
+
     if settings.mode != "backtest":
         raise SettingsError(
             f"mode is {settings.mode!r} (ATB_MODE or TRADING_MODE): atb backtest runs backtests only, and "
@@ -209,6 +267,8 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
 
 def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol, ...], Timeframe]:
     """The symbols of a portfolio of --data files (one per file) and their shared timeframe."""
+    from domain.model.timeframe import Timeframe
+
     infos = container.market_data().datasets()
     if timeframe is not None:
         return tuple(info.symbol for info in infos), Timeframe.parse(timeframe)
@@ -222,6 +282,14 @@ def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol,
 
 def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tuple[Any, BacktestRequest]:
     """The container and the request that ``atb backtest`` options describe."""
+    from application.engine import EngineConfig
+    from application.ports.broker import SimulationSettings
+    from application.use_cases.run_backtest import BacktestRequest
+    from domain.model.symbols import Symbol
+    from domain.model.timeframe import Timeframe
+    from domain.strategies.registry import create_strategy, strategy_names
+    from entrypoints.container import build_container
+
     settings = _settings(
         ctx,
         initial_balance=_decimal(opts["balance"]),
@@ -347,6 +415,9 @@ def backtest(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from entrypoints.cli.render import print_report, report_json
+    from entrypoints.reports import write_html_report
+
     container, request = build_request(ctx, strategy, opts)
     if report_file is not None:
         check_report_path(ctx, report_file, opts)
@@ -419,6 +490,9 @@ def parse_sides(
 
 def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any], quiet: bool) -> list[BacktestReport]:
     """Run every side on the same data; without a range, an ML side's model test period is everyone's range."""
+    from domain.model.errors import InvalidParameter
+    from domain.strategies.registry import create_strategy, strategy_names
+
     for side in sides:  # a bad strategy or parameter stops the comparison before any run
         if side.strategy not in strategy_names():
             raise click.BadParameter(
@@ -471,6 +545,9 @@ def backtest_compare(
     `--param` applies to every side; `--side-param K:NAME=VALUE` to the K-th only (it wins), so one
     strategy can be compared with itself: `atb backtest compare ema_trend ema_trend --side-param 2:fast=20`.
     """
+    from entrypoints.cli.render import print_comparison, report_dict
+    from entrypoints.reports import write_comparison_report
+
     sides = parse_sides(names, side_params, opts["params"])
     if report_file is not None:
         check_report_path(ctx, report_file, opts)
@@ -493,12 +570,6 @@ def backtest_compare(
             click.echo(f"report written to {report_file}")
 
 
-cli.add_command(strategies)
-cli.add_command(regime)
-cli.add_command(db)
-cli.add_command(sessions)
-cli.add_command(models)
-cli.add_command(train)
 
 
 @cli.group()
@@ -509,6 +580,9 @@ def data() -> None:
 @data.command("list")
 def data_list() -> None:
     """List the bundled datasets with their date ranges and bar counts."""
+    from entrypoints.cli.render import print_datasets
+    from entrypoints.container import build_container
+
     container = build_container({"mode": "backtest"})
     print_datasets(console(), container.bundled_market_data().datasets())
 
@@ -535,12 +609,23 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except click.ClickException as e:
         _fail(e.format_message().replace("\n", " "), EXIT_USAGE, debug)
-    except (DomainError, ApplicationError, SettingsError, CliError) as e:
-        _fail(str(e), EXIT_USER_ERROR, debug)
     except KeyboardInterrupt:
         _fail("interrupted", 130, debug)
-    except Exception as e:  # a bug: still one line, the traceback with --debug
+    except Exception as e:
+        if isinstance(e, _user_errors()):
+            _fail(str(e), EXIT_USER_ERROR, debug)
+        # a bug: still one line, the traceback with --debug
         _fail(f"unexpected {type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_INTERNAL, debug)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors that are the user's (one line, exit 1). Imported here, after the fact: whatever raised one
+    has imported its module already, so this costs nothing, and start-up does not pay for them."""
+    from application.ports.errors import ApplicationError
+    from domain.model.errors import DomainError
+    from entrypoints.settings import SettingsError
+
+    return (DomainError, ApplicationError, SettingsError, CliError)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 
-from application.strategy_config import StrategyConfig, strategy_catalog
 from entrypoints.cli.common import console
 
 
@@ -20,6 +18,10 @@ def strategies() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def strategies_list(as_json: bool) -> None:
     """List the registered strategies with their versions."""
+    from rich.table import Table
+
+    from domain.strategies.registry import strategy_catalog
+
     catalog = strategy_catalog()
     if as_json:
         click.echo(json.dumps([{k: v for k, v in entry.items() if k != "params"} for entry in catalog], indent=2))
@@ -39,6 +41,10 @@ def strategies_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_json: bool) -> None:
     """Show a strategy's version, parameters (defaults and types) and the risk settings it runs with."""
+    from rich.table import Table
+
+    from application.strategy_config import StrategyConfig
+
     overrides: dict[str, str] = {}
     for item in params:
         key, sep, value = item.partition("=")
