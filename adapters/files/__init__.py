@@ -2,5 +2,13 @@
 
 from adapters.files.csv_market_data import BundledMarketData, CsvMarketData, read_candle_file
 from adapters.files.fear_greed import CsvSentiment, SentimentUnavailable
+from adapters.files.instruments import BundledInstruments
 
-__all__ = ["BundledMarketData", "CsvMarketData", "CsvSentiment", "SentimentUnavailable", "read_candle_file"]
+__all__ = [
+    "BundledInstruments",
+    "BundledMarketData",
+    "CsvMarketData",
+    "CsvSentiment",
+    "SentimentUnavailable",
+    "read_candle_file",
+]

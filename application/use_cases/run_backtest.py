@@ -16,6 +16,7 @@ from application.engine import Denial, Engine, EngineConfig, ProgressCallback, R
 from application.ml import LoadedModel, history_needed, in_sample_note, load_model, predict_series, split_range
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
+from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules, Instruments
 from application.ports.market_data import MarketData
 from application.ports.models import ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
@@ -24,7 +25,7 @@ from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
 from domain.model.market import MarketFrame
 from domain.model.orders import Fill
 from domain.model.positions import Position
-from domain.model.symbols import Symbol
+from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Trade
 from domain.regime import detect
@@ -42,6 +43,7 @@ from domain.strategies.ml import PredictiveStrategy, model_type_of
 from domain.strategies.registry import create_strategy, describe_params
 
 GAP_POLICIES = ("report", "refuse")
+INSTRUMENT_OVERRIDES = ("tick_size", "step_size", "min_notional")  # what --tick-size ... may set
 
 
 def _day(ms: int) -> str:
@@ -79,6 +81,8 @@ class BacktestRequest:
     sizer_params: dict[str, str] = field(default_factory=dict)
     model_version: str | None = None  # the model version a predictive strategy uses (None: see model_as_of_ms)
     model_as_of_ms: int | None = None  # the version that was latest at this time (UTC ms; None: latest now)
+    # Exchange rules set by hand (tick_size, step_size, min_notional), over the table's or the inferred ones.
+    instrument_overrides: dict[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -98,6 +102,13 @@ class BacktestRequest:
             raise ConfigurationError("short entries need an account that allows short selling")
         if self.model_version is not None and self.model_as_of_ms is not None:
             raise ConfigurationError("pin the model by version or by date, not both")
+        for name, value in self.instrument_overrides.items():
+            if name not in INSTRUMENT_OVERRIDES:
+                raise ConfigurationError(f"unknown exchange rule {name!r}; known: {', '.join(INSTRUMENT_OVERRIDES)}")
+            if not value.is_finite() or value <= 0:
+                raise ConfigurationError(f"{name.replace('_', ' ')} must be a positive number, got {value}")
+        if self.instrument_overrides and len(self.symbols) > 1:
+            raise ConfigurationError("exchange rules set by hand apply to one symbol; run one symbol at a time")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -131,6 +142,9 @@ class BacktestReport:
     cash: FloatArray | None = None  # quote balance at each bar's close (equity minus positions' value)
     fills: list[Fill] = field(default_factory=list)  # every execution, in time order (orders are saved from them)
     model: dict[str, str] = field(default_factory=dict)  # symbol -> the model used, "SYMBOL/TYPE/VERSION"
+    # symbol -> the exchange rules traded under: tick_size, step_size, min_notional (exact decimal text),
+    # source (bundled / inferred / overridden / simulator), detail, overridden (the rules set by hand)
+    instruments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def bars(self) -> int:
@@ -153,12 +167,14 @@ class RunBacktest:
         models: ModelRegistry | None = None,
         predictors: PredictorFactory | None = None,
         sentiment: Sentiment | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         self._market_data = market_data
         self._simulator = simulator
         self._models = models
         self._predictors = predictors
         self._sentiment = sentiment
+        self._instruments = instruments
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
         with collector_paused():  # the whole run: candles, signals, the engine, trades and metrics
@@ -184,7 +200,11 @@ class RunBacktest:
             period_gaps[str(s.symbol)] = part.gaps()
             zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
             self._check_gaps(request, part, period_gaps[str(s.symbol)])
-        broker, clock = self._simulator(frame, request.initial_cash, request.simulation)
+        rules = self._rules(request, fulls, notes)
+        broker, clock = self._simulator(
+            frame, request.initial_cash, request.simulation, [r.instrument for r in rules] if rules else None
+        )
+        instruments = _describe_rules(request, rules, [broker.instrument(s) for s in request.symbols])
         self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
         if models:
             range_end = int(frame.open_time[-1]) + request.timeframe.milliseconds
@@ -242,7 +262,35 @@ class RunBacktest:
             risk_limits=limits.describe() if limits is not None else {},
             sizer=describe_sizer(sizer) if sizer is not None else {},
             model={symbol: str(m.info.ref) for symbol, m in models.items()},
+            instruments=instruments,
         )
+
+    def _rules(
+        self, request: BacktestRequest, histories: list[CandleSeries], notes: list[str]
+    ) -> list[InstrumentRules]:
+        """Each symbol's exchange rules: the venue's table, else inferred from its candles (said in a note),
+        with the rules set by hand on top. Empty without an ``Instruments`` source (the simulator decides)."""
+        if self._instruments is None:
+            return []
+        out = []
+        overrides = request.instrument_overrides
+        for history in histories:
+            found = self._instruments.instrument(history.symbol, history)
+            base = found.instrument
+            instrument = Instrument(
+                base.symbol,
+                overrides.get("tick_size", base.tick_size),
+                overrides.get("step_size", base.step_size),
+                overrides.get("min_notional", base.min_notional),
+            )
+            if found.source == INFERRED and len(overrides) < len(INSTRUMENT_OVERRIDES):
+                notes.append(
+                    f"{history.symbol}: exchange rules inferred from the candles: {_rules_text(instrument)} "
+                    f"({found.detail}); set them with --tick-size, --step-size, --min-notional"
+                )
+            source = OVERRIDDEN if len(overrides) == len(INSTRUMENT_OVERRIDES) else found.source
+            out.append(InstrumentRules(instrument, source, found.detail))
+        return out
 
     def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:
         """Each symbol's model, when the strategy trades on one (resolved, schema checked, loaded)."""
@@ -367,6 +415,31 @@ class RunBacktest:
                 f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
                 f"minimum order of {minimum}: no trade could ever be placed"
             )
+
+
+def _rules_text(instrument: Instrument) -> str:
+    return (
+        f"tick {instrument.tick_size:f}, step {instrument.step_size:f}, "
+        f"min notional {instrument.min_notional:f} {instrument.symbol.quote}"
+    )
+
+
+def _describe_rules(
+    request: BacktestRequest, rules: list[InstrumentRules], traded: list[Instrument]
+) -> dict[str, dict[str, Any]]:
+    """What the report, the JSON and the saved session record of each symbol's rules."""
+    out = {}
+    for j, instrument in enumerate(traded):
+        found = rules[j] if rules else None
+        out[str(instrument.symbol)] = {
+            "tick_size": f"{instrument.tick_size:f}",
+            "step_size": f"{instrument.step_size:f}",
+            "min_notional": f"{instrument.min_notional:f}",
+            "source": found.source if found is not None else "simulator",
+            "detail": found.detail if found is not None else "",
+            "overridden": sorted(request.instrument_overrides),
+        }
+    return out
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from domain.model.errors import InvalidOrder, UnknownSymbol
 
@@ -85,6 +85,44 @@ class Instrument:
         ticks = (_as_decimal(price) / self.tick_size).quantize(_ONE, rounding=ROUND_HALF_EVEN)
         return ticks * self.tick_size
 
+    def round_stop(self, price: Decimal | float, long: bool) -> Decimal:
+        """A stop-loss price on the tick grid, rounded away from the price it protects: a long's stop
+        (a sell below the price) down, a short's stop (a buy above it) up. Rounding never tightens a stop
+        past what was asked, so it cannot land on the entry side of the price it was computed from."""
+        return self._to_grid(price, ROUND_FLOOR if long else ROUND_CEILING)
+
+    def round_target(self, price: Decimal | float, long: bool) -> Decimal:
+        """A take-profit price on the tick grid, rounded so that it is not easier to reach than asked:
+        a long's target (a sell above the price) up, a short's target (a buy below it) down."""
+        return self._to_grid(price, ROUND_CEILING if long else ROUND_FLOOR)
+
+    @property
+    def price_decimals(self) -> int:
+        """How many decimals a price on the tick grid needs (0.01 -> 2, 0.00000001 -> 8, 10 -> 0)."""
+        return max(0, -int(self.tick_size.normalize().as_tuple().exponent))
+
+    @property
+    def quantity_decimals(self) -> int:
+        """How many decimals a quantity on the step grid needs."""
+        return max(0, -int(self.step_size.normalize().as_tuple().exponent))
+
+    def _to_grid(self, price: Decimal | float, rounding: str) -> Decimal:
+        """``price`` on the tick grid, rounded the way ``rounding`` says; a price within a millionth of a
+        tick of a grid point is on it (float arithmetic gives 100 x 1.1 = 110.00000000000001, which must not
+        become 110.01)."""
+        value = _as_decimal(price)
+        tick = self.tick_size
+        if self._decimal_tick:
+            directed = value.quantize(tick, rounding=rounding)
+            nearest = value.quantize(tick, rounding=ROUND_HALF_EVEN)
+        else:
+            ticks = value / tick
+            directed = ticks.quantize(_ONE, rounding=rounding) * tick
+            nearest = ticks.quantize(_ONE, rounding=ROUND_HALF_EVEN) * tick
+        if directed != nearest and abs(value - nearest) <= tick * _SNAP:
+            return nearest
+        return directed
+
     def round_quantity(self, quantity: Decimal | float) -> Decimal:
         """Round a quantity down to the step grid: never trade more than was asked for."""
         steps = (_as_decimal(quantity) / self.step_size).to_integral_value(rounding=ROUND_DOWN)
@@ -101,6 +139,7 @@ class Instrument:
 
 
 _ONE = Decimal(1)
+_SNAP = Decimal("1e-6")  # a price this close to a grid point, in ticks, is on it
 
 
 def _as_decimal(value: Decimal | float) -> Decimal:
