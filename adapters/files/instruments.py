@@ -49,7 +49,9 @@ class BundledInstruments:
                 f"{symbol}: no exchange rules in the bundled table and no candles to infer them from"
             )
         inferred = infer_instrument(symbol, history.open, history.high, history.low, history.close, history.volume)
+        i = inferred.instrument
         detail = (
-            f"tick: {inferred.tick_from}; step: {inferred.step_from}; min notional: {inferred.min_notional_from}"
+            f"tick {i.tick_size:f}: {inferred.tick_from}; step {i.step_size:f}: {inferred.step_from}; "
+            f"min notional {i.min_notional:f}: {inferred.min_notional_from}"
         )
         return InstrumentRules(inferred.instrument, INFERRED, detail)

@@ -285,8 +285,8 @@ class RunBacktest:
             )
             if found.source == INFERRED and len(overrides) < len(INSTRUMENT_OVERRIDES):
                 notes.append(
-                    f"{history.symbol}: exchange rules inferred from the candles: {_rules_text(instrument)} "
-                    f"({found.detail}); set them with --tick-size, --step-size, --min-notional"
+                    f"{history.symbol}: exchange rules inferred from the candles ({found.detail}); "
+                    "set them with --tick-size, --step-size, --min-notional"
                 )
             source = OVERRIDDEN if len(overrides) == len(INSTRUMENT_OVERRIDES) else found.source
             out.append(InstrumentRules(instrument, source, found.detail))
@@ -415,13 +415,6 @@ class RunBacktest:
                 f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
                 f"minimum order of {minimum}: no trade could ever be placed"
             )
-
-
-def _rules_text(instrument: Instrument) -> str:
-    return (
-        f"tick {instrument.tick_size:f}, step {instrument.step_size:f}, "
-        f"min notional {instrument.min_notional:f} {instrument.symbol.quote}"
-    )
 
 
 def _describe_rules(
