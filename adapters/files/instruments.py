@@ -45,9 +45,7 @@ class BundledInstruments:
             )
             return InstrumentRules(instrument, BUNDLED, f"{self._table['venue']} table: {row['source']}")
         if history is None:
-            raise UnknownSymbolError(
-                f"{symbol}: no exchange rules in the bundled table and no candles to infer them from"
-            )
+            raise UnknownSymbolError(str(symbol), self.symbols())  # no row, and no candles to infer from
         inferred = infer_instrument(symbol, history.open, history.high, history.low, history.close, history.volume)
         i = inferred.instrument
         detail = (
