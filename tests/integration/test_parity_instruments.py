@@ -54,7 +54,8 @@ class PriceCase:
 
 
 CASES = [
-    PriceCase("cents_0.05_to_2", "ZQAUSDT", 0.5, "0.0001", "0.1", 0.05, 2.0, overrides=False),
+    PriceCase("cents_around_0.05", "ZQAUSDT", 0.06, "0.00001", "1", 0.02, 0.2, overrides=False),
+    PriceCase("around_1", "ZQDUSDT", 1.2, "0.0001", "0.1", 0.3, 4.0, overrides=False, seed=5),
     PriceCase("sub_cent_1e-5", "ZQBUSDT", 0.00001, "0.00000001", "1", 0.000002, 0.00005, overrides=False),
     PriceCase("above_50000", "ZQCUSDT", 150_000.0, "0.01", "0.00001", 50_000.0, 1e6, overrides=True, seed=3),
 ]
