@@ -729,7 +729,7 @@ class Engine:
                 return None
             # Protective rounding: a long's stop down, a short's up (never tighter than asked).
             stop = instrument.round_stop(level, side is _BUY)
-            if stop <= 0 or (stop >= price if side is _BUY else stop <= price):
+            if stop <= 0 or (float(stop) >= price if side is _BUY else float(stop) <= price):
                 self._deny(
                     symbol,
                     f"stop refused: {distance:g} from {price:g} rounds to {stop:f} on the tick of "

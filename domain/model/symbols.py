@@ -72,11 +72,13 @@ class Instrument:
     min_notional: Decimal = Decimal("10")
     # A tick of 1 x 10^k (0.01, 1, 10; not 0.010 or 0.5): rounding to it is one quantize.
     _decimal_tick: bool = field(default=False, init=False, repr=False, compare=False)
+    _snap: Decimal = field(default=Decimal(0), init=False, repr=False, compare=False)  # see _to_grid
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.step_size <= 0 or self.min_notional < 0:
             raise InvalidOrder(f"{self.symbol}: tick and step sizes must be positive, min notional >= 0")
         object.__setattr__(self, "_decimal_tick", self.tick_size.as_tuple().digits == (1,))
+        object.__setattr__(self, "_snap", self.tick_size * _SNAP)
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Round a price to the nearest tick (half to even)."""
@@ -107,20 +109,18 @@ class Instrument:
         return max(0, -int(self.step_size.normalize().as_tuple().exponent))
 
     def _to_grid(self, price: Decimal | float, rounding: str) -> Decimal:
-        """``price`` on the tick grid, rounded the way ``rounding`` says; a price within a millionth of a
-        tick of a grid point is on it (float arithmetic gives 100 x 1.1 = 110.00000000000001, which must not
-        become 110.01)."""
+        """``price`` on the tick grid, rounded the way ``rounding`` says (``ROUND_FLOOR`` or ``ROUND_CEILING``);
+        a price within a millionth of a tick of the next grid point is on it (float arithmetic gives
+        100 x 1.1 = 110.00000000000001, which must not become 110.01)."""
         value = _as_decimal(price)
         tick = self.tick_size
         if self._decimal_tick:
             directed = value.quantize(tick, rounding=rounding)
-            nearest = value.quantize(tick, rounding=ROUND_HALF_EVEN)
         else:
-            ticks = value / tick
-            directed = ticks.quantize(_ONE, rounding=rounding) * tick
-            nearest = ticks.quantize(_ONE, rounding=ROUND_HALF_EVEN) * tick
-        if directed != nearest and abs(value - nearest) <= tick * _SNAP:
-            return nearest
+            directed = (value / tick).quantize(_ONE, rounding=rounding) * tick
+        gap = value - directed if rounding == ROUND_FLOOR else directed - value  # in [0, tick)
+        if gap and tick - gap <= self._snap:  # just short of the next grid point: it is that point
+            return directed + tick if rounding == ROUND_FLOOR else directed - tick
         return directed
 
     def round_quantity(self, quantity: Decimal | float) -> Decimal:

@@ -61,7 +61,7 @@ def test_the_wheel_carries_the_bundled_data_and_the_shipped_models(tmp_path: Pat
     subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = out.glob("atb-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz")
+    data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz", "instruments.json")
     assert {f"adapters/files/bundled/{n}" for n in data} <= names
     bundled = resources.files("adapters.registry").joinpath("bundled")
     shipped = [p for s in bundled.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()]
