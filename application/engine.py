@@ -745,7 +745,7 @@ class Engine:
             if ladder
             else ()
         )
-        if any(target <= 0 for target, _ in targets):
+        if targets and any(target <= 0 for target, _ in targets):
             self._deny(symbol, f"take-profit refused: a target rounds to zero on the tick of {instrument.tick_size:f}")
             return None
         if side is _BUY:
