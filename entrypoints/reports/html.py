@@ -990,6 +990,11 @@ def _config_section(ctx: _Context) -> str:
     strategy = [("name", report.strategy_name), ("version", report.strategy_version)]
     strategy += [(k, _value_text(v)) for k, v in report.strategy_params.items()]
     strategy += [(f"model ({symbol})", ref) for symbol, ref in report.model.items()]
+    strategy += [
+        (f"exchange rules ({symbol})", f"tick {r['tick_size']} · step {r['step_size']} · min notional "
+                                        f"{r['min_notional']} ({r['source']})")
+        for symbol, r in report.instruments.items()
+    ]  # fmt: skip
     return (
         '<section id="config"><h2>Configuration</h2><p class="sub">Everything needed to run this backtest again.</p>'
         '<div class="cols"><div><h3>Request</h3><table class="kv config"><tbody>'

@@ -190,3 +190,17 @@ def test_the_html_report_prints_prices_on_the_tick(tmp_path: Path) -> None:
     first = report.trades[0]
     assert f'<td class="num">{first.entry_price:.8f}</td>' in page
     assert not re.search(r'<td class="num">\d\.\d+e-0\d</td>', page)
+
+
+def test_the_html_configuration_lists_the_rules(tmp_path: Path) -> None:
+    from entrypoints.reports import write_html_report
+
+    candles = random_walk(600, start=0.3, symbol="FOOUSDT")
+    report = RunBacktest(InMemoryMarketData(candles), simulator, instruments=BundledInstruments())(request())
+    path = tmp_path / "report.html"
+    write_html_report(report, path)
+    rules = report.instruments["FOOUSDT"]
+    assert (
+        f"<td>exchange rules (FOOUSDT)</td><td><code>tick {rules['tick_size']} · step {rules['step_size']} · "
+        f"min notional {rules['min_notional']} (inferred)</code></td>"
+    ) in path.read_text()
