@@ -221,3 +221,31 @@ def test_the_stops_are_on_the_tick_and_many_fire(run: Run) -> None:
     tick = case.tick_size
     on_grid = [Decimal(repr(t["exit_price"])) % tick == 0 for t in stops]
     assert sum(on_grid) >= len(stops) // 2
+
+
+def test_the_same_market_divided_by_10_000_trades_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scale invariance (the issue's ETH / 10,000 case, on a walk): every price divided by 10^4 and every volume
+    multiplied by it, exactly (decimal text), gives the same trades and returns. Under BTC's rules for every
+    symbol the divided market lost most of its return to stops rounded onto the entry."""
+    case = PriceCase("scale", "ZQEUSDT", 1_000.0, "0.01", "0.0001", 0, 1e9, overrides=False, seed=11)
+    original = write_walk(case, tmp_path / "ZQEUSDT-1h.csv")
+    lines = original.read_text().splitlines()
+    scaled = [lines[0]]
+    for line in lines[1:]:
+        t, *prices, volume = line.split(",")
+        scaled.append(",".join([t, *(f"{Decimal(p).scaleb(-4):f}" for p in prices), f"{Decimal(volume).scaleb(4):f}"]))
+    divided = tmp_path / "ZQFUSDT-1h.csv"
+    divided.write_text("\n".join(scaled) + "\n")
+    common = ["backtest", "--strategy", "ema_cross", "--no-risk", "--slippage-bps", "0", "--json"]
+    a = run_cli(capsys, *common, "--data", str(original), "--symbol", "ZQEUSDT")
+    b = run_cli(capsys, *common, "--data", str(divided), "--symbol", "ZQFUSDT")
+    assert Decimal(b["instruments"]["ZQFUSDT"]["tick_size"]) == Decimal("0.000001")
+    assert len(a["trades"]) == len(b["trades"]) > 50
+    for x, y in zip(a["trades"], b["trades"], strict=True):
+        keys = ("entry_time", "exit_time", "exit_reason")
+        assert [x[k] for k in keys] == [y[k] for k in keys]
+        assert y["exit_price"] == pytest.approx(x["exit_price"] / 10_000, rel=1e-12)
+        assert y["return_pct"] == pytest.approx(x["return_pct"], abs=1e-9)
+    assert b["metrics"]["final_equity"] == pytest.approx(a["metrics"]["final_equity"], rel=1e-6)
