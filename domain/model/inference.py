@@ -36,6 +36,8 @@ MAX_STEP_VALUE = 1.0  # one step at the median close is worth at most this much 
 DOLLAR_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "DAI", "EUR", "GBP"})
 DEFAULT_MIN_NOTIONAL = Decimal(5)
 _SAMPLE = 4096
+_CHUNK = 1 << 15
+_ULPS = 20 * float(np.finfo(np.float64).eps)  # float noise allowed around a multiple, relative
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +54,12 @@ def decimal_resolution(values: npt.ArrayLike) -> int | None:
     """The smallest ``d`` such that every finite non-zero value is a multiple of ``10**-d`` (``d`` may be
     negative: 2500 and 7500 give -2), or ``None`` when that needs more than
     :data:`MAX_SIGNIFICANT_DIGITS` significant digits, or when there is no finite non-zero value."""
-    x = np.abs(np.asarray(values, dtype=np.float64).ravel())
-    x = x[np.isfinite(x) & (x > 0)]
-    if x.size == 0:
+    x = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = _extremes(x)
+    if hi == 0.0:
         return None
-    top = float(x.max())
-    d_max = MAX_SIGNIFICANT_DIGITS - (math.floor(math.log10(top)) + 1)
-    d = -math.floor(math.log10(float(x.min())))  # no tick is coarser than the smallest value
+    d_max = MAX_SIGNIFICANT_DIGITS - (math.floor(math.log10(hi)) + 1)
+    d = -math.floor(math.log10(lo))  # no tick is coarser than the smallest value
     if x.size > _SAMPLE:
         # The sample needs no less resolution than the whole: start the full check where it stops.
         found = _resolution_from(x[:: x.size // _SAMPLE], d, d_max)
@@ -68,14 +69,40 @@ def decimal_resolution(values: npt.ArrayLike) -> int | None:
     return _resolution_from(x, d, d_max)
 
 
+def _valid(chunk: FloatArray) -> FloatArray:
+    c = np.abs(chunk)
+    return c[np.isfinite(c) & (c > 0)]
+
+
+def _extremes(x: FloatArray) -> tuple[float, float]:
+    """The smallest and largest finite non-zero magnitude in ``x`` (``inf, 0`` when there is none)."""
+    lo, hi = math.inf, 0.0
+    for k in range(0, x.size, _CHUNK):
+        c = _valid(x[k : k + _CHUNK])
+        if c.size:
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+    return lo, hi
+
+
 def _resolution_from(x: FloatArray, d: int, d_max: int) -> int | None:
+    """Check ``d``, ``d + 1`` ... up to ``d_max``. Chunk by chunk (the temporaries stay in the cache), and
+    each pass keeps only the values that failed: a multiple of ``10**-d`` is one of every finer power."""
+    valid = False  # x holds only finite non-zero magnitudes
     while d <= d_max:
-        scaled = x * 10.0**d if d >= 0 else x / 10.0 ** (-d)
-        residual = np.abs(scaled - np.rint(scaled))
-        off = residual > np.maximum(1e-9, scaled * 20 * np.finfo(np.float64).eps)
-        if not off.any():
+        scale = 10.0 ** abs(d)
+        failing = []
+        for k in range(0, x.size, _CHUNK):
+            c = x[k : k + _CHUNK]
+            if not valid:
+                c = _valid(c)
+            scaled = c * scale if d >= 0 else c / scale
+            off = np.abs(scaled - np.rint(scaled)) > np.maximum(1e-9, scaled * _ULPS)
+            if off.any():
+                failing.append(c[off])
+        if not failing:
             return d
-        x = x[off]  # a multiple of 10**-d is a multiple of every finer power: only these need looking at
+        x = np.concatenate(failing)
+        valid = True
         d += 1
     return None
 
@@ -99,20 +126,20 @@ def infer_instrument(
 ) -> InferredRules:
     """Tick size, step size and minimum notional for ``symbol`` from its candles (see the module docstring).
     NaN marks a missing bar and is ignored."""
-    prices = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in (open_, high, low, close)])
-    finite = prices[np.isfinite(prices) & (prices > 0)]
-    if finite.size == 0:
+    columns = [np.asarray(a, dtype=np.float64).ravel() for a in (open_, high, low, close)]
+    columns = [c for c in columns if _extremes(c)[1] > 0]  # a column of NaN says nothing
+    if not columns:
         raise ValueError(f"{symbol}: no positive prices to infer the exchange rules from")
-    d = decimal_resolution(finite)
-    if d is not None:
-        tick = _power_of_ten(-d)
+    lowest = min(_extremes(c)[0] for c in columns)
+    found = [decimal_resolution(c) for c in columns]  # column by column: no 4 x n copy
+    if all(d is not None for d in found):
+        tick = _power_of_ten(-max(d for d in found if d is not None))
         tick_from = "finest price increment in the candles"
     else:
-        tick = _power_of_ten(math.floor(math.log10(float(finite.min()))) - FALLBACK_DIGITS)
+        tick = _power_of_ten(math.floor(math.log10(lowest)) - FALLBACK_DIGITS)
         tick_from = f"prices carry no decimal resolution: {FALLBACK_DIGITS} digits below the lowest price"
-    closes = np.asarray(close, dtype=np.float64)
-    closes = closes[np.isfinite(closes) & (closes > 0)]
-    median = float(np.median(closes)) if closes.size else float(np.median(finite))
+    closes = _valid(np.asarray(close, dtype=np.float64).ravel())
+    median = float(np.median(closes)) if closes.size else lowest
     cap = math.floor(math.log10(MAX_STEP_VALUE / median))  # 10**cap x median <= MAX_STEP_VALUE
     dv = decimal_resolution(volume)
     if dv is not None and -dv <= cap:
