@@ -898,6 +898,8 @@ class Engine:
         if np.isnan(cands).all():
             return
         cand = float(np.nanmax(cands) if long else np.nanmin(cands))
+        if not cand > 0:  # a long's level floored to zero on a tick coarser than the price protects nothing
+            return
         current = book.stop_level
         if not math.isnan(current) and (cand <= current if long else cand >= current):
             return

@@ -82,3 +82,12 @@ def test_the_refusal_is_the_same_in_both_paths_on_a_longer_walk() -> None:
     ra, rb = a.run(), b.run()
     assert [d.reason for d in ra.denials] == [d.reason for d in rb.denials]
     assert len(ra.denials) == 10 and ra.fills == rb.fills == []
+
+
+def test_a_trailing_stop_floored_to_zero_is_not_placed() -> None:
+    """A trailing level below one tick floors to 0: no stop order (it used to stop the run with "a stop order
+    needs a positive stop price")."""
+    engine, broker = run(SUB_TICK, signals(6, long_entries=[1], exits=ExitRules(trailing_pct=0.02)), "0.01")
+    result = engine.run()
+    assert result.fills and result.fills[0].tag == "entry"
+    assert not [o for o in broker.open_orders() if o.request.tag == "trailing_stop"]
