@@ -753,14 +753,27 @@ class Engine:
             if level <= 0:
                 self._deny(symbol, f"stop distance {distance:g} is larger than the price {price:g}")
                 return None
-            stop = instrument.round_price(level)
+            # Protective rounding: a long's stop down, a short's up (never tighter than asked).
+            stop = instrument.round_stop(level, side is _BUY)
+            if stop <= 0 or (float(stop) >= price if side is _BUY else float(stop) <= price):
+                self._deny(
+                    symbol,
+                    f"stop refused: {distance:g} from {price:g} rounds to {stop:f} on the tick of "
+                    f"{instrument.tick_size:f}, at or through the price it protects",
+                )
+                return None
         sign = 1.0 if side is _BUY else -1.0
         ladder = self._exits[j].take_profits
+        long = side is _BUY
+        # A target is not made easier to reach than asked: a long's rounds up, a short's down.
         targets = (
-            tuple((instrument.round_price(price * (1 + sign * d)), Decimal(repr(f))) for d, f in ladder)
+            tuple((instrument.round_target(price * (1 + sign * d), long), Decimal(repr(f))) for d, f in ladder)
             if ladder
             else ()
         )
+        if targets and any(target <= 0 for target, _ in targets):
+            self._deny(symbol, f"take-profit refused: a target rounds to zero on the tick of {instrument.tick_size:f}")
+            return None
         if side is _BUY:
             quote = Decimal(repr(budget)).quantize(_CENT, rounding=ROUND_DOWN)
             request = OrderRequest(
@@ -989,6 +1002,8 @@ class Engine:
         if np.isnan(cands).all():
             return
         cand = float(np.nanmax(cands) if long else np.nanmin(cands))
+        if not cand > 0:  # a long's level floored to zero on a tick coarser than the price protects nothing
+            return
         current = book.stop_level
         if not math.isnan(current) and (cand <= current if long else cand >= current):
             return

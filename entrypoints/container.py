@@ -6,12 +6,14 @@ only inside a training (``KerasTrainer.train``): a backtest never imports it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from adapters.files import BundledMarketData, CsvFilesMarketData, CsvMarketData, CsvSentiment
+from adapters.files import BundledInstruments, BundledMarketData, CsvFilesMarketData, CsvMarketData, CsvSentiment
 from adapters.persistence import Database
 from adapters.persistence.database import DEFAULT_DATA_DIR
 from adapters.registry import FileModelRegistry, bundled_models_root
@@ -33,12 +35,24 @@ from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 
 
-def simulator(market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]:
-    """A simulated broker and its clock over ``market`` (the ``SimulatorFactory`` of backtests)."""
+@lru_cache(maxsize=1)
+def bundled_instruments() -> BundledInstruments:
+    """The bundled table of exchange rules (read once per process)."""
+    return BundledInstruments()
+
+
+def simulator(
+    market: MarketFrame, cash: Decimal, settings: SimulationSettings, instruments: Sequence[Instrument] | None = None
+) -> tuple[Broker, Clock]:
+    """A simulated broker and its clock over ``market`` (the ``SimulatorFactory`` of backtests). Without
+    ``instruments``, each symbol trades under the bundled table's rules, else those of its candles."""
+    if instruments is None:
+        table = bundled_instruments()
+        instruments = [table.instrument(s, h).instrument for s, h in zip(market.symbols, market.series, strict=True)]
     clock = SimulatedClock(int(market.open_time[0]))
     broker = SimulatedBroker(
         market,
-        [Instrument(s) for s in market.symbols],
+        instruments,
         cash,
         clock,
         taker_fee_bps=settings.fee_bps,
@@ -103,6 +117,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     simulator_factory = providers.Object(simulator)
+    instruments = providers.Callable(bundled_instruments)  # [M10]: the exchange's own table in live modes
 
     broker_factory = providers.Selector(
         config.mode,
@@ -125,6 +140,7 @@ class Container(containers.DeclarativeContainer):
         models=model_registry,
         predictors=predictor_factory,
         sentiment=sentiment,
+        instruments=instruments,
     )
     train_model = providers.Factory(
         TrainModel,

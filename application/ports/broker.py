@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -91,9 +91,16 @@ class SimulationSettings:
 
 
 class SimulatorFactory(Protocol):
-    """Builds a broker and its clock that replay ``market`` (backtests, paper trading)."""
+    """Builds a broker and its clock that replay ``market`` (backtests, paper trading), trading each symbol
+    under ``instruments`` (one per symbol; ``None``: the factory's own rules for them)."""
 
-    def __call__(self, market: MarketFrame, cash: Decimal, settings: SimulationSettings) -> tuple[Broker, Clock]: ...
+    def __call__(
+        self,
+        market: MarketFrame,
+        cash: Decimal,
+        settings: SimulationSettings,
+        instruments: Sequence[Instrument] | None = None,
+    ) -> tuple[Broker, Clock]: ...
 
 
 def _no_equity(bar: int) -> float:

@@ -16,6 +16,7 @@ from application.engine import Denial, Engine, EngineConfig, ProgressCallback, R
 from application.ml import LoadedModel, history_needed, in_sample_note, load_model, predict_series, split_range
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
+from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules, Instruments
 from application.ports.market_data import MarketData
 from application.ports.models import ModelNotFound, ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
@@ -24,7 +25,7 @@ from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
 from domain.model.market import MarketFrame
 from domain.model.orders import Fill
 from domain.model.positions import Position
-from domain.model.symbols import Symbol
+from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Trade
 from domain.regime import detect
@@ -43,6 +44,7 @@ from domain.strategies.ml import PredictiveStrategy, model_type_of
 from domain.strategies.registry import create_strategy, describe_params, strategy_names
 
 GAP_POLICIES = ("report", "refuse")
+INSTRUMENT_OVERRIDES = ("tick_size", "step_size", "min_notional")  # what --tick-size ... may set
 
 
 def _day(ms: int) -> str:
@@ -80,6 +82,8 @@ class BacktestRequest:
     sizer_params: dict[str, str] = field(default_factory=dict)
     model_version: str | None = None  # the model version a predictive strategy uses (None: see model_as_of_ms)
     model_as_of_ms: int | None = None  # the version that was latest at this time (UTC ms; None: latest now)
+    # Exchange rules set by hand (tick_size, step_size, min_notional), over the table's or the inferred ones.
+    instrument_overrides: dict[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -99,6 +103,13 @@ class BacktestRequest:
             raise ConfigurationError("short entries need an account that allows short selling")
         if self.model_version is not None and self.model_as_of_ms is not None:
             raise ConfigurationError("pin the model by version or by date, not both")
+        for name, value in self.instrument_overrides.items():
+            if name not in INSTRUMENT_OVERRIDES:
+                raise ConfigurationError(f"unknown exchange rule {name!r}; known: {', '.join(INSTRUMENT_OVERRIDES)}")
+            if not value.is_finite() or value <= 0:
+                raise ConfigurationError(f"{name.replace('_', ' ')} must be a positive number, got {value}")
+        if self.instrument_overrides and len(self.symbols) > 1:
+            raise ConfigurationError("exchange rules set by hand apply to one symbol; run one symbol at a time")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -133,6 +144,9 @@ class BacktestReport:
     fills: list[Fill] = field(default_factory=list)  # every execution, in time order (orders are saved from them)
     model: dict[str, str] = field(default_factory=dict)  # symbol -> the model used, "SYMBOL/TYPE/VERSION"
     risk_events: list[RiskEvent] = field(default_factory=list)  # the drawdown breaker's trips and resets
+    # symbol -> the exchange rules traded under: tick_size, step_size, min_notional (exact decimal text),
+    # source (bundled / inferred / overridden / simulator), detail, overridden (the rules set by hand)
+    instruments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def bars(self) -> int:
@@ -155,12 +169,14 @@ class RunBacktest:
         models: ModelRegistry | None = None,
         predictors: PredictorFactory | None = None,
         sentiment: Sentiment | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         self._market_data = market_data
         self._simulator = simulator
         self._models = models
         self._predictors = predictors
         self._sentiment = sentiment
+        self._instruments = instruments
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
         with collector_paused():  # the whole run: candles, signals, the engine, trades and metrics
@@ -186,7 +202,11 @@ class RunBacktest:
             period_gaps[str(s.symbol)] = part.gaps()
             zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
             self._check_gaps(request, part, period_gaps[str(s.symbol)])
-        broker, clock = self._simulator(frame, request.initial_cash, request.simulation)
+        rules = self._rules(request, fulls, notes)
+        broker, clock = self._simulator(
+            frame, request.initial_cash, request.simulation, [r.instrument for r in rules] if rules else None
+        )
+        instruments = _describe_rules(request, rules, [broker.instrument(s) for s in request.symbols])
         self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
         if models:
             range_end = int(frame.open_time[-1]) + request.timeframe.milliseconds
@@ -248,7 +268,35 @@ class RunBacktest:
             sizer=describe_sizer(sizer) if sizer is not None else {},
             model={symbol: str(m.info.ref) for symbol, m in models.items()},
             risk_events=result.risk_events,
+            instruments=instruments,
         )
+
+    def _rules(
+        self, request: BacktestRequest, histories: list[CandleSeries], notes: list[str]
+    ) -> list[InstrumentRules]:
+        """Each symbol's exchange rules: the venue's table, else inferred from its candles (said in a note),
+        with the rules set by hand on top. Empty without an ``Instruments`` source (the simulator decides)."""
+        if self._instruments is None:
+            return []
+        out = []
+        overrides = request.instrument_overrides
+        for history in histories:
+            found = self._instruments.instrument(history.symbol, history)
+            base = found.instrument
+            instrument = Instrument(
+                base.symbol,
+                overrides.get("tick_size", base.tick_size),
+                overrides.get("step_size", base.step_size),
+                overrides.get("min_notional", base.min_notional),
+            )
+            if found.source == INFERRED and len(overrides) < len(INSTRUMENT_OVERRIDES):
+                notes.append(
+                    f"{history.symbol}: exchange rules inferred from the candles ({found.detail}); "
+                    "set them with --tick-size, --step-size, --min-notional"
+                )
+            source = OVERRIDDEN if len(overrides) == len(INSTRUMENT_OVERRIDES) else found.source
+            out.append(InstrumentRules(instrument, source, found.detail))
+        return out
 
     def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:
         """Each symbol's model, when the strategy trades on one (resolved, schema checked, loaded)."""
@@ -382,9 +430,8 @@ class RunBacktest:
 
 def _denial_rule(denial: Denial) -> str:
     """The rule behind a denial, for grouping: the risk rule's name, or what the engine or venue refused."""
-    rule = getattr(denial, "rule", None)
-    if rule:
-        return str(rule)
+    if denial.rule not in ("engine", "venue"):
+        return denial.rule  # a risk rule
     reason = denial.reason
     head, sep, _ = reason.partition(":")
     if "minimum order" in reason or "less than one step" in reason:
@@ -473,6 +520,24 @@ def _how_to_get_a_model(registry: ModelRegistry, symbol: str, model_type: str, t
         f"no {model_type} model for {symbol}; {how}atb train --symbol {symbol} --type {model_type} "
         f"--timeframe {timeframe.value} (strategies that need no model: {', '.join(model_free)})"
     )
+
+
+def _describe_rules(
+    request: BacktestRequest, rules: list[InstrumentRules], traded: list[Instrument]
+) -> dict[str, dict[str, Any]]:
+    """What the report, the JSON and the saved session record of each symbol's rules."""
+    out = {}
+    for j, instrument in enumerate(traded):
+        found = rules[j] if rules else None
+        out[str(instrument.symbol)] = {
+            "tick_size": f"{instrument.tick_size:f}",
+            "step_size": f"{instrument.step_size:f}",
+            "min_notional": f"{instrument.min_notional:f}",
+            "source": found.source if found is not None else "simulator",
+            "detail": found.detail if found is not None else "",
+            "overridden": sorted(request.instrument_overrides),
+        }
+    return out
 
 
 def _equal_weight(marks: np.ndarray, cash: float) -> FloatArray:

@@ -118,6 +118,7 @@ class SaveBacktest:
             "sizer": jsonable(report.sizer),
             "warmup_bars_used": report.warmup_bars_used,
             "notes": list(report.notes),
+            "instruments": jsonable(report.instruments),  # the exchange rules traded under, per symbol
         }
         session = SessionRecord(
             mode="backtest",

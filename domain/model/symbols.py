@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from domain.model.errors import InvalidOrder, UnknownSymbol
 
@@ -72,11 +72,13 @@ class Instrument:
     min_notional: Decimal = Decimal("10")
     # A tick of 1 x 10^k (0.01, 1, 10; not 0.010 or 0.5): rounding to it is one quantize.
     _decimal_tick: bool = field(default=False, init=False, repr=False, compare=False)
+    _snap: Decimal = field(default=Decimal(0), init=False, repr=False, compare=False)  # see _to_grid
 
     def __post_init__(self) -> None:
         if self.tick_size <= 0 or self.step_size <= 0 or self.min_notional < 0:
             raise InvalidOrder(f"{self.symbol}: tick and step sizes must be positive, min notional >= 0")
         object.__setattr__(self, "_decimal_tick", self.tick_size.as_tuple().digits == (1,))
+        object.__setattr__(self, "_snap", self.tick_size * _SNAP)
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Round a price to the nearest tick (half to even)."""
@@ -84,6 +86,42 @@ class Instrument:
             return _as_decimal(price).quantize(self.tick_size, rounding=ROUND_HALF_EVEN)
         ticks = (_as_decimal(price) / self.tick_size).quantize(_ONE, rounding=ROUND_HALF_EVEN)
         return ticks * self.tick_size
+
+    def round_stop(self, price: Decimal | float, long: bool) -> Decimal:
+        """A stop-loss price on the tick grid, rounded away from the price it protects: a long's stop
+        (a sell below the price) down, a short's stop (a buy above it) up. Rounding never tightens a stop
+        past what was asked, so it cannot land on the entry side of the price it was computed from."""
+        return self._to_grid(price, ROUND_FLOOR if long else ROUND_CEILING)
+
+    def round_target(self, price: Decimal | float, long: bool) -> Decimal:
+        """A take-profit price on the tick grid, rounded so that it is not easier to reach than asked:
+        a long's target (a sell above the price) up, a short's target (a buy below it) down."""
+        return self._to_grid(price, ROUND_CEILING if long else ROUND_FLOOR)
+
+    @property
+    def price_decimals(self) -> int:
+        """How many decimals a price on the tick grid needs (0.01 -> 2, 0.00000001 -> 8, 10 -> 0)."""
+        return max(0, -int(self.tick_size.normalize().as_tuple().exponent))
+
+    @property
+    def quantity_decimals(self) -> int:
+        """How many decimals a quantity on the step grid needs."""
+        return max(0, -int(self.step_size.normalize().as_tuple().exponent))
+
+    def _to_grid(self, price: Decimal | float, rounding: str) -> Decimal:
+        """``price`` on the tick grid, rounded the way ``rounding`` says (``ROUND_FLOOR`` or ``ROUND_CEILING``);
+        a price within a millionth of a tick of the next grid point is on it (float arithmetic gives
+        100 x 1.1 = 110.00000000000001, which must not become 110.01)."""
+        value = _as_decimal(price)
+        tick = self.tick_size
+        if self._decimal_tick:
+            directed = value.quantize(tick, rounding=rounding)
+        else:
+            directed = (value / tick).quantize(_ONE, rounding=rounding) * tick
+        gap = value - directed if rounding == ROUND_FLOOR else directed - value  # in [0, tick)
+        if gap and tick - gap <= self._snap:  # just short of the next grid point: it is that point
+            return directed + tick if rounding == ROUND_FLOOR else directed - tick
+        return directed
 
     def round_quantity(self, quantity: Decimal | float) -> Decimal:
         """Round a quantity down to the step grid: never trade more than was asked for."""
@@ -101,6 +139,7 @@ class Instrument:
 
 
 _ONE = Decimal(1)
+_SNAP = Decimal("1e-6")  # a price this close to a grid point, in ticks, is on it
 
 
 def _as_decimal(value: Decimal | float) -> Decimal:

@@ -58,6 +58,19 @@ def _decimal(value: float | str | None) -> Decimal | None:
         raise click.BadParameter(f"{value!r} is not a number") from None
 
 
+def _exchange_rule(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    """A --tick-size / --step-size / --min-notional value: a positive, finite decimal."""
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise click.BadParameter(f"must be a positive number, got {value}")
+    return number
+
+
 def progress_bar(console: Console, enabled: bool) -> tuple[ProgressCallback | None, Callable[[], None]]:
     """A progress callback drawing on stderr (only on a terminal), and a function that closes it."""
     if not enabled:
@@ -193,6 +206,13 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="ML strategies: use this model version (atb models list). Default: the latest."),
         click.option("--model-as-of", metavar="DATE",
                      help="ML strategies: use the model version that was latest at this date (YYYY-MM-DD, UTC)."),
+        click.option("--tick-size", callback=_exchange_rule, metavar="PRICE",
+                     help="Exchange rule: price increment (default: bundled table, else inferred from the data)."),
+        click.option("--step-size", callback=_exchange_rule, metavar="QUANTITY",
+                     help="Exchange rule: quantity increment (default: bundled table, else inferred)."),
+        click.option("--min-notional", callback=_exchange_rule, metavar="AMOUNT",
+                     help="Exchange rule: smallest order value in the quote currency (default: bundled table, "
+                          "else 5 for dollar quotes)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -364,6 +384,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         sizer_params=parse_params(opts["sizer_params"], "--sizer-param"),
         model_version=opts["model_version"],
         model_as_of_ms=parse_date(opts["model_as_of"], "--model-as-of"),
+        instrument_overrides={k: opts[k] for k in ("tick_size", "step_size", "min_notional") if opts.get(k)},
     )
     return container, request
 

@@ -19,7 +19,7 @@ from domain.metrics import METRICS
 from domain.model.trades import Trade
 from domain.risk import RiskEvent
 from entrypoints.cli.common import day, iso
-from entrypoints.reports.fmt import format_metric
+from entrypoints.reports.fmt import format_metric, price, tick_decimals
 
 
 def _finite(x: float) -> float | None:
@@ -109,6 +109,7 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
         "denial_counts": [{"rule": rule, "action": action, "count": n} for rule, action, n in denial_counts(report)],
         "risk_events": [risk_event_dict(e) for e in report.risk_events],
         "model": report.model,
+        "instruments": report.instruments,
         "notes": report.notes,
     }
 
@@ -143,6 +144,13 @@ def print_report(console: Console, report: BacktestReport) -> None:
         zero = report.zero_volume_bars.get(sym, 0)
         if zero:
             console.print(f"[yellow]{sym}: {zero} bars with zero volume; nothing fills on them[/yellow]")
+    for sym, rules in report.instruments.items():
+        how = rules["source"] + (f", set by hand: {', '.join(rules['overridden'])}" if rules["overridden"] else "")
+        console.print(
+            f"{sym} exchange rules: tick {rules['tick_size']} · step {rules['step_size']} · "
+            f"min notional {rules['min_notional']} ({how})",
+            highlight=False,
+        )
     if report.model:
         console.print("model: " + ", ".join(report.model.values()))
     for note in report.notes:
@@ -164,7 +172,7 @@ def print_report(console: Console, report: BacktestReport) -> None:
     for sym, pos in report.open_positions.items():
         console.print(
             f"open position at the end: {float(pos.quantity):g} {sym} from "
-            f"{float(pos.average_entry):,.2f} (marked at the last close)"
+            f"{price(float(pos.average_entry), tick_decimals(report.instruments, sym))} (marked at the last close)"
         )
     counts = denial_counts(report)
     for action, template in (("denied", "decision{} denied"), ("reduced", "size reduction{}")):

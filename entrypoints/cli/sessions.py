@@ -15,7 +15,7 @@ from application.use_cases.sessions import DeleteSession, SessionDetail, group_e
 from domain.metrics import METRICS
 from entrypoints.cli.common import console
 from entrypoints.cli.db import checked_container
-from entrypoints.reports.fmt import format_metric
+from entrypoints.reports.fmt import format_metric, price, tick_decimals
 
 
 def _time(ms: int | None) -> str:
@@ -87,14 +87,16 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
     out.print(f"{len(detail.orders)} orders  ·  {len(detail.fills)} fills  ·  {len(detail.trades)} trades  ·  "
               f"{len(detail.events)} events  ·  {detail.account_snapshots:,} account snapshots  ·  "
               f"final equity {_figure(detail.final_equity)}")  # fmt: skip
+    rules = s.config.get("instruments") or {}  # the exchange rules the session traded under
     if detail.trades and max_trades:
         table = Table(show_header=True, header_style="bold", title="trades (latest)")
         for col in ("Symbol", "Side", "Entry (UTC)", "Exit (UTC)", "Entry", "Exit", "Qty", "Fees", "PnL", "Reason"):
             table.add_column(col)
         for t in detail.trades[-max_trades:]:
+            dp = tick_decimals(rules, t.symbol)  # the tick's decimals (size-based for sessions saved before)
             table.add_row(
-                str(t.symbol), t.direction.value, _time(t.entry_time), _time(t.exit_time), f"{t.entry_price:,.2f}",
-                f"{t.exit_price:,.2f}", f"{t.quantity:g}", f"{t.fees:,.2f}", f"{t.pnl:,.2f}", t.exit_reason,
+                str(t.symbol), t.direction.value, _time(t.entry_time), _time(t.exit_time), price(t.entry_price, dp),
+                price(t.exit_price, dp), f"{t.quantity:g}", f"{t.fees:,.2f}", f"{t.pnl:,.2f}", t.exit_reason,
             )  # fmt: skip
         out.print(table)
     if detail.events:
@@ -107,7 +109,8 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
         out.print(table)
     for p in detail.positions:
         pnl = p.unrealized_pnl
-        out.print(f"open: {p.position.symbol} {p.position.quantity} @ {p.position.average_entry:.2f}"
+        entry = price(float(p.position.average_entry), tick_decimals(rules, p.position.symbol))
+        out.print(f"open: {p.position.symbol} {p.position.quantity} @ {entry}"
                   + (f", unrealised {pnl:.2f}" if pnl is not None else ""))  # fmt: skip
 
 

@@ -53,10 +53,13 @@ def money(value: float, signed: bool = False) -> str:
     return f"{value:{'+' if signed and value else ''},.2f}"
 
 
-def price(value: float) -> str:
-    """A price with as many decimals as its size needs (BTC in thousands, small coins in fractions)."""
+def price(value: float, decimals: int | None = None) -> str:
+    """A price with ``decimals`` decimals (the instrument's tick: :func:`tick_decimals`), or, when unknown,
+    with as many as its size needs (BTC in thousands, small coins in fractions)."""
     if (text := special(value)) is not None:
         return text
+    if decimals is not None:
+        return f"{value:,.{decimals}f}"
     size = abs(value)
     if size >= 1000:
         return f"{value:,.2f}"
@@ -65,6 +68,15 @@ def price(value: float) -> str:
     if size == 0:
         return "0"
     return f"{value:.6g}"
+
+
+def tick_decimals(instruments: dict[str, dict[str, Any]], symbol: object) -> int | None:
+    """How many decimals ``symbol``'s prices have on its tick (from a report's ``instruments``), or None."""
+    tick = instruments.get(str(symbol), {}).get("tick_size")
+    if tick is None:
+        return None
+    text = str(tick)
+    return len(text.split(".", 1)[1].rstrip("0")) if "." in text else 0
 
 
 def quantity(value: float) -> str:

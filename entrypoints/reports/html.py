@@ -37,6 +37,7 @@ from entrypoints.reports.fmt import (
     price,
     quantity,
     special,
+    tick_decimals,
     utc,
     utc_day,
 )
@@ -479,15 +480,21 @@ def _reason_label(reason: str) -> str:
     return REASON_LABELS.get(reason, reason or "exit")
 
 
+def _dp(ctx: _Context, symbol: object) -> int | None:
+    """Decimals of ``symbol``'s prices on its tick (None: not recorded, the size decides)."""
+    return tick_decimals(ctx.report.instruments, symbol)
+
+
 def _trade_title(ctx: _Context, trade: Trade, entry: bool) -> str:
     side = trade.direction.value
     no = ctx.trade_no.get(id(trade), 0)
     result = f"trade #{no}: {money(trade.pnl, signed=True)} {ctx.quote} ({pct(trade.return_pct, signed=True)})"
+    dp = _dp(ctx, trade.symbol)
     if entry:
-        return f"{side} entry · {utc(trade.entry_time)} UTC\n@ {price(trade.entry_price)} · qty " \
+        return f"{side} entry · {utc(trade.entry_time)} UTC\n@ {price(trade.entry_price, dp)} · qty " \
                f"{quantity(trade.quantity)}\n{result}"  # fmt: skip
     return f"{side} exit ({_reason_label(trade.exit_reason)}) · {utc(trade.exit_time)} UTC\n" \
-           f"@ {price(trade.exit_price)} · held {duration(trade.duration_ms)}\n{result}"  # fmt: skip
+           f"@ {price(trade.exit_price, dp)} · held {duration(trade.duration_ms)}\n{result}"  # fmt: skip
 
 
 def _marker(x: float, y: float, up: bool) -> str:
@@ -585,7 +592,7 @@ def _symbol_chart(ctx: _Context, symbol: str, index: int) -> str:
     if first_i.size:
         a, b = float(closes[first_i[0]]), float(closes[first_i[-1]])
         move = b / a - 1 if a else math.nan
-        change = f"{price(a)} → {price(b)} ({pct(move, 1, signed=True)})"
+        change = f"{price(a, _dp(ctx, symbol))} → {price(b, _dp(ctx, symbol))} ({pct(move, 1, signed=True)})"
     pnl = sum(tr.pnl for tr in trades)
     note = ""
     if merged:
@@ -860,7 +867,8 @@ def _trades_section(ctx: _Context) -> str:
             f'<td data-v="{tr.entry_time}">{esc(utc(tr.entry_time))}</td>'
             f'<td data-v="{tr.exit_time}">{esc(utc(tr.exit_time))}</td>'
             f'<td class="num" data-v="{tr.duration_ms}">{esc(duration(tr.duration_ms))}</td>'
-            f'<td class="num">{esc(price(tr.entry_price))}</td><td class="num">{esc(price(tr.exit_price))}</td>'
+            f'<td class="num">{esc(price(tr.entry_price, _dp(ctx, tr.symbol)))}</td>'
+            f'<td class="num">{esc(price(tr.exit_price, _dp(ctx, tr.symbol)))}</td>'
             f'<td class="num">{esc(quantity(tr.quantity))}</td>'
             f'<td class="num {_sign_class(tr.pnl)}" title="{esc(costs(tr))}">{esc(money(tr.pnl, signed=True))}</td>'
             f'<td class="num {_sign_class(ret)}">{esc(pct(ret, 2, signed=True))}</td>'
@@ -903,8 +911,9 @@ def _open_positions(ctx: _Context) -> str:
         last = float(finite[-1]) if finite.size else math.nan
         unrealized = qty * (last - entry)
         rows.append(
-            f'<tr><td>{esc(sym)}</td><td class="num">{esc(quantity(qty))}</td><td class="num">{esc(price(entry))}'
-            f'</td><td class="num">{esc(price(last))}</td>'
+            f'<tr><td>{esc(sym)}</td><td class="num">{esc(quantity(qty))}</td>'
+            f'<td class="num">{esc(price(entry, _dp(ctx, sym)))}'
+            f'</td><td class="num">{esc(price(last, _dp(ctx, sym)))}</td>'
             f'<td class="num {_sign_class(unrealized)}">{esc(money(unrealized, signed=True))}</td></tr>'
         )
     return (
@@ -1096,6 +1105,11 @@ def _config_section(ctx: _Context) -> str:
     strategy = [("name", report.strategy_name), ("version", report.strategy_version)]
     strategy += [(k, _value_text(v)) for k, v in report.strategy_params.items()]
     strategy += [(f"model ({symbol})", ref) for symbol, ref in report.model.items()]
+    strategy += [
+        (f"exchange rules ({symbol})", f"tick {r['tick_size']} · step {r['step_size']} · min notional "
+                                        f"{r['min_notional']} ({r['source']})")
+        for symbol, r in report.instruments.items()
+    ]  # fmt: skip
     if report.risk_limits:
         applied = [("sizer", _value_text(report.sizer.get("name", "none")))]
         applied += [(f"sizer.{k}", _value_text(v)) for k, v in report.sizer.items() if k != "name"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,10 +22,12 @@ import entrypoints.cli.main as cli_main
 from application.use_cases import run_backtest
 from domain.strategies.registry import create_strategy
 from tests.e2e.test_cli import (
+    ATB,
     HOUR_MS,
     Result,
     assert_one_error_line,
     bundled,
+    clean_env,
     day_ms,
     run_atb,
     run_main,
@@ -196,22 +200,36 @@ def _permissions_apply() -> bool:
         return not os.access(probe, os.W_OK)
 
 
-needs_permissions = pytest.mark.skipif(not _permissions_apply(), reason="this user writes read-only files (root)")
+# Root (CI runs as root) writes read-only files: there the command runs as a subprocess without the capabilities
+# that override file permissions, so these tests run everywhere instead of skipping.
+DROP_OVERRIDES = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
 
 
-@needs_permissions
+def rejected_report_path(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Path) -> str:
+    args = ("backtest", "--strategy", "ema_trend", "--report", str(target))
+    if _permissions_apply():
+        return rejected(capsys, *args, code=1)
+    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root's permission override"
+    started = time.perf_counter()
+    proc = subprocess.run([*DROP_OVERRIDES, str(ATB), *args], cwd=tmp_path, env=clean_env(), capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    line = assert_one_error_line(result, 1)
+    assert result.out == "" and time.perf_counter() - started < 5, "the error should come before any work"
+    return line
+
+
 def test_report_on_an_unwritable_file_is_refused(
     capsys: pytest.CaptureFixture[str], no_backtest: list[int], tmp_path: Path
 ) -> None:
     target = tmp_path / "locked.html"
     target.write_text("old")
     target.chmod(0o444)
-    line = rejected(capsys, "backtest", "--strategy", "ema_trend", "--report", str(target), code=1)
+    line = rejected_report_path(capsys, tmp_path, target)
     assert "not writable" in line
     assert target.read_text() == "old"
 
 
-@needs_permissions
 def test_report_in_an_unwritable_directory_is_refused(
     capsys: pytest.CaptureFixture[str], no_backtest: list[int], tmp_path: Path
 ) -> None:
@@ -219,7 +237,7 @@ def test_report_in_an_unwritable_directory_is_refused(
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        line = rejected(capsys, "backtest", "--strategy", "ema_trend", "--report", str(locked / "x.html"), code=1)
+        line = rejected_report_path(capsys, tmp_path, locked / "x.html")
     finally:
         locked.chmod(0o755)
     assert "not writable" in line
@@ -351,8 +369,13 @@ def test_no_trade_when_the_strategy_never_signals(capsys: pytest.CaptureFixture[
 
 
 def test_no_trade_when_every_entry_is_refused_names_the_rule(capsys: pytest.CaptureFixture[str]) -> None:
-    # 10.5 USDT clears the exchange minimum (10) but not once the position cap (half the equity) applies.
-    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--balance", "10.5", "--start", "2020-01-01",
+    from adapters.files import BundledInstruments
+    from domain.model.symbols import Symbol
+
+    # 1.05 x the exchange minimum clears it, but not once the position cap (half the equity) applies.
+    minimum = BundledInstruments().instrument(Symbol.parse("BTCUSDT")).instrument.min_notional
+    balance = f"{minimum * 105 / 100:f}"
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--balance", balance, "--start", "2020-01-01",
                       "--json")  # fmt: skip
     note = no_trade_note(result)
     denied = [d for d in result.json()["denials"] if d["action"] == "denied"]

@@ -83,7 +83,11 @@ def test_a_start_before_the_data_begins_where_the_data_does_with_a_note(capsys: 
 
 
 def test_a_balance_below_the_exchange_minimum_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--balance", "5")
+    from adapters.files import BundledInstruments
+    from domain.model.symbols import Symbol
+
+    minimum = BundledInstruments().instrument(Symbol.parse("BTCUSDT")).instrument.min_notional  # 5 on Binance
+    result = run_main(capsys, "backtest", "--strategy", "ema_trend", "--balance", str(minimum / 2))
     assert result.code == 1
     assert result.err.count("\n") == 1 and "minimum order" in result.err
 

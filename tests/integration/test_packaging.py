@@ -136,7 +136,7 @@ def test_the_wheel_carries_the_bundled_data_and_the_shipped_models(wheel: Path) 
     """What `pip install .` (the Docker image) gets: candles, Fear & Greed, and every file of each shipped
     model version with its `latest` pointer and registry log, so a backtest of ml_basic works offline."""
     names = set(zipfile.ZipFile(wheel).namelist())
-    data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz")
+    data = ("BTCUSDT-1h.csv.gz", "ETHUSDT-1h.csv.gz", "fear_greed_daily.csv.gz", "instruments.json")
     assert {f"adapters/files/bundled/{n}" for n in data} <= names
     bundled = resources.files("adapters.registry").joinpath("bundled")
     shipped = [p for s in bundled.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()]

@@ -137,8 +137,16 @@ def run_atb(candles: CandleSeries, stop_loss: float) -> Ledger:
     )
 
 
-def run_backtesting_py(candles: CandleSeries, stop_loss: float) -> Ledger:
+def run_backtesting_py(
+    candles: CandleSeries,
+    stop_loss: float,
+    unit: float = UNIT,
+    stop_price: Callable[[float], float] | None = None,
+) -> Ledger:
+    """backtesting.py's ledger. ``unit``: its fractional unit (atb's step size); ``stop_price``: the stop
+    for a deciding close, in real prices (default ``close - close x stop_loss``, no tick)."""
     fast_line, slow_line = ema(candles.close, FAST), ema(candles.close, SLOW)
+    raw_close = candles.close
 
     class EmaCrossBt(Strategy):
         def init(self) -> None:
@@ -155,6 +163,8 @@ def run_backtesting_py(candles: CandleSeries, stop_loss: float) -> Ledger:
             if up and not self.position:
                 close = self.data.Close[-1]  # scaled by fractional_unit, as every price the strategy sees
                 sl = close - close * stop_loss if stop_loss > 0 else None
+                if sl is not None and stop_price is not None:  # on the tick, then scaled like the prices
+                    sl = stop_price(float(raw_close[len(self.data.Close) - 1])) * unit
                 self.buy(size=1 - 1e-12, sl=sl)
 
     frame = pd.DataFrame(
@@ -165,7 +175,7 @@ def run_backtesting_py(candles: CandleSeries, stop_loss: float) -> Ledger:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas 3 deprecations and "trades remain open" notices
         bt = FractionalBacktest(
-            frame, EmaCrossBt, cash=CASH, commission=FEE_BPS / 10_000, fractional_unit=UNIT, finalize_trades=False
+            frame, EmaCrossBt, cash=CASH, commission=FEE_BPS / 10_000, fractional_unit=unit, finalize_trades=False
         )
         stats = bt.run()
     trades = stats["_trades"]

@@ -144,3 +144,23 @@ def test_delete_refuses_without_yes_then_removes_the_session_and_its_history(dat
     assert ShowSession(database.unit_of_work)(other).account_snapshots == 2000
     again = runner.invoke(sessions, ["delete", str(session_id), "--yes"], obj=obj)
     assert again.exit_code != 0 and f"no session {session_id}" in str(again.exception)
+
+
+def test_show_prints_sub_cent_prices_on_the_session_s_tick(tmp_path: Path) -> None:
+    """The saved session records its exchange rules; `sessions show` prints its prices with the tick's 8
+    decimals (they used to print as 0.00)."""
+    from adapters.files import BundledInstruments
+
+    database = Database(f"sqlite:///{tmp_path / 'atb.db'}")
+    database.upgrade()
+    candles = random_walk(2000, seed=5, start=0.00001234, symbol="FOOUSDT")
+    request = BacktestRequest("ema_cross", (Symbol.parse("FOOUSDT"),), Timeframe.H1, Decimal(10_000),
+                              instrument_overrides={"tick_size": Decimal("0.00000001")})  # fmt: skip
+    report = RunBacktest(InMemoryMarketData(candles), simulator, instruments=BundledInstruments())(request)
+    assert report.trades
+    session_id = SaveBacktest(database.unit_of_work)(report)
+    out = CliRunner().invoke(sessions, ["show", str(session_id)], obj={"container": _Container(database)},
+                             terminal_width=250)  # fmt: skip
+    assert out.exit_code == 0, out.output
+    last = report.trades[-1]
+    assert f"{last.entry_price:.8f}" in out.output and f"{last.exit_price:.8f}" in out.output
