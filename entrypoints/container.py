@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
 from adapters.files import BundledInstruments, BundledMarketData, CsvFilesMarketData, CsvMarketData, CsvSentiment
-from adapters.persistence import Database
-from adapters.persistence.database import DEFAULT_DATA_DIR
 from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from adapters.training import KerasTrainer
@@ -33,6 +32,9 @@ from application.use_cases.train_model import TrainModel
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
+
+if TYPE_CHECKING:
+    from adapters.persistence import Database
 
 
 @lru_cache(maxsize=1)
@@ -94,8 +96,23 @@ def onnx_predictor(info: ModelInfo) -> Predictor:
 
 def model_registry(models_dir: str | None, data_dir: str | None) -> FileModelRegistry:
     """The user's registry (``models_dir``, else ``data_dir/models``) with the bundled models beside it."""
-    root = Path(models_dir) if models_dir else Path(data_dir or DEFAULT_DATA_DIR) / "models"
+    if models_dir:
+        root = Path(models_dir)
+    else:
+        if not data_dir:  # only outside the CLI, which always names the data directory
+            from adapters.persistence.database import DEFAULT_DATA_DIR
+
+            data_dir = str(DEFAULT_DATA_DIR)
+        root = Path(data_dir) / "models"
     return FileModelRegistry(root.expanduser(), bundled_root=bundled_models_root())
+
+
+def database(url: str | None, data_dir: str | None) -> Database:
+    """The database (``url``, else a SQLite file in ``data_dir``). SQLAlchemy and Alembic are imported here, on
+    first use: a backtest that saves nothing never loads them."""
+    from adapters.persistence import Database
+
+    return Database.from_settings(url, data_dir)
 
 
 def _unavailable(mode: str) -> None:
@@ -162,7 +179,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Persistence: DATABASE_URL, else a SQLite file in data_dir. Tables come from `atb db upgrade` only.
-    database = providers.Singleton(Database.from_settings, config.database_url, config.data_dir)
+    database = providers.Singleton(database, config.database_url, config.data_dir)
     save_backtest = providers.Factory(SaveBacktest, uow=database.provided.unit_of_work)
     list_sessions = providers.Factory(ListSessions, uow=database.provided.unit_of_work)
     show_session = providers.Factory(ShowSession, uow=database.provided.unit_of_work)

@@ -86,6 +86,25 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
+def cli_settings(ctx: click.Context) -> Settings:
+    """The settings (defaults < .env < environment < the root group's flags), read when a command first asks
+    for them; reading them also sets up logging (level, format, redaction of their secrets). A command that
+    needs none never imports pydantic: start-up stays fast (bench/startup.py)."""
+    root = ctx.find_root()
+    if root.obj is None:  # a command invoked without the root group (tests)
+        root.obj = {}
+    obj = root.obj
+    if obj.get("settings") is None:
+        from entrypoints.logging_setup import configure_logging
+        from entrypoints.settings import load_settings
+
+        settings = load_settings(obj.get("overrides") or {}, obj.get("env_file", Path(".env")))
+        configure_logging(settings.log_level, settings.log_format, settings.secrets())
+        obj["settings"] = settings
+    loaded: Settings = obj["settings"]
+    return loaded
+
+
 def container_settings(settings: Settings) -> dict[str, object]:
     """What every command's container needs from the settings (database, data and model directories)."""
     return {

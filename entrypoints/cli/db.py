@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from entrypoints.container import build_container
+from entrypoints.cli.common import cli_settings
 
 
 def persistence_container(ctx: click.Context) -> Any:
@@ -16,10 +16,11 @@ def persistence_container(ctx: click.Context) -> Any:
     obj = ctx.find_root().obj or {}
     if obj.get("container") is not None:
         return obj["container"]
-    settings = obj.get("settings")
-    url = settings.database_url.get_secret_value() if settings is not None and settings.database_url else None
-    data_dir = str(settings.data_dir) if settings is not None else None
-    return build_container({"mode": "backtest", "database_url": url, "data_dir": data_dir})
+    from entrypoints.container import build_container
+
+    settings = cli_settings(ctx)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return build_container({"mode": "backtest", "database_url": url, "data_dir": str(settings.data_dir)})
 
 
 @click.group()

@@ -26,6 +26,7 @@ from domain.strategies import DEFAULT_STRATEGY
 from entrypoints.cli.common import (
     CliError,
     check_output_path,
+    cli_settings,
     console,
     container_settings,
     iso,
@@ -112,7 +113,7 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
         for name in self.list_commands(ctx):
             if name in LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, click.utils.make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+                rows.append((name, click.Command(name, help=LAZY_COMMANDS[name][2]).get_short_help_str(limit)))
             else:
                 command = self.commands[name]
                 if not command.hidden:
@@ -150,18 +151,15 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_format: str 
 
     Settings come from defaults, then .env, then ATB_* environment variables, then these flags.
     """
-    from entrypoints.logging_setup import configure_logging
-    from entrypoints.settings import load_settings
-
+    # Read (and logging set up) when a command first needs them (cli_settings): one that reads none, such as
+    # `atb strategies list`, starts without pydantic.
     overrides: dict[str, Any] = {"log_level": "DEBUG" if debug else log_level, "log_format": log_format}
-    settings = load_settings(overrides, env_file)
-    configure_logging(settings.log_level, settings.log_format, settings.secrets())
-    ctx.obj = {"settings": settings, "env_file": env_file, "debug": debug}
+    ctx.obj = {"overrides": overrides, "env_file": env_file, "debug": debug}
 
 
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
     """The group's settings with this command's flags on top."""
-    base: Settings = ctx.obj["settings"]
+    base = cli_settings(ctx)
     if not any(v is not None for v in flags.values()):
         return base
     from entrypoints.settings import load_settings
@@ -391,7 +389,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
 
 def check_report_path(ctx: click.Context, path: Path, opts: dict[str, Any], flag: str = "--report") -> None:
     """Refuse, before the backtest, a report file that cannot be written or would overwrite an input."""
-    settings: Settings = ctx.obj["settings"]
+    settings = cli_settings(ctx)
     data_files = opts.get("data_file") or ()
     protected: dict[str, Path | None] = {
         f"--data file{'' if len(data_files) == 1 else ' ' + str(i + 1)}": Path(f) for i, f in enumerate(data_files)

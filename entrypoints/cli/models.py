@@ -24,7 +24,7 @@ from application.use_cases.save_backtest import jsonable
 from application.use_cases.train_model import PHASES, PROMOTE_MODES, TrainRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
-from entrypoints.cli.common import console, container_settings, parse_date
+from entrypoints.cli.common import cli_settings, console, container_settings, parse_date
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
@@ -44,8 +44,7 @@ def _num(value: Any, digits: int = 6) -> str:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.find_root().obj["settings"]
-    return settings
+    return cli_settings(ctx)
 
 
 def models_container(ctx: click.Context) -> Any:

@@ -14,9 +14,8 @@ from rich.table import Table
 from application.use_cases.regime_report import RegimeBreakdown, RegimeReport, RegimeRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
-from entrypoints.cli.common import console, day, iso, parse_date
+from entrypoints.cli.common import cli_settings, console, day, iso, parse_date
 from entrypoints.container import build_container
-from entrypoints.settings import Settings
 
 
 def breakdown_dict(result: RegimeBreakdown) -> dict[str, Any]:
@@ -76,7 +75,7 @@ def regime(
 
     The detector is causal: a bar's regime uses that bar and earlier ones only.
     """
-    settings: Settings = ctx.obj["settings"]
+    settings = cli_settings(ctx)
     start_ms, end_ms = parse_date(start, "--start"), parse_date(end, "--end")
     container = build_container(
         {

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from entrypoints.cli.common import console
+from entrypoints.cli.common import cli_settings, console
 
 
 @click.group()
@@ -52,8 +52,7 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
             raise click.BadParameter(f"{item!r}: write name=value", param_hint="--param")
         overrides[key.strip()] = value.strip()
     config = StrategyConfig.resolve(name, overrides)
-    settings = (ctx.find_root().obj or {}).get("settings")
-    described = config.describe(settings.risk_layer() if settings is not None else None)
+    described = config.describe(cli_settings(ctx).risk_layer())
     if as_json:
         click.echo(json.dumps(described, indent=2, default=str))
         return

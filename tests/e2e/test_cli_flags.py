@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import entrypoints.cli.main as cli_main
+import entrypoints.reports
 from application.use_cases import run_backtest
 from domain.strategies.registry import create_strategy
 from tests.e2e.test_cli import (
@@ -290,7 +290,7 @@ def test_a_failure_while_writing_the_report_is_one_line_exit_1(
     def full_disk(report: object, path: Path) -> None:
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(cli_main, "write_html_report", full_disk)
+    monkeypatch.setattr(entrypoints.reports, "write_html_report", full_disk)  # the CLI imports it when it writes
     result = run_main(capsys, "backtest", "--strategy", "ema_trend", *SHORT_RANGE, "--report", "x.html")
     line = assert_one_error_line(result, 1)
     assert "x.html" in line and "No space left on device" in line and "unexpected" not in line
