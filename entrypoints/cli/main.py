@@ -597,12 +597,13 @@ def data() -> None:
 
 
 @data.command("list")
-def data_list() -> None:
+@click.pass_context
+def data_list(ctx: click.Context) -> None:
     """List the bundled datasets with their date ranges and bar counts."""
     from entrypoints.cli.render import print_datasets
     from entrypoints.container import build_container
 
-    container = build_container({"mode": "backtest"})
+    container = build_container({"mode": "backtest", **container_settings(cli_settings(ctx))})
     print_datasets(console(), container.bundled_market_data().datasets())
 
 

@@ -1,6 +1,4 @@
 """`atb db upgrade`, `atb backtest --save`, `atb sessions list|show` through the real CLI and container.
-
-Skipped (with the reason) until the container offers the persistence providers and main.py the commands.
 """
 
 from __future__ import annotations
@@ -12,12 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli.main import cli
-from entrypoints.container import Container
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(Container, "database") or "sessions" not in cli.commands,
-    reason="persistence not wired yet: entrypoints/container.py and entrypoints/cli/main.py lack the M4 lines",
-)
 
 
 def test_save_a_backtest_then_list_and_show_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
