@@ -48,6 +48,7 @@ from domain.strategies.base import ExitRules, Signals
 
 ProgressCallback = Callable[[int, int], None]
 _CENT = Decimal("0.01")
+_MAX_ORDER = 1e24  # a quote amount quantized to the cent keeps within Decimal's 28 digits
 _STOP_TAGS = ("stop_loss", "trailing_stop")
 _LONG, _SHORT = Direction.LONG, Direction.SHORT
 _NO_SHORTS = "short entry signal ignored: this account does not allow short selling"
@@ -773,6 +774,9 @@ class Engine:
         )
         if targets and any(target <= 0 for target, _ in targets):
             self._deny(symbol, f"take-profit refused: a target rounds to zero on the tick of {instrument.tick_size:f}")
+            return None
+        if not 0 < budget < _MAX_ORDER:  # NaN, inf or beyond exact decimals: no order rather than InvalidOperation
+            self._deny(symbol, f"order value {budget:g} is not a finite amount below {_MAX_ORDER:g}")
             return None
         if side is _BUY:
             quote = Decimal(repr(budget)).quantize(_CENT, rounding=ROUND_DOWN)

@@ -16,7 +16,7 @@ import numpy as np
 
 from application.ports.errors import ConfigurationError, SchemaMismatch
 from application.ports.models import ModelInfo, ModelRegistry, PredictorFactory
-from application.ports.predictor import Predictor
+from application.ports.predictor import InvalidPrediction, Predictor
 from application.ports.sentiment import Sentiment
 from domain.features import FeatureSchema, FeatureSchemaError
 from domain.features.builder import build_features, default_schema, feature_warmup, sliding_windows, window_end_rows
@@ -76,12 +76,17 @@ def features_for(schema: FeatureSchema, candles: CandleSeries, sentiment: Sentim
 
 
 def predict_series(
-    predictor: Predictor, candles: CandleSeries, sentiment: Sentiment | None = None, first_row: int = 0
+    predictor: Predictor,
+    candles: CandleSeries,
+    sentiment: Sentiment | None = None,
+    first_row: int = 0,
+    model: str | None = None,
 ) -> FloatArray:
     """One prediction per bar (float64; NaN where the bar ends no complete window), all windows of the
     history predicted in one batch (gathered in chunks of :data:`BATCH_CHUNK`). ``first_row``: predict only
     the windows ending at that row or later (NaN before it); the features still warm up on the whole history,
-    so the values predicted are the same as without it."""
+    so the values predicted are the same as without it. A prediction that is not finite is
+    :class:`InvalidPrediction` naming ``model`` (default: the predictor's source)."""
     schema = predictor.schema
     features = features_for(schema, candles, sentiment)
     ends = window_end_rows(features, schema.window)
@@ -89,8 +94,27 @@ def predict_series(
     out = np.full(len(candles), np.nan)
     for start in range(0, ends.shape[0], BATCH_CHUNK):
         rows = ends[start : start + BATCH_CHUNK]
-        out[rows] = predictor.predict(sliding_windows(features, schema.window, rows))
+        out[rows] = _finite(
+            predictor.predict(sliding_windows(features, schema.window, rows)), model or _name(predictor), candles, rows
+        )
     return out
+
+
+def _name(predictor: Predictor) -> str:
+    return str(getattr(predictor, "source", None) or type(predictor).__name__)
+
+
+def _finite(values: FloatArray, model: str, candles: CandleSeries, rows: Any) -> FloatArray:
+    """The predictor's values, refused (:class:`InvalidPrediction`) unless all finite: whatever the predictor
+    (the port promises finite values; this holds any implementation to it), no decision is taken on NaN or inf."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InvalidPrediction(
+            f"model {model} predicted {values[bad[0]]} at {_day(int(candles.open_time[rows[bad[0]]]))} UTC "
+            f"({bad.size} predictions not finite): the model is broken; retrain it (atb train) or pick another version"
+        )
+    return values
 
 
 def predict_latest(predictor: Predictor, candles: CandleSeries, sentiment: Sentiment | None = None) -> float:
@@ -102,8 +126,9 @@ def predict_latest(predictor: Predictor, candles: CandleSeries, sentiment: Senti
     first = last - schema.window + 1
     if first < 0 or np.isnan(features[first : last + 1]).any():
         return float("nan")
-    windows = sliding_windows(features, schema.window, np.array([last], dtype=np.int64))
-    return float(predictor.predict(windows)[0])
+    rows = np.array([last], dtype=np.int64)
+    values = predictor.predict(sliding_windows(features, schema.window, rows))
+    return float(_finite(values, _name(predictor), candles, rows)[0])
 
 
 def history_needed(schema: FeatureSchema) -> int:
@@ -129,9 +154,42 @@ LOOK_AHEAD_PREFIX = "LOOK-AHEAD:"
 """How the warning about a model trained on data from after the backtest starts."""
 
 
+UNVERIFIED_PREFIX = "UNVERIFIED:"
+"""How the warning about a model without complete provenance (``--allow-unverified-model``) starts."""
+
+PROVENANCE = ("train_range", "val_range", "feature_schema_fingerprint", "data.sha256")
+"""What a model's ``metadata.json`` must record to be *complete* (the one definition, docs/adr/0016-numbers.md):
+its training and validation ranges (``[start_ms, end_ms)``, start before end: what the in-sample and look-ahead
+checks compare a backtest's period with), the fingerprint of the feature schema it was trained on (equal to
+its ``feature_schema.json``'s) and the SHA-256 of the candles it was trained on (``data.sha256``, 64 hex
+digits). ``atb train`` writes all of them."""
+
+
+def missing_provenance(info: ModelInfo) -> list[str]:
+    """The :data:`PROVENANCE` entries that ``info``'s metadata lacks (or records malformed); [] when complete."""
+    meta = info.metadata if isinstance(info.metadata, dict) else {}
+    missing = [key for key in RANGE_KEYS[:2] if split_range(meta, key) is None]
+    if meta.get("feature_schema_fingerprint") != info.schema.fingerprint:
+        missing.append("feature_schema_fingerprint")
+    data = meta.get("data")
+    sha = data.get("sha256") if isinstance(data, dict) else None
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        missing.append("data.sha256")
+    return missing
+
+
+def unverified_note(info: ModelInfo, missing: list[str]) -> str:
+    """The warning every report of a backtest on a model without complete provenance carries."""
+    return (
+        f"{UNVERIFIED_PREFIX} model {info.ref} does not record {', '.join(missing)} in its metadata "
+        "(run with --allow-unverified-model): whether this backtest covers data the model learnt from cannot be "
+        "checked, so its results may be in-sample"
+    )
+
+
 def is_warning(note: str) -> bool:
     """Whether a backtest note changes how its results should be read (reports show these prominently)."""
-    return note.startswith((IN_SAMPLE_PREFIX, LOOK_AHEAD_PREFIX))
+    return note.startswith((IN_SAMPLE_PREFIX, LOOK_AHEAD_PREFIX, UNVERIFIED_PREFIX))
 
 
 def in_sample_note(info: ModelInfo, start_ms: int, end_ms: int) -> str | None:
@@ -164,6 +222,7 @@ class LoadedModel:
 
     info: ModelInfo
     predictor: Predictor
+    unverified: tuple[str, ...] = ()  # what its metadata lacks (see PROVENANCE), loaded with allow_unverified
 
 
 def load_model(
@@ -174,14 +233,23 @@ def load_model(
     timeframe: Timeframe | None = None,
     version: str | None = None,
     as_of_ms: int | None = None,
+    allow_unverified: bool = False,
 ) -> LoadedModel:
     """Resolve a model (named version, else latest at ``as_of_ms``, else latest), check that it was trained
-    on ``timeframe`` and on the features this atb builds, and load it."""
+    on ``timeframe`` and on the features this atb builds, and load it. A model whose metadata is not complete
+    (:data:`PROVENANCE`) is refused (``ConfigurationError``) unless ``allow_unverified``."""
     info = registry.resolve(symbol, model_type, version, as_of_ms)
+    missing = missing_provenance(info)
+    if missing and not allow_unverified:
+        raise ConfigurationError(
+            f"model {info.ref} does not record {', '.join(missing)} in its metadata, so nobody can tell whether a "
+            "backtest runs on data it learnt from; retrain it with atb train, or run it anyway with "
+            "--allow-unverified-model (every report then says so)"
+        )
     trained_on = info.metadata.get("timeframe")
     if timeframe is not None and trained_on is not None and trained_on != timeframe.value:
         raise ConfigurationError(f"model {info.ref} was trained on {trained_on} candles, not {timeframe.value}")
     check_schema(info)
     predictor = predictors(info)
     check_schema(info, predictor)
-    return LoadedModel(info, predictor)
+    return LoadedModel(info, predictor, tuple(missing))

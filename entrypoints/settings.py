@@ -43,11 +43,16 @@ class Settings(BaseSettings):
         "WARNING", validation_alias=_alias("log_level", "LOG_LEVEL")
     )
     log_format: Literal["text", "json"] = Field("text", validation_alias=_alias("log_format"))
+    # Numbers are finite and bounded (docs/adr/0016-numbers.md): a balance up to 1e15 (the database keeps 20
+    # integer digits), fees and slippage up to 1000 bps (10 %), a promotion margin up to 1 (100 points).
     initial_balance: Decimal = Field(
-        Decimal(10_000), gt=0, validation_alias=_alias("initial_balance", "INITIAL_BALANCE")
+        Decimal(10_000), gt=0, le=Decimal("1e15"), allow_inf_nan=False,
+        validation_alias=_alias("initial_balance", "INITIAL_BALANCE"),
+    )  # fmt: skip
+    fee_bps: Decimal = Field(Decimal(10), ge=0, le=1000, allow_inf_nan=False, validation_alias=_alias("fee_bps"))
+    slippage_bps: Decimal = Field(
+        Decimal(5), ge=0, le=1000, allow_inf_nan=False, validation_alias=_alias("slippage_bps")
     )
-    fee_bps: Decimal = Field(Decimal(10), ge=0, le=1000, validation_alias=_alias("fee_bps"))
-    slippage_bps: Decimal = Field(Decimal(5), ge=0, le=1000, validation_alias=_alias("slippage_bps"))
     # Global risk overrides, ``;``-separated: "max_drawdown=0.3;drawdown_steps=0.05:0.8,0.1:0.6".
     risk_limits: str = Field("", validation_alias=_alias("risk_limits"))
     default_symbol: str = Field("BTCUSDT", validation_alias=_alias("default_symbol"))
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
     # Promotion guard: a version is refused when its total return on a stress window is more than this below
     # the current latest's (0.05 = 5 percentage points). Windows: "name=YYYY-MM-DD..YYYY-MM-DD;..." ("" = the
     # documented defaults in application/use_cases/models.py).
-    promotion_margin: float = Field(0.05, ge=0, validation_alias=_alias("promotion_margin"))
+    promotion_margin: float = Field(0.05, ge=0, le=1, allow_inf_nan=False, validation_alias=_alias("promotion_margin"))
     stress_windows: str = Field("", validation_alias=_alias("stress_windows"))
     binance_api_key: SecretStr | None = Field(None, validation_alias=_alias("binance_api_key", "BINANCE_API_KEY"))
     binance_api_secret: SecretStr | None = Field(

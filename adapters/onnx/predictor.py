@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 from application.ports.errors import SchemaMismatch
 from application.ports.models import ModelCorrupted, ModelInfo
+from application.ports.predictor import InvalidPrediction
 from domain.features import FeatureSchema, FeatureSchemaError
 
 MODEL_FILE = "model.onnx"
@@ -38,6 +39,16 @@ def read_schema(path: Path) -> FeatureSchema:
         return FeatureSchema.from_dict(raw)
     except FeatureSchemaError as e:
         raise ModelCorrupted(f"{path}: {e}") from e
+
+
+def require_finite(predictions: npt.NDArray[np.float64], model: str) -> None:
+    """Refuse (:class:`InvalidPrediction`, one line naming ``model``) predictions that are not all finite."""
+    bad = np.flatnonzero(~np.isfinite(predictions))
+    if bad.size:
+        raise InvalidPrediction(
+            f"model {model} predicted {predictions[bad[0]]} for window {int(bad[0]) + 1} of {predictions.shape[0]} "
+            f"({bad.size} not finite): the model is broken; retrain it (atb train) or pick another version"
+        )
 
 
 def _options(threads: int) -> ort.SessionOptions:
@@ -143,8 +154,9 @@ class OnnxPredictor:
         return np.ascontiguousarray(windows)
 
     def _run(self, session: ort.InferenceSession, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        out = session.run(None, {self._input: x})[0]
-        return np.asarray(out, dtype=np.float64).reshape(x.shape[0])
+        out = np.asarray(session.run(None, {self._input: x})[0], dtype=np.float64).reshape(x.shape[0])
+        require_finite(out, str(self._source))
+        return out
 
     def predict(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         x = self._check(windows)

@@ -7,7 +7,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from application.ports.errors import ApplicationError
 from domain.features import FeatureSchema
+
+
+class InvalidPrediction(ApplicationError):
+    """A model predicted a value that is not a finite number (NaN, an infinity): the model is broken, and no
+    decision may be taken on its output. The message names the model and the first bad window."""
 
 
 class Predictor(Protocol):
@@ -16,7 +22,8 @@ class Predictor(Protocol):
     ``predict`` takes windows shaped ``(batch, window, features)`` (float32, features in the order of the
     model's schema) and returns one prediction per window (float64). It raises ``SchemaMismatch`` when
     the windows' shape or dtype does not match the model's feature schema. Pure: the same windows give the
-    same values, whether predicted one at a time (live) or in one batch (backtest).
+    same values, whether predicted one at a time (live) or in one batch (backtest). Every value returned is
+    finite: a prediction that is not is :class:`InvalidPrediction`, never passed on.
     """
 
     @property

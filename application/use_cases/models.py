@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from application.ml import missing_provenance
 from application.ports.models import ModelInfo, ModelNotFound, ModelRef, ModelRefused, ModelRegistry, RegistryEvent
 from application.use_cases.promotion_gate import (
     DEFAULT_MARGIN,
@@ -82,6 +83,12 @@ class PromoteModel:
 
     def __call__(self, ref: ModelRef, force: bool = False, progress: GateProgress | None = None) -> PromotionResult:
         candidate = self._registry.resolve(ref.symbol, ref.model_type, ref.version)
+        missing = missing_provenance(candidate)
+        if missing:  # the gate's out-of-sample checks need them; --force does not stand in for provenance
+            raise ModelRefused(
+                f"{ref} does not record {', '.join(missing)} in its metadata: a model whose provenance cannot be "
+                "checked is never promoted, not even with --force; retrain it with atb train"
+            )
         try:
             current: ModelInfo | None = self._registry.resolve(ref.symbol, ref.model_type)
         except ModelNotFound:

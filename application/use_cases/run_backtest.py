@@ -13,7 +13,15 @@ import numpy as np
 
 from application.batch import collector_paused
 from application.engine import Denial, Engine, EngineConfig, ProgressCallback, RegimeLookup
-from application.ml import LoadedModel, history_needed, in_sample_note, load_model, predict_series, split_range
+from application.ml import (
+    LoadedModel,
+    history_needed,
+    in_sample_note,
+    load_model,
+    predict_series,
+    split_range,
+    unverified_note,
+)
 from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules, Instruments
@@ -44,6 +52,7 @@ from domain.strategies.ml import PredictiveStrategy, model_type_of
 from domain.strategies.registry import create_strategy, describe_params, strategy_names
 
 GAP_POLICIES = ("report", "refuse")
+MAX_INITIAL_CASH = Decimal("1e15")  # the database keeps 20 integer digits: 10^5x of growth (docs/adr/0016-numbers.md)
 INSTRUMENT_OVERRIDES = ("tick_size", "step_size", "min_notional")  # what --tick-size ... may set
 
 
@@ -84,15 +93,22 @@ class BacktestRequest:
     model_as_of_ms: int | None = None  # the version that was latest at this time (UTC ms; None: latest now)
     # Exchange rules set by hand (tick_size, step_size, min_notional), over the table's or the inferred ones.
     instrument_overrides: dict[str, Decimal] = field(default_factory=dict)
+    # Use a model whose metadata lacks its provenance (application.ml.PROVENANCE); every report then warns.
+    allow_unverified_model: bool = False
 
     def __post_init__(self) -> None:
         if not self.symbols:
             raise ConfigurationError("name at least one symbol")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigurationError("a symbol is named twice")
-        if self.initial_cash <= 0:
-            raise ConfigurationError(f"starting balance must be positive, got {self.initial_cash}")
+        if not (self.initial_cash.is_finite() and 0 < self.initial_cash <= MAX_INITIAL_CASH):
+            raise ConfigurationError(
+                f"starting balance must be positive and at most {MAX_INITIAL_CASH:.0e}, got {self.initial_cash}"
+            )
         sim = self.simulation
+        numbers = (sim.fee_bps, sim.slippage_bps, Decimal(repr(float(sim.volatility_slippage))), sim.leverage)
+        if not all(n.is_finite() for n in numbers):  # NaN or inf, whatever built the request
+            raise ConfigurationError("fees, slippage and leverage must be finite numbers")
         if sim.fee_bps < 0 or sim.slippage_bps < 0 or sim.volatility_slippage < 0:
             raise ConfigurationError("fees and slippage cannot be negative")
         if self.start_ms is not None and self.end_ms is not None and self.start_ms >= self.end_ms:
@@ -312,7 +328,8 @@ class RunBacktest:
         for s in request.symbols:
             try:
                 models[str(s)] = load_model(self._models, self._predictors, str(s), model_type, request.timeframe,
-                                            request.model_version, request.model_as_of_ms)  # fmt: skip
+                                            request.model_version, request.model_as_of_ms,
+                                            request.allow_unverified_model)  # fmt: skip
             except ModelNotFound:
                 if request.model_version is not None or request.model_as_of_ms is not None:
                     raise  # a pinned version or date: the registry's message says what is there
@@ -350,7 +367,7 @@ class RunBacktest:
     ) -> Signals:
         """The model's predictions over the symbol's whole history (one batch, the features warmed up on every
         bar before), handed to the strategy for the kept bars."""
-        predictions = predict_series(model.predictor, full, self._sentiment, first)[first:]
+        predictions = predict_series(model.predictor, full, self._sentiment, first, str(model.info.ref))[first:]
         kept = full.slice(first, len(full)) if first else full
         missing = int(np.count_nonzero(np.isnan(predictions[kept.open_time >= range_start])))
         if missing:
@@ -363,6 +380,10 @@ class RunBacktest:
         warning = in_sample_note(model.info, range_start, range_end)
         if warning is not None and warning not in notes:
             notes.insert(0, warning)
+        if model.unverified:
+            unverified = unverified_note(model.info, list(model.unverified))
+            if unverified not in notes:
+                notes.insert(0, unverified)
         return cast(PredictiveStrategy, strategy).signals(kept, predictions)
 
     @staticmethod

@@ -180,13 +180,27 @@ def _positive(name: str, value: float) -> None:
         raise InvalidParameter(f"{name} must be > 0 (inf: no cap), got {value!r}")
 
 
+UNCAPPED = frozenset({"max_position", "max_gross_exposure"})
+"""The limits whose ``inf`` is a documented word ("no cap"), not a number used in arithmetic; every other limit,
+and every value of any limit, must be finite (docs/adr/0016-numbers.md)."""
+
+
 def _float(name: str, raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise InvalidParameter(f"{name}: {raw!r} is not a number")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise InvalidParameter(f"{name}: {raw!r} is not a number") from None
+    if math.isnan(value) or (math.isinf(value) and not (name in UNCAPPED and value > 0 and _says_inf(raw))):
+        hint = " (inf, written as such, means no cap)" if name in UNCAPPED else ""
+        raise InvalidParameter(f"{name}: {raw!r} is not a finite number{hint}")
+    return value
+
+
+def _says_inf(raw: object) -> bool:
+    """``inf`` written as a word (or a float infinity), not a number too large for a float such as ``1e400``."""
+    return not isinstance(raw, str) or raw.strip().lower().lstrip("+") in ("inf", "infinity")
 
 
 def _int(name: str, raw: object) -> int:

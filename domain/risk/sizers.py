@@ -253,10 +253,15 @@ def _number(sizer: str, key: str, raw: float | str, kind: Any) -> float | int:
             if not value.is_integer():
                 raise ValueError(raw)
             return int(value)
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):  # NaN, infinities, 1e400: refused for every sizer (docs/adr/0016-numbers.md)
+            raise ValueError(raw)
+        return value
     except ValueError:
         kind_name = "whole number" if kind is int else "number"
-        raise InvalidParameter(f"sizer {sizer}: parameter {key}: {raw!r} is not a valid {kind_name}") from None
+        raise InvalidParameter(
+            f"sizer {sizer}: parameter {key}: {raw!r} is not a valid {kind_name} (a finite one)"
+        ) from None
 
 
 def create_sizer(name: str, params: Mapping[str, float | str] | None = None) -> PositionSizer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -147,12 +148,20 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if kind is int:
             return int(raw)
         if kind is float:
-            return float(raw)
+            return _finite(name, float(raw), raw)
         if kind is str:
             return raw
     except ValueError:
         raise InvalidParameter(f"parameter {name}: {raw!r} is not a valid {kind.__name__}") from None
     raise InvalidParameter(f"parameter {name} has an unsupported type {kind}")
+
+
+def _finite(name: str, value: float, raw: object) -> float:
+    """Every float parameter is finite: NaN, infinities and ``1e400`` (a float's infinity) are refused here,
+    once, for every strategy (docs/adr/0016-numbers.md); ranges are the class's ``__post_init__``'s."""
+    if not math.isfinite(value):
+        raise InvalidParameter(f"parameter {name}: {raw!r} is not a finite number")
+    return value
 
 
 def parameter_fields(params_cls: type) -> dict[str, dataclasses.Field[Any]]:
@@ -186,7 +195,7 @@ def _coerce(name: str, raw: str | int | float | bool, kind: Any) -> Any:
     options = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
     for option in options:
         if option is float and isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
+            return _finite(name, float(raw), raw)
         if option is int and isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         if option is bool and isinstance(raw, bool):

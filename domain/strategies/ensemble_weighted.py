@@ -7,6 +7,7 @@ prediction signal (:class:`domain.strategies.ml.PredictionSignal`, default setti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,6 +18,9 @@ from domain.strategies.components import GENERATORS, SignalFrame, SignalGenerato
 from domain.strategies.ml import PredictionSignal, check_model_type, require_predictions
 
 ML_MEMBER = PredictionSignal.name
+MAX_WEIGHT = 1000.0
+"""The largest |weight| of a member (negative: a contrarian vote): weights are relative, so a bound costs
+nothing and keeps the vote finite."""
 
 
 def parse_members(text: str) -> list[tuple[str, float]]:
@@ -28,9 +32,14 @@ def parse_members(text: str) -> list[tuple[str, float]]:
         if name not in GENERATORS and name != ML_MEMBER:
             raise InvalidParameter(f"unknown signal generator {name!r}; available: {', '.join(known)}")
         try:
-            members.append((name, float(weight) if weight else 1.0))
+            value = float(weight) if weight else 1.0
         except ValueError:
             raise InvalidParameter(f"weight of {name} is not a number: {weight!r}") from None
+        if not (math.isfinite(value) and abs(value) <= MAX_WEIGHT):
+            raise InvalidParameter(
+                f"weight of {name} must be a finite number in [-{MAX_WEIGHT:g}, {MAX_WEIGHT:g}], got {weight!r}"
+            )
+        members.append((name, value))
     if not members:
         raise InvalidParameter("an ensemble needs at least one member")
     return members

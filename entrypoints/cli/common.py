@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,72 @@ if TYPE_CHECKING:
 class CliError(Exception):
     """A user error the CLI found itself (a path it cannot write, flags that cannot work together):
     one line, exit 1."""
+
+
+class Finite(click.ParamType):
+    """A finite number inside ``[low, high]`` (``low_open``/``high_open``: that end excluded); ``integer``: a
+    whole number. NaN, infinities and numbers too large for a float (``1e400``) are refused with one line naming
+    the option, before any work: every numeric option of ``atb`` uses this type (docs/adr/0016-numbers.md)."""
+
+    def __init__(
+        self,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        low_open: bool = False,
+        high_open: bool = False,
+        integer: bool = False,
+    ) -> None:
+        self.low, self.high, self.low_open, self.high_open, self.integer = low, high, low_open, high_open, integer
+        self.name = "integer" if integer else "number"
+
+    def describe(self) -> str:
+        """The range in words, for errors and help: ``in (0, 1e+15]``, ``>= 1``."""
+        def num(x: float) -> str:
+            return f"{x:g}"
+
+        if self.low is not None and self.high is not None:
+            return (f"in {'(' if self.low_open else '['}{num(self.low)}, {num(self.high)}"
+                    f"{')' if self.high_open else ']'}")  # fmt: skip
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {num(self.low)}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {num(self.high)}"
+        return "finite"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "INTEGER" if self.integer else "NUMBER"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float | int:
+        kind = "whole number" if self.integer else "number"
+        if isinstance(value, bool):
+            self.fail(f"{value!r} is not a {kind}", param, ctx)
+        number: float | int
+        try:
+            text = value if isinstance(value, int | float) else str(value).strip()
+            if self.integer and isinstance(text, str) and text.lstrip("+-").isdigit():
+                number = int(text)  # exact, however long (no float rounding of large whole numbers)
+            else:
+                number = float(text)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not a {kind}", param, ctx)
+        if isinstance(number, int):
+            number_ok = self._inside(number)
+            if not number_ok:
+                self.fail(f"{value} is out of range: must be {self.describe()}", param, ctx)
+            return number
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite {kind} (must be {self.describe()})", param, ctx)
+        if self.integer and not number.is_integer():
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not self._inside(number):
+            self.fail(f"{value} is out of range: must be {self.describe()}", param, ctx)
+        return int(number) if self.integer else number
+
+    def _inside(self, number: float | int) -> bool:
+        too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        too_high = self.high is not None and (number >= self.high if self.high_open else number > self.high)
+        return not (too_low or too_high)
 
 
 def check_output_path(path: Path, flag: str, protected: dict[str, Path | None] | None = None) -> None:

@@ -25,6 +25,7 @@ import click
 from domain.strategies import DEFAULT_STRATEGY
 from entrypoints.cli.common import (
     CliError,
+    Finite,
     check_output_path,
     cli_settings,
     console,
@@ -50,6 +51,16 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 
+# The ranges of the numeric options (docs/adr/0016-numbers.md says why; docs/backtesting.md lists them).
+MAX_BALANCE = 1e15  # the database keeps 20 integer digits (numeric(38,18)): 1e15 leaves 10^5x of growth
+BALANCE = Finite(0, MAX_BALANCE, low_open=True)
+BPS = Finite(0, 1000)  # 1000 bps = 10 % per side, as the settings allow
+VOLATILITY_SLIPPAGE = Finite(0, 10)  # standard deviations of recent returns
+LEVERAGE = Finite(0, 125, low_open=True)  # the most any venue offers (Binance futures: 125x)
+MAX_ENTRIES = Finite(1, 100, integer=True)
+RULE_MIN, RULE_MAX = Decimal("1e-18"), Decimal("1e15")  # 18 decimals stored; a rule above the largest balance
+
+
 def _decimal(value: float | str | None) -> Decimal | None:
     if value is None:
         return None
@@ -64,11 +75,11 @@ def _exchange_rule(ctx: click.Context, param: click.Parameter, value: str | None
     if value is None:
         return None
     try:
-        number = Decimal(value)
+        number = Decimal(value.strip())
     except InvalidOperation:
         raise click.BadParameter(f"{value!r} is not a number") from None
-    if not number.is_finite() or number <= 0:
-        raise click.BadParameter(f"must be a positive number, got {value}")
+    if not number.is_finite() or not RULE_MIN <= number <= RULE_MAX:
+        raise click.BadParameter(f"must be a positive number in [{RULE_MIN:.0e}, {RULE_MAX:.0e}], got {value}")
     return number
 
 
@@ -175,20 +186,23 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeframe", help="Candle timeframe, e.g. 1h (default: settings' default_timeframe)."),
         click.option("--start", help="First bar to trade, YYYY-MM-DD (UTC). Default: start of the data."),
         click.option("--end", help="End of the range, exclusive, YYYY-MM-DD (UTC). Default: end of the data."),
-        click.option("--balance", type=float, help="Starting balance in the quote currency (default 10000)."),
-        click.option("--fee-bps", type=float, help="Fee per side in basis points (default 10 = 0.1%)."),
-        click.option("--slippage-bps", type=float, help="Fixed slippage on market and stop fills, bps (default 5)."),
-        click.option("--volatility-slippage", type=float, default=0.0, show_default=True,
-                     help="Extra slippage: this many standard deviations of recent bar returns."),
-        click.option("--leverage", type=float,
-                     help="Margin account leverage (default: what the strategy is designed for, else 1)."),
+        click.option("--balance", type=BALANCE,
+                     help="Starting balance in the quote currency, in (0, 1e15] (default 10000)."),
+        click.option("--fee-bps", type=BPS, help="Fee per side in basis points, 0 to 1000 (default 10 = 0.1%)."),
+        click.option("--slippage-bps", type=BPS,
+                     help="Fixed slippage on market and stop fills, bps, 0 to 1000 (default 5)."),
+        click.option("--volatility-slippage", type=VOLATILITY_SLIPPAGE, default=0.0, show_default=True,
+                     help="Extra slippage: this many standard deviations of recent bar returns (0 to 10)."),
+        click.option("--leverage", type=LEVERAGE,
+                     help="Margin account leverage, in (0, 125] (default: what the strategy is designed for, "
+                          "else 1)."),
         click.option("--allow-short", is_flag=True, help="Margin account: short entry signals open shorts."),
         click.option("--intrabar", type=click.Choice(["stop_first", "target_first"]), default="stop_first",
                      show_default=True, help="Which came first when a stop and a target lie inside one bar."),
         click.option("--gap-policy", type=click.Choice(["report", "refuse"]), default="report", show_default=True,
                      help="Missing bars: trade through and report them, or refuse to run."),
-        click.option("--max-entries", type=int, default=1, show_default=True,
-                     help="Entries into one position (above 1 allows scale-ins)."),
+        click.option("--max-entries", type=MAX_ENTRIES, default=1, show_default=True,
+                     help="Entries into one position, 1 to 100 (above 1 allows scale-ins)."),
         click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Strategy parameter (repeatable)."),
         click.option("--risk", "risk", multiple=True, metavar="NAME=VALUE",
@@ -204,6 +218,9 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="ML strategies: use this model version (atb models list). Default: the latest."),
         click.option("--model-as-of", metavar="DATE",
                      help="ML strategies: use the model version that was latest at this date (YYYY-MM-DD, UTC)."),
+        click.option("--allow-unverified-model", is_flag=True,
+                     help="ML strategies: use a model whose metadata lacks its training/validation ranges, feature "
+                          "schema or data hash; every report then warns that the results may be in-sample."),
         click.option("--tick-size", callback=_exchange_rule, metavar="PRICE",
                      help="Exchange rule: price increment (default: bundled table, else inferred from the data)."),
         click.option("--step-size", callback=_exchange_rule, metavar="QUANTITY",
@@ -383,6 +400,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         model_version=opts["model_version"],
         model_as_of_ms=parse_date(opts["model_as_of"], "--model-as-of"),
         instrument_overrides={k: opts[k] for k in ("tick_size", "step_size", "min_notional") if opts.get(k)},
+        allow_unverified_model=bool(opts.get("allow_unverified_model")),
     )
     return container, request
 

@@ -24,7 +24,7 @@ from application.use_cases.save_backtest import jsonable
 from application.use_cases.train_model import PHASES, PROMOTE_MODES, TrainRequest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
-from entrypoints.cli.common import cli_settings, console, container_settings, parse_date
+from entrypoints.cli.common import Finite, cli_settings, console, container_settings, parse_date
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
@@ -133,24 +133,25 @@ def status_line(out: Console, enabled: bool, title: str) -> tuple[Callable[[str,
 @click.option("--timeframe", help="Candle timeframe (default: settings' default_timeframe).")
 @click.option("--start", help="First bar of the training data, YYYY-MM-DD (UTC). Default: start of the data.")
 @click.option("--end", help="End of the training data, exclusive, YYYY-MM-DD (UTC). Default: end of the data.")
-@click.option("--epochs", type=click.IntRange(1), default=_DEFAULTS.epochs, show_default=True,
+@click.option("--epochs", type=Finite(1, 10_000, integer=True), default=_DEFAULTS.epochs, show_default=True,
               help="Most epochs (early stopping may end sooner).")
-@click.option("--patience", type=click.IntRange(1), default=_DEFAULTS.patience, show_default=True,
+@click.option("--patience", type=Finite(1, 1000, integer=True), default=_DEFAULTS.patience, show_default=True,
               help="Epochs without a better validation loss before stopping.")
-@click.option("--batch-size", type=click.IntRange(1), default=_DEFAULTS.batch_size, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=_DEFAULTS.learning_rate,
+@click.option("--batch-size", type=Finite(1, 65_536, integer=True), default=_DEFAULTS.batch_size, show_default=True)
+@click.option("--learning-rate", type=Finite(0, 1, low_open=True), default=_DEFAULTS.learning_rate,
               show_default=True)
-@click.option("--conv-filters", type=click.IntRange(1), default=_DEFAULTS.conv_filters, show_default=True)
-@click.option("--lstm-units", type=click.IntRange(1), default=_DEFAULTS.lstm_units, show_default=True)
-@click.option("--window", type=click.IntRange(2), default=120, show_default=True, help="Bars per input window.")
-@click.option("--norm-window", type=click.IntRange(2), default=500, show_default=True,
+@click.option("--conv-filters", type=Finite(1, 4096, integer=True), default=_DEFAULTS.conv_filters, show_default=True)
+@click.option("--lstm-units", type=Finite(1, 4096, integer=True), default=_DEFAULTS.lstm_units, show_default=True)
+@click.option("--window", type=Finite(2, 10_000, integer=True), default=120, show_default=True,
+              help="Bars per input window.")
+@click.option("--norm-window", type=Finite(2, 100_000, integer=True), default=500, show_default=True,
               help="Bars of past data each feature is normalised with.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15,
+@click.option("--val-fraction", type=Finite(0, 1, low_open=True, high_open=True), default=0.15,
               show_default=True)
-@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.15,
+@click.option("--test-fraction", type=Finite(0, 1, low_open=True, high_open=True), default=0.15,
               show_default=True)
-@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
-@click.option("--threads", type=click.IntRange(0), default=_DEFAULTS.threads, show_default=True,
+@click.option("--seed", type=Finite(0, 2**32 - 1, integer=True), default=_DEFAULTS.seed, show_default=True)
+@click.option("--threads", type=Finite(0, 1024, integer=True), default=_DEFAULTS.threads, show_default=True,
               help="TensorFlow threads (0: its default).")
 @click.option("--version", "version", default="", help="Version name (default: YYYY-MM-DD_HHh_vN, UTC).")
 @click.option("--promote", "promote", type=click.Choice(PROMOTE_MODES), default=None,

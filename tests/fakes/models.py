@@ -28,6 +28,8 @@ from application.ports.models import (
 )
 from domain.features import FeatureSchema, TrainingData
 
+FAKE_DATA_SHA256 = "0123456789abcdef" * 4  # the data hash fake models record (64 hex digits)
+
 
 class FakePredictor:
     def __init__(self, schema: FeatureSchema, gain: float = 0.002, bias: float = 0.0, lookback: int = 3) -> None:
@@ -88,10 +90,13 @@ class FakeModelRegistry:
         metadata: dict[str, Any] | None = None,
         promote: bool = True,
     ) -> ModelInfo:
-        """Register a version directly (no files)."""
+        """Register a version directly (no files). As ``atb train`` does, the metadata records the schema's
+        fingerprint and a data hash unless ``metadata`` says otherwise (the ranges are the test's to give)."""
         ref = ModelRef(symbol, model_type, version)
         at = self.tick()
-        meta = {"timeframe": "1h", **(metadata or {}), "symbol": symbol, "model_type": model_type, "version": version}
+        provenance = {"feature_schema_fingerprint": schema.fingerprint, "data": {"sha256": FAKE_DATA_SHA256}}
+        meta = {"timeframe": "1h", **provenance, **(metadata or {}), "symbol": symbol, "model_type": model_type,
+                "version": version}  # fmt: skip
         self.models[(symbol, model_type, version)] = ModelInfo(ref, Path(f"/fake/{ref}"), meta, schema, at, False)
         self.events.append(RegistryEvent(at, "register", ref, self.latest.get((symbol, model_type))))
         if promote:
