@@ -39,10 +39,12 @@ class Finite(click.ParamType):
         self.name = "integer" if integer else "number"
 
     def describe(self) -> str:
-        """The range in words, for errors and help: ``in (0, 1e+15]``, ``>= 1``."""
+        """The range in words, for errors and help: ``in [0, 1000]``, ``positive and at most 125``, ``>= 1``."""
         def num(x: float) -> str:
             return f"{x:g}"
 
+        if self.low == 0 and self.low_open and self.high is not None:
+            return f"positive and {'below' if self.high_open else 'at most'} {num(self.high)}"
         if self.low is not None and self.high is not None:
             return (f"in {'(' if self.low_open else '['}{num(self.low)}, {num(self.high)}"
                     f"{')' if self.high_open else ']'}")  # fmt: skip

@@ -101,7 +101,8 @@ def report_dict(report: BacktestReport) -> dict[str, Any]:
             sym: {"quantity": float(p.quantity), "average_entry": float(p.average_entry)}
             for sym, p in report.open_positions.items()
         },
-        "risk": {"limits": report.risk_limits, "sizer": report.sizer},
+        # an uncapped limit (inf) is null: JSON has no infinity
+        "risk": {"limits": {k: _finite(v) for k, v in report.risk_limits.items()}, "sizer": report.sizer},
         "denials": [
             {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "rule": d.rule, "reason": d.reason}
             for d in report.denials

@@ -70,7 +70,7 @@ def test_merge_parses_text_forms() -> None:
         ({"max_risk_per_trade": "1.5"}, "max_risk_per_trade must be in"),
         ({"max_position": 0}, "max_position must be > 0"),
         ({"daily_loss_limit": -0.1}, "daily_loss_limit must be in"),
-        ({"max_drawdown": "nan"}, "max_drawdown must be in"),
+        ({"max_drawdown": "nan"}, "max_drawdown: 'nan' is not a finite number"),
         ({"correlation_window": 1}, "at least 2 bars"),
         ({"correlation_window": "7.5"}, "whole number"),
         ({"drawdown_steps": "0.1:0.5,0.05:0.4"}, "multipliers must be in"),  # sorted: 0.05 x0.4 then x0.5
@@ -80,8 +80,8 @@ def test_merge_parses_text_forms() -> None:
         ({"regime_caps": "down/high:-1"}, "must be >= 0"),
         ({"max_position": "half"}, "is not a number"),
         ({"max_drawdown_cooldown": "-1"}, "max_drawdown_cooldown must be a number of days >= 0"),
-        ({"max_drawdown_cooldown": "inf"}, "max_drawdown_cooldown must be a number of days >= 0"),
-        ({"max_drawdown_cooldown": "nan"}, "max_drawdown_cooldown must be a number of days >= 0"),
+        ({"max_drawdown_cooldown": "inf"}, "max_drawdown_cooldown: 'inf' is not a finite number"),
+        ({"max_drawdown_cooldown": "nan"}, "max_drawdown_cooldown: 'nan' is not a finite number"),
     ],
 )
 def test_merge_validates(overrides: dict[str, object], message: str) -> None:
