@@ -182,7 +182,7 @@ def unverified_note(info: ModelInfo, missing: list[str]) -> str:
     """The warning every report of a backtest on a model without complete provenance carries."""
     return (
         f"{UNVERIFIED_PREFIX} model {info.ref} does not record {', '.join(missing)} in its metadata "
-        "(run with --allow-unverified-model): whether this backtest covers data the model learnt from cannot be "
+        "(used with --allow-unverified-model): whether this backtest covers data the model learnt from cannot be "
         "checked, so its results may be in-sample"
     )
 
