@@ -328,6 +328,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         (("backtest", "--strategy", "ema_trend", "--frobnicate"), "--frobnicate"),
         (("frobnicate",), "frobnicate"),
         (("backtest", "--strategy", "ema_trend", "--fee-bps", "cheap"), "cheap"),
+        (("backtest", "--strategy", "ema_trend", "--balance", "0"), "--balance"),  # a range: ADR 0016
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], fragment: str) -> None:
@@ -342,7 +343,6 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: tuple[str
         ("backtest", "--strategy", "ema_trend", "--end", "2010-01-01"),
         ("backtest", "--strategy", "ema_trend", "--start", "2020-01-01", "--end", "2019-01-01"),
         ("backtest", "--strategy", "ema_trend", "--symbol", "ETHUSDT", "--timeframe", "4h"),
-        ("backtest", "--strategy", "ema_trend", "--balance", "0"),
     ],
 )
 def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:

@@ -101,7 +101,8 @@ def test_with_the_flag_every_report_says_so(
     notes = as_json.json()["notes"]
     assert notes[0].startswith(UNVERIFIED_PREFIX) and "train_range" in notes[0]
     compare = run_main(
-        capsys, "backtest", "compare", "ml_basic", "ml_basic", "--side-param", "2:entry=0.002", "--model-version", VERSION, *RANGE,
+        capsys, "backtest", "compare", "ml_basic", "ml_basic", "--side-param", "2:entry=0.002",
+        "--model-version", VERSION, *RANGE,
         "--allow-unverified-model", "--json",
     )  # fmt: skip
     assert compare.code == 0, compare.err
