@@ -187,3 +187,21 @@ def test_risk_limits_from_the_settings_must_be_finite(
 def test_train_numbers_are_checked_before_any_work(capsys: pytest.CaptureFixture[str], option: str, value: str) -> None:
     line = assert_one_error_line(run_main(capsys, "train", option, value), 2)
     assert option in line
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_model_predicting_non_finite_values_stops_the_run_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: float
+) -> None:
+    import numpy as np
+
+    from adapters.onnx import predictor
+
+    def broken(self: object, windows: np.ndarray) -> np.ndarray:
+        return np.full(windows.shape[0], value)
+
+    monkeypatch.setattr(predictor.OnnxPredictor, "predict", broken)
+    result = run_main(capsys, "backtest", "--strategy", "ml_basic", "--start", "2021-05-01", "--end", "2021-06-01")
+    line = assert_one_error_line(result, 1)
+    assert "BTCUSDT/basic/" in line and "not finite" in line
+    assert result.out == ""

@@ -70,3 +70,17 @@ def test_the_factory_checks_the_registry_schema_against_the_files(tmp_path: Path
     with pytest.raises(SchemaMismatch, match="norm_window"):
         onnx_predictor(other)
     json.loads((model_dir / "feature_schema.json").read_text())
+
+
+def test_predictions_that_are_not_finite_are_refused_naming_the_model(tmp_path: Path) -> None:
+    from application.ports.predictor import InvalidPrediction
+
+    predictor = OnnxPredictor.load(write_model_dir(tmp_path / "m", seed=3))
+    x = windows(4)
+    x[2, 0, 0] = np.inf  # an infinite input drives the linear model's output to +-inf or NaN
+    with pytest.raises(InvalidPrediction) as caught:
+        predictor.predict(x)
+    assert str(tmp_path / "m" / "model.onnx") in str(caught.value) and "window 3 of 4" in str(caught.value)
+    with pytest.raises(InvalidPrediction):
+        predictor.predict_one(x[2])
+    assert np.isfinite(predictor.predict(np.delete(x, 2, axis=0))).all()
