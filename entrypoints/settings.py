@@ -115,8 +115,17 @@ def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     names = [k for k in environ if k.startswith(ENV_PREFIX)]
     if env_file is not None and env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8").splitlines():
-            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+        for number, line in enumerate(env_file.read_text(encoding="utf-8").splitlines(), start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            key, sep, _value = stripped.partition("=")
+            key = key.strip().removeprefix("export ").strip()
+            # Never the line itself: "ATB_BINANCE_API_SECRET S3cret" is a secret missing its "=".
+            if not sep or not key.isidentifier():
+                raise SettingsError(
+                    f"{env_file} line {number}: not NAME=value (the line is not shown: it may hold a secret)"
+                )
             if key.startswith(ENV_PREFIX):
                 names.append(key)
     unknown = sorted(set(names) - known)
@@ -136,6 +145,5 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: Path | None
         loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         field = loc.removeprefix(ENV_PREFIX).lower()
         where = f"{field} ({loc})" if loc.startswith(ENV_PREFIX) else field
-        secret = any(word in field for word in ("secret", "key", "url", "password"))
-        shown = "" if secret else f" (got {err.get('input')!r})"
-        raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}{shown}") from None
+        # The value is never echoed: a secret pasted into the wrong variable would be shown (ADR 0013).
+        raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}") from None
