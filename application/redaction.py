@@ -17,7 +17,7 @@ plus ``name=value`` / ``"name": "value"`` pairs named like secrets, plus any kno
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
 REDACTED = "***"
@@ -41,6 +41,7 @@ _SECRET_PAIR = re.compile(
     (?P<value>[^\s"',&;)}\]]+)           # the value, up to a delimiter
     """
 )
+_USER = re.compile(r"[^:@/?#]*")
 _MIN_KNOWN = 4  # shorter known secrets are not replaced in free text (they would mangle ordinary words)
 
 
@@ -57,6 +58,14 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     if at < 0:
         return None, rest
     return rest[:at], rest[at + 1 :]
+
+
+def _user_of(userinfo: str) -> str:
+    """The user name: the userinfo up to its first ``:``, ``@``, ``/``, ``?`` or ``#``. Anything after it is
+    hidden, so an ``@`` in a query value (which makes the userinfo run into the query) hides too much, never
+    too little."""
+    match = _USER.match(userinfo)
+    return match.group(0) if match else ""
 
 
 def _redact_query(query: str) -> str:
@@ -95,8 +104,8 @@ def redact_url(url: str) -> str:
         return head + _redact_after_host(rest)
     userinfo, after = _split_userinfo(rest)
     if userinfo is not None:
-        user, colon, _password = userinfo.partition(":")
-        shown = f"{user}:{REDACTED}" if colon else user
+        user = _user_of(userinfo)
+        shown = user if user == userinfo else f"{user}:{REDACTED}"
         return f"{head}{shown}@{_redact_after_host(after)}"
     # No userinfo: a "port" that is not a number is probably a password whose host is missing (bob:S3cret/x).
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
@@ -120,10 +129,12 @@ def url_secrets(url: str) -> list[str]:
         rest = url[match.end() :]
         userinfo, after = _split_userinfo(rest)
         if userinfo is not None:
-            _user, colon, password = userinfo.partition(":")
-            if colon:
+            user = _user_of(userinfo)
+            if user != userinfo:
+                password = userinfo[len(user) :].removeprefix(":")
                 pieces.append(password)
                 pieces += password.split("@")  # what a parser that splits at the first @ would take apart
+            pieces += _query_secrets(rest.partition("?")[2])  # the query as a parser reading to the first ? sees it
         else:
             authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
             _host, colon, port = authority.partition(":")
@@ -181,3 +192,8 @@ def redact_value(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [redact_value(v) for v in value]
     return value
+
+
+def redact_mapping(mapping: Mapping[str, object]) -> dict[str, object]:
+    """``redact_value`` of a mapping (a saved session's configuration), as a dict."""
+    return {k: REDACTED if is_secret_name(k) else redact_value(v) for k, v in mapping.items()}
