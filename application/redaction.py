@@ -28,8 +28,9 @@ _SECRET_WORDS = (
     "cookie",
 )  # fmt: skip
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
-# A URL inside free text: a scheme, ``://`` and everything up to white space or a quote.
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]*")
+# A URL inside free text: a scheme, ``://`` and everything up to white space or a quote, less the punctuation
+# that ends a sentence or a clause ("... at postgresql://h/db: refused").
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?:[^\s\"'<>`]*[^\s\"'<>`:.,;)\]])?")
 # The value of a secret-named query parameter: up to the next ``&name=``; ``&`` pieces without ``=`` after it
 # are taken as part of the value (an unencoded ``&`` in a password).
 _QUERY_VALUE_END = re.compile(r"&(?=[^&=]*=)")

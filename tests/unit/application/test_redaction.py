@@ -131,6 +131,12 @@ def test_free_text_pairs_known_values_and_urls() -> None:
     assert MARK not in redact_text(f"could not connect with {MARK}secretpw", [f"{PG}://x:{MARK}secretpw@h/db"])
 
 
+@pytest.mark.parametrize("end", [": refused", ".", ", then", ")", "; next"])
+def test_punctuation_after_a_url_in_text_stays(end: str) -> None:
+    text = f"error at (postgresql://h/db?token={MARK}x{end}"
+    assert redact_text(text) == f"error at (postgresql://h/db?token=***{end}"
+
+
 def test_free_text_without_secrets_is_unchanged() -> None:
     text = "unknown strategy 'x'; --risk max_drawdown=0.3 at sqlite:////tmp/atb.db line 4: bad value"
     assert redact_text(text) == text
