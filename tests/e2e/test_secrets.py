@@ -118,9 +118,7 @@ def test_a_url_that_cannot_be_used_is_never_shown_with_its_secrets(
     assert not (tmp_path / "r.html").exists()  # the database is checked before the work
 
 
-def test_a_url_with_only_a_user_shows_it(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_url_with_only_a_user_shows_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     user = f"u{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("DATABASE_URL", f"{PG}://{user}@127.0.0.1:1/atb")
     line = assert_one_error_line(run_main(capsys, "db", "current"), 1)
