@@ -78,10 +78,10 @@ class Settings(BaseSettings):
     def risk_layer(self) -> dict[str, str]:
         """The global risk overrides (``ATB_RISK_LIMITS``), as ``name -> value``; validated when merged."""
         layer: dict[str, str] = {}
-        for item in filter(None, (part.strip() for part in self.risk_limits.split(";"))):
+        for number, item in enumerate(filter(None, (part.strip() for part in self.risk_limits.split(";"))), 1):
             name, sep, value = item.partition("=")
-            if not sep:
-                raise SettingsError(f"invalid setting risk_limits: {item!r} is not name=value")
+            if not sep:  # the item is not shown: settings never echo what they could not parse (ADR 0013)
+                raise SettingsError(f"invalid setting risk_limits: item {number} is not name=value")
             layer[name.strip()] = value.strip()
         return layer
 

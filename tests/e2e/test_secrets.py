@@ -286,3 +286,24 @@ def test_the_installed_script_names_a_dotenv_line_without_its_value(tmp_path: Pa
     line = assert_one_error_line(result, 1)
     assert "line 2" in line
     assert_hidden(result.out, result.err)
+
+
+def test_a_risk_limits_item_that_is_not_name_value_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], records: Records
+) -> None:
+    (tmp_path / ".env").write_text(f"ATB_RISK_LIMITS=max_drawdown=0.3;{MARK}secret\n")
+    line = assert_one_error_line(run_main(capsys, *BACKTEST), 1)
+    assert "risk_limits" in line and "item 2" in line
+    assert_hidden(line, records.text())
+
+
+@pytest.mark.parametrize("shape", ["userinfo password", "query sslpassword", "unencoded : and /", "ipv6 host"])
+def test_the_database_repr_hides_secrets(shape: str) -> None:
+    from adapters.persistence import Database
+
+    database = Database(FAILING_SHAPES[shape])
+    try:
+        assert_hidden(repr(database), database.display_url)
+        assert "127.0.0.1:1/atb" in database.display_url or "[::1]:1/atb" in database.display_url
+    finally:
+        database.dispose()
