@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -60,11 +61,20 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+def _redacting_formatwarning(*args: Any, **kwargs: Any) -> str:
+    text: str = _state["base_formatwarning"](*args, **kwargs)
+    redactor = _state["redactor"]
+    return redactor.redact(text) if redactor is not None else text
+
+
 def _install(redactor: RedactingFilter) -> None:
     _state["redactor"] = redactor
     if _state["base_factory"] is None:
         _state["base_factory"] = logging.getLogRecordFactory()
         logging.setLogRecordFactory(_redacting_factory)
+        # Python warnings (a library's, on stderr) are text that may quote a URL too: same rule, same format.
+        _state["base_formatwarning"] = warnings.formatwarning
+        warnings.formatwarning = _redacting_formatwarning
 
 
 class JsonFormatter(logging.Formatter):
