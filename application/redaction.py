@@ -61,6 +61,12 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     return rest[:at], rest[at + 1 :]
 
 
+def _is_sqlite_path(scheme: str, rest: str) -> bool:
+    """``sqlite:///path`` (or ``sqlite://``): a file path, whose ``@`` and ``:`` are not a userinfo. A SQLite
+    URL with something between ``//`` and the path is malformed, and read as any other URL."""
+    return scheme.lower().startswith("sqlite") and (rest == "" or rest.startswith("/") or rest.startswith("?"))
+
+
 def _user_of(userinfo: str) -> str:
     """The user name: the userinfo up to its first ``:``, ``@``, ``/``, ``?`` or ``#``. Anything after it is
     hidden, so an ``@`` in a query value (which makes the userinfo run into the query) hides too much, never
@@ -101,7 +107,7 @@ def redact_url(url: str) -> str:
     if match is None:
         return REDACTED if url else url
     head, rest = match.group(0), url[match.end() :]
-    if match.group(1).lower().startswith("sqlite"):  # a file path: no userinfo, only a query to look at
+    if _is_sqlite_path(match.group(1), rest):  # a file path: no userinfo, only a query to look at
         return head + _redact_after_host(rest)
     userinfo, after = _split_userinfo(rest)
     if userinfo is not None:
@@ -124,7 +130,7 @@ def url_secrets(url: str) -> list[str]:
     match = _SCHEME.match(url)
     if match is None:
         pieces.append(url)
-    elif match.group(1).lower().startswith("sqlite"):
+    elif _is_sqlite_path(match.group(1), url[match.end() :]):
         pieces += _query_secrets(url.partition("?")[2])
     else:
         rest = url[match.end() :]
@@ -163,7 +169,7 @@ def _query_secrets(query: str) -> list[str]:
 
 
 def _redact_pair(match: re.Match[str]) -> str:
-    if not is_secret_name(match.group("name")) or match.group("value") == REDACTED:
+    if not is_secret_name(match.group("name")) or match.group("value").startswith(REDACTED):
         return match.group(0)
     return f"{match.group('name')}{match.group('sep')}{REDACTED}"
 

@@ -89,7 +89,7 @@ def _parse(url: str) -> URL:
     except ValueError:  # SQLAlchemy's int(port): a port that is not a number, or a password with no host
         raise PersistenceError(
             f"invalid database URL {shown}: the port is not a number or the host is missing "
-            "(percent-encode ':', '/' and '@' in a password: %3A, %2F, %40)"
+            "(in a password, write ':', '/' and '@' as %3A, %2F and %40)"
         ) from None
     if "@" in (parsed.host or ""):
         raise PersistenceError(
@@ -121,7 +121,7 @@ class Database:
             self.engine: Engine = sa.create_engine(self.url, **kwargs)
         except (sa.exc.SQLAlchemyError, ImportError) as e:
             raise PersistenceError(
-                f"cannot use the database URL {safe_url(self.url)}: {scrub(str(e), self.url)}"
+                f"cannot use the database URL {safe_url(self.url)}: {scrub(_first_line(e), self.url)}"
             ) from e
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

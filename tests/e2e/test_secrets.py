@@ -39,6 +39,8 @@ FAILING_SHAPES: dict[str, str] = {
     "ipv6 host": f"{PG}://bob:{MARK}pw@[::1]:1/atb",
     "not a url": f"{MARK} is not a url at all",
     "sqlite, secret in the query, a folder": "sqlite:///{tmp}?password=" + MARK + "pw",
+    "sqlite with a userinfo": f"sqlite://bob:{MARK}pw@h/x.db",  # SQLAlchemy quotes it in a many-line error
+    "query password twice": f"{PG}://bob@127.0.0.1:1/atb?password=a&password={MARK}pw",
 }
 
 

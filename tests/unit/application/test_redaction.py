@@ -55,6 +55,9 @@ MARK = "Zq9"  # every secret below contains it; nothing else does
         (f"{PG}://[::1]:5432/x?password={MARK}pw", ["[::1]:5432/x?password="]),
         # SQLite: a path (its @ and : are not userinfo), a query
         (f"sqlite:////tmp/me@home:x/atb.db?password={MARK}pw", ["sqlite:////tmp/me@home:x/atb.db?password="]),
+        (f"sqlite://bob:{MARK}pw@h/x.db", ["sqlite://bob:", "@h/x.db"]),  # malformed: read as any URL
+        # a repeated secret parameter
+        (f"{PG}://h/x?password=a&password={MARK}b", ["h/x?password=***&password=***"]),
     ],
 )
 def test_a_url_loses_its_secrets_and_keeps_the_rest(url: str, visible: list[str]) -> None:
@@ -132,9 +135,12 @@ def test_free_text_pairs_known_values_and_urls() -> None:
 
 
 @pytest.mark.parametrize("end", [": refused", ".", ", then", ")", "; next"])
-def test_punctuation_after_a_url_in_text_stays(end: str) -> None:
-    text = f"error at (postgresql://h/db?token={MARK}x{end}"
-    assert redact_text(text) == f"error at (postgresql://h/db?token=***{end}"
+@pytest.mark.parametrize("query", ["token={}", "a=1&token={}", "password=b&password={}"])
+def test_punctuation_after_a_url_in_text_stays(end: str, query: str) -> None:
+    text = f"error at (postgresql://h/db?{query.format(MARK + 'x')}{end}"
+    out = redact_text(text)
+    assert MARK not in out
+    assert out.endswith(f"=***{end}") and out.startswith("error at (postgresql://h/db?")
 
 
 def test_free_text_without_secrets_is_unchanged() -> None:
