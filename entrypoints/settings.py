@@ -7,6 +7,7 @@ setting is an error, so a typo never passes silently.
 
 from __future__ import annotations
 
+import io
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -115,19 +116,17 @@ def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     names = [k for k in environ if k.startswith(ENV_PREFIX)]
     if env_file is not None and env_file.is_file():
-        for number, line in enumerate(env_file.read_text(encoding="utf-8").splitlines(), start=1):
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            key, sep, _value = stripped.partition("=")
-            key = key.strip().removeprefix("export ").strip()
+        from dotenv.parser import parse_stream  # how pydantic-settings reads the file: multi-line values too
+
+        for binding in parse_stream(io.StringIO(env_file.read_text(encoding="utf-8"))):
             # Never the line itself: "ATB_BINANCE_API_SECRET S3cret" is a secret missing its "=".
-            if not sep or not key.isidentifier():
+            if binding.error:
                 raise SettingsError(
-                    f"{env_file} line {number}: not NAME=value (the line is not shown: it may hold a secret)"
+                    f"{env_file} line {binding.original.line}: not NAME=value "
+                    "(the line is not shown: it may hold a secret)"
                 )
-            if key.startswith(ENV_PREFIX):
-                names.append(key)
+            if binding.key is not None and binding.key.startswith(ENV_PREFIX):
+                names.append(binding.key)
     unknown = sorted(set(names) - known)
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(sorted(known))}")

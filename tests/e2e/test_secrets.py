@@ -309,3 +309,18 @@ def test_the_database_repr_hides_secrets(shape: str) -> None:
         assert "127.0.0.1:1/atb" in database.display_url or "[::1]:1/atb" in database.display_url
     finally:
         database.dispose()
+
+
+def test_a_multi_line_quoted_secret_is_read_and_never_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], records: Records
+) -> None:
+    pem = f"-----BEGIN EC PRIVATE KEY-----\n{MARK}AAAA\n{MARK}BBBB\n-----END EC PRIVATE KEY-----"
+    (tmp_path / ".env").write_text(f'ATB_LOG_LEVEL=INFO\nATB_COINBASE_API_SECRET="{pem}"\nATB_FEE_BPS=7\n')
+    from entrypoints.settings import load_settings
+
+    settings = load_settings(None, tmp_path / ".env")
+    assert settings.coinbase_api_secret is not None and settings.coinbase_api_secret.get_secret_value() == pem
+    assert settings.fee_bps == 7  # the lines after it are read too
+    result = run_main(capsys, "--debug", "db", "current")
+    assert result.code == 0, result.err
+    assert_hidden(result.out, result.err, records.text(), repr(settings))
