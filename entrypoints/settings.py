@@ -7,6 +7,7 @@ setting is an error, so a typo never passes silently.
 
 from __future__ import annotations
 
+import io
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -83,10 +84,10 @@ class Settings(BaseSettings):
     def risk_layer(self) -> dict[str, str]:
         """The global risk overrides (``ATB_RISK_LIMITS``), as ``name -> value``; validated when merged."""
         layer: dict[str, str] = {}
-        for item in filter(None, (part.strip() for part in self.risk_limits.split(";"))):
+        for number, item in enumerate(filter(None, (part.strip() for part in self.risk_limits.split(";"))), 1):
             name, sep, value = item.partition("=")
-            if not sep:
-                raise SettingsError(f"invalid setting risk_limits: {item!r} is not name=value")
+            if not sep:  # the item is not shown: settings never echo what they could not parse (ADR 0013)
+                raise SettingsError(f"invalid setting risk_limits: item {number} is not name=value")
             layer[name.strip()] = value.strip()
         return layer
 
@@ -120,10 +121,17 @@ def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     names = [k for k in environ if k.startswith(ENV_PREFIX)]
     if env_file is not None and env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8").splitlines():
-            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-            if key.startswith(ENV_PREFIX):
-                names.append(key)
+        from dotenv.parser import parse_stream  # how pydantic-settings reads the file: multi-line values too
+
+        for binding in parse_stream(io.StringIO(env_file.read_text(encoding="utf-8"))):
+            # Never the line itself: "ATB_BINANCE_API_SECRET S3cret" is a secret missing its "=".
+            if binding.error:
+                raise SettingsError(
+                    f"{env_file} line {binding.original.line}: not NAME=value "
+                    "(the line is not shown: it may hold a secret)"
+                )
+            if binding.key is not None and binding.key.startswith(ENV_PREFIX):
+                names.append(binding.key)
     unknown = sorted(set(names) - known)
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(sorted(known))}")
@@ -141,6 +149,5 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: Path | None
         loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         field = loc.removeprefix(ENV_PREFIX).lower()
         where = f"{field} ({loc})" if loc.startswith(ENV_PREFIX) else field
-        secret = any(word in field for word in ("secret", "key", "url", "password"))
-        shown = "" if secret else f" (got {err.get('input')!r})"
-        raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}{shown}") from None
+        # The value is never echoed: a secret pasted into the wrong variable would be shown (ADR 0013).
+        raise SettingsError(f"invalid setting {where}: {err.get('msg', 'invalid value')}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,13 +16,15 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import URL, Engine
 
-from adapters.persistence.errors import safe_url, translate
+from adapters.persistence.errors import safe_url, scrub, translate
 from adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports.repositories import PersistenceError
+from application.redaction import redact_url
 
 MIGRATIONS_PACKAGE = "migrations"  # the repository's top-level migrations/, installed as a package (ADR 0007)
 DEFAULT_DATA_DIR = Path("~/.local/share/atb")
 SUPPORTED = ("sqlite", "postgresql")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def resolve_url(database_url: str | None, data_dir: str | Path | None = None) -> str:
@@ -70,18 +73,32 @@ class SchemaStatus:
         return f"the database is at revision {self.current}, atb needs {self.head}: run `atb db upgrade`"
 
 
+_URL_HELP = "use sqlite:///path/atb.db or postgresql+psycopg2://user:password@host:5432/dbname"
+
+
 def _parse(url: str) -> URL:
+    """``url`` parsed, or ``PersistenceError`` with one line that shows it redacted (application/redaction.py):
+    the password is hidden before any parsing error names the URL, however malformed it is."""
+    shown = redact_url(url)
+    if not _SCHEME.match(url):
+        raise PersistenceError(f"invalid database URL: not a URL (not shown: it may hold a password); {_URL_HELP}")
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
-        scheme = url.split(":", 1)[0] if ":" in url else url[:20]
+        raise PersistenceError(f"invalid database URL {shown}; {_URL_HELP}") from None
+    except ValueError:  # SQLAlchemy's int(port): a port that is not a number, or a password with no host
         raise PersistenceError(
-            f"invalid database URL (scheme {scheme!r}); use sqlite:///path/atb.db or "
-            "postgresql+psycopg2://user:password@host:5432/dbname"
+            f"invalid database URL {shown}: the port is not a number or the host is missing "
+            "(in a password, write ':', '/' and '@' as %3A, %2F and %40)"
         ) from None
+    if "@" in (parsed.host or ""):
+        raise PersistenceError(
+            f"invalid database URL {shown}: more than one '@' before the host; percent-encode '@' in the user "
+            "name or password as %40"
+        )
     if parsed.get_backend_name() not in SUPPORTED:
         raise PersistenceError(
-            f"unsupported database {parsed.get_backend_name()!r} in {safe_url(parsed)}; use sqlite or postgresql"
+            f"unsupported database {parsed.get_backend_name()!r} in {shown}; use sqlite or postgresql"
         )
     return parsed
 
@@ -103,7 +120,9 @@ class Database:
         try:
             self.engine: Engine = sa.create_engine(self.url, **kwargs)
         except (sa.exc.SQLAlchemyError, ImportError) as e:
-            raise PersistenceError(f"cannot use the database URL {safe_url(self.url)}: {e}") from e
+            raise PersistenceError(
+                f"cannot use the database URL {safe_url(self.url)}: {scrub(_first_line(e), self.url)}"
+            ) from e
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -113,7 +132,11 @@ class Database:
 
     @property
     def display_url(self) -> str:
+        """The URL to show anywhere (success lines, errors): secrets hidden, application/redaction.py."""
         return safe_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url})"
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine)
@@ -142,7 +165,9 @@ class Database:
         except sa.exc.SQLAlchemyError as e:
             raise translate(e, self.url) from e
         except CommandError as e:
-            raise PersistenceError(f"cannot upgrade {self.display_url} to {revision!r}: {_first_line(e)}") from e
+            raise PersistenceError(
+                f"cannot upgrade {self.display_url} to {revision!r}: {scrub(_first_line(e), self.url)}"
+            ) from e
 
     def downgrade(self, revision: str = "-1") -> None:
         self.check()
@@ -152,7 +177,9 @@ class Database:
         except sa.exc.SQLAlchemyError as e:
             raise translate(e, self.url) from e
         except CommandError as e:
-            raise PersistenceError(f"cannot downgrade {self.display_url} to {revision!r}: {_first_line(e)}") from e
+            raise PersistenceError(
+                f"cannot downgrade {self.display_url} to {revision!r}: {scrub(_first_line(e), self.url)}"
+            ) from e
 
     def _refuse_unknown(self, action: str) -> None:
         status = self.status()

@@ -20,6 +20,7 @@ from application.ports.repositories import (
     SessionRecord,
     UnitOfWork,
 )
+from application.redaction import redact_mapping
 from application.use_cases.run_backtest import BacktestReport
 from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderType
 from domain.model.symbols import Symbol
@@ -125,7 +126,7 @@ class SaveBacktest:
             exchange="simulated",
             strategy=report.strategy_name,
             strategy_version=report.strategy_version,
-            config=config,
+            config=redact_mapping(config),  # the one redaction rule: no secret is saved (ADR 0013)
             symbols=tuple(str(s) for s in request.symbols),
             timeframe=request.timeframe.value,
             started_ms=started_ms if started_ms is not None else ended,

@@ -628,9 +628,15 @@ def data_list(ctx: click.Context) -> None:
 
 
 def _fail(message: str, code: int, debug: bool) -> None:
+    # The line and the --debug traceback go through the one redaction rule (application/redaction.py): a
+    # driver's or a parser's message may quote a URL or a secret (docs/adr/0013-secrets.md).
+    from application.redaction import redact_text
+    from entrypoints.logging_setup import known_secrets
+
+    secrets = known_secrets()
     if debug:
-        traceback.print_exc()
-    click.echo(f"error: {message}", err=True)
+        click.echo(redact_text(traceback.format_exc(), secrets), err=True, nl=False)
+    click.echo(f"error: {redact_text(message, secrets)}", err=True)
     sys.exit(code)
 
 

@@ -109,3 +109,38 @@ def test_secrets_from_one_configuration_do_not_leak_after_reconfiguring(capsys: 
     err = capsys.readouterr().err
     assert SECRET not in err
     assert "another-SECRET-1" not in err
+
+
+def test_log_records_are_redacted_when_made_so_every_handler_sees_them_redacted() -> None:
+    configure_logging("INFO", "text", [SECRET])
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    log = logging.getLogger("atb.other-handler")
+    keep = Keep()
+    log.addHandler(keep)  # a handler that is not atb's: it has no redacting filter
+    try:
+        log.warning("url %s and key %s", "postgresql://u@h/db?sslpassword=pw-77&sslmode=require", SECRET)
+        try:
+            raise RuntimeError(f"failed at postgresql://u:pw-88@h/db with {SECRET}")
+        except RuntimeError:
+            log.exception("boom")
+    finally:
+        log.removeHandler(keep)
+    text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in seen)
+    assert len(seen) == 2 and "sslmode=require" in text and "RuntimeError" in text
+    for leaked in (SECRET, "pw-77", "pw-88"):
+        assert leaked not in text
+
+
+def test_python_warnings_are_redacted() -> None:
+    import warnings
+
+    configure_logging("INFO", "text", [SECRET])
+    # the default warnings.showwarning writes what warnings.formatwarning returns (pytest records warnings itself)
+    text = warnings.formatwarning(f"ignored postgresql://h/db?password=pw-99 and {SECRET}", UserWarning, "x.py", 3)
+    assert "UserWarning" in text and "postgresql://h/db?password=***" in text
+    assert "pw-99" not in text and SECRET not in text
