@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from application.names import check_name, check_symbol
 from application.ports.models import ModelInfo, ModelNotFound, ModelRef, ModelRefused, ModelRegistry, RegistryEvent
 from application.use_cases.promotion_gate import (
     DEFAULT_MARGIN,
@@ -35,6 +36,7 @@ __all__ = [
     "PromotionResult",
     "StressWindow",
     "WindowResult",
+    "check_ref",
     "delete_model",
     "describe_model",
     "model_row",
@@ -81,6 +83,7 @@ class PromoteModel:
         return self.gate.margin
 
     def __call__(self, ref: ModelRef, force: bool = False, progress: GateProgress | None = None) -> PromotionResult:
+        check_ref(ref)
         candidate = self._registry.resolve(ref.symbol, ref.model_type, ref.version)
         try:
             current: ModelInfo | None = self._registry.resolve(ref.symbol, ref.model_type)
@@ -105,13 +108,24 @@ class PromoteModel:
         return self.gate.evaluate(info, None, None)
 
 
+def check_ref(ref: ModelRef) -> ModelRef:
+    """``ref`` if its symbol, type and version follow the naming rule (application.names), before any work."""
+    check_symbol(ref.symbol)
+    check_name("model type", ref.model_type)
+    check_name("version", ref.version)
+    return ref
+
+
 def rollback_model(registry: ModelRegistry, symbol: str, model_type: str, reason: str = "") -> ModelInfo:
     """Point ``latest`` back at the version it named before the last promotion (logged)."""
+    check_symbol(symbol)
+    check_name("model type", model_type)
     return registry.rollback(symbol, model_type, reason=reason or "rolled back by hand")
 
 
 def delete_model(registry: ModelRegistry, ref: ModelRef) -> None:
     """Remove a version that is not ``latest`` (the registry refuses the latest one)."""
+    check_ref(ref)
     registry.delete(ref)
 
 

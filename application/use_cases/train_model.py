@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from application.ml import check_schema
+from application.names import check_name
 from application.ports.broker import SimulatorFactory
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
@@ -270,6 +271,8 @@ class TrainModel:
     def __call__(
         self, request: TrainRequest, progress: TrainProgress | None = None, status: TrainStatus | None = None
     ) -> TrainResult:
+        if request.version:  # before any work: a name the registry would refuse must not cost a training first
+            check_name("version", request.version)
         started = time.perf_counter()
         trained_at = self._clock()
         phase = _PhaseClock(status)
