@@ -107,6 +107,17 @@ def model_registry(models_dir: str | None, data_dir: str | None) -> FileModelReg
     return FileModelRegistry(root.expanduser(), bundled_root=bundled_models_root())
 
 
+def bundled_input_dirs() -> dict[str, Path]:
+    """The folders of files shipped with atb that runs read (candles, exchange rules, Fear & Greed; the bundled
+    models): no output is ever written there (entrypoints.cli.common.check_output_path, ADR 0015)."""
+    from importlib import resources
+
+    return {
+        "bundled data": Path(str(resources.files("adapters.files").joinpath("bundled"))),
+        "bundled models": bundled_models_root(),
+    }
+
+
 def database(url: str | None, data_dir: str | None) -> Database:
     """The database (``url``, else a SQLite file in ``data_dir``). SQLAlchemy and Alembic are imported here, on
     first use: a backtest that saves nothing never loads them."""

@@ -12,6 +12,11 @@ or none (an interrupted copy leaves only a hidden directory, swept on the next r
 written to a temporary file and swapped in with ``os.replace``. Deletion renames the version to a hidden
 name before removing it.
 
+Names (ADR 0015): a symbol, type or version follows the one naming rule of :mod:`application.names` (symbols:
+upper-case letters and digits) in every method, before any path is built; a path is then resolved (symlinks
+included) and refused unless it stays inside its root, before any read, write or delete. Entries whose names break
+the rule are not registry entries (like hidden ones, they are never listed).
+
 Versions are named ``YYYY-MM-DD_HHh_vN`` from the UTC registration time and a counter that never reuses a
 name seen in the tree or its history.
 
@@ -35,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from application.ports.errors import ConfigurationError
+from application.names import check_name, check_symbol, is_name, is_symbol
 from application.ports.models import ModelCorrupted, ModelInfo, ModelNotFound, ModelRef, ModelRefused, RegistryEvent
 from domain.features import FeatureSchema, FeatureSchemaError
 
@@ -58,9 +63,16 @@ def _iso(ms: int) -> str:
 
 
 def _check_part(kind: str, value: str) -> str:
-    if not value or value.startswith(".") or "/" in value or "\\" in value or value in (LATEST, HISTORY):
-        raise ConfigurationError(f"invalid {kind} {value!r} for the model registry")
-    return value
+    """``value`` if it follows the naming rule (application.names; it keeps ``latest`` and ``history.jsonl``)."""
+    return check_name(kind, value)
+
+
+def _check(symbol: str, model_type: str, version: str | None = None) -> None:
+    """Every name a registry method is given, checked before any path is built from it."""
+    check_symbol(symbol)
+    _check_part("model type", model_type)
+    if version is not None:
+        _check_part("version", version)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -105,6 +117,20 @@ class FileModelRegistry:
     def bundled_root(self) -> Path | None:
         return self._bundled
 
+    # ---------------------------------------------------------------- confinement
+
+    @staticmethod
+    def _within(path: Path, root: Path) -> Path:
+        """``path`` if it resolves (symlinks included) inside ``root``; else ModelRefused, before any use."""
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root.resolve()):
+            raise ModelRefused(f"{path} leads outside {root} (to {resolved}); refusing to use it")
+        return path
+
+    def _base(self, root: Path, symbol: str, model_type: str) -> Path:
+        """``root/SYMBOL/TYPE``, confined to ``root``."""
+        return self._within(root / symbol / model_type, root)
+
     # ---------------------------------------------------------------- reading
 
     def _roots(self) -> list[tuple[Path, bool]]:
@@ -116,7 +142,7 @@ class FileModelRegistry:
     @staticmethod
     def _subdirs(path: Path) -> list[str]:
         try:
-            return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+            return sorted(e.name for e in os.scandir(path) if e.is_dir() and is_name(e.name))
         except (FileNotFoundError, NotADirectoryError):
             return []
 
@@ -124,7 +150,7 @@ class FileModelRegistry:
         pairs: set[tuple[str, str]] = set()
         for root, _ in self._roots():
             for sym in self._subdirs(root):
-                if symbol is not None and sym != symbol:
+                if (symbol is not None and sym != symbol) or not is_symbol(sym):
                     continue
                 for typ in self._subdirs(root / sym):
                     if model_type is None or typ == model_type:
@@ -134,31 +160,36 @@ class FileModelRegistry:
     def _versions(self, symbol: str, model_type: str) -> dict[str, _Version]:
         found: dict[str, _Version] = {}
         for root, bundled in reversed(self._roots()):  # the user's root last, so it wins on a clash
-            base = root / symbol / model_type
+            base = self._base(root, symbol, model_type)
             for name in self._subdirs(base):
                 found[name] = _Version(ModelRef(symbol, model_type, name), base / name, bundled)
         return found
 
     def _read_latest(self, base: Path) -> str | None:
-        path = base / LATEST
+        path = self._within(base / LATEST, base)
         try:
             text = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as e:
             raise ModelCorrupted(f"{path}: unreadable ({e})") from e
-        if not text or "/" in text or text.startswith("."):
+        if not is_name(text):
             raise ModelCorrupted(f"{path}: does not name a version ({text!r})")
         return text
 
     def _latest(self, symbol: str, model_type: str) -> str | None:
         for root, _ in self._roots():
-            name = self._read_latest(root / symbol / model_type)
+            name = self._read_latest(self._base(root, symbol, model_type))
             if name is not None:
                 return name
         return None
 
     def _info(self, version: _Version, latest: str | None) -> ModelInfo:
+        root = self._bundled if version.bundled and self._bundled is not None else self._root
+        self._within(version.path, root)
+        for name in MODEL_FILES:  # what the version's readers open (the predictor too) stays in the registry
+            if os.path.lexists(version.path / name):
+                self._within(version.path / name, root)
         meta_path = version.path / "metadata.json"
         schema_path = version.path / "feature_schema.json"
         metadata = self._read_json(meta_path)
@@ -203,6 +234,7 @@ class FileModelRegistry:
     def resolve(
         self, symbol: str, model_type: str, version: str | None = None, as_of_ms: int | None = None
     ) -> ModelInfo:
+        _check(symbol, model_type, version)
         versions = self._versions(symbol, model_type)
         latest = self._latest(symbol, model_type)
         if version is None and as_of_ms is not None:
@@ -237,7 +269,7 @@ class FileModelRegistry:
     # ---------------------------------------------------------------- history
 
     def _read_history(self, base: Path) -> list[RegistryEvent]:
-        path = base / HISTORY
+        path = self._within(base / HISTORY, base)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -272,9 +304,10 @@ class FileModelRegistry:
 
     def history(self, symbol: str, model_type: str) -> list[RegistryEvent]:
         """Both roots' logs merged in time order (the bundled tree's first on equal times)."""
+        _check(symbol, model_type)
         events: list[RegistryEvent] = []
         for root, bundled in reversed(self._roots()):
-            base = root / symbol / model_type
+            base = self._base(root, symbol, model_type)
             logged = self._read_history(base)
             if bundled and not logged:
                 logged = self._synthetic_history(symbol, model_type, base)
@@ -291,7 +324,8 @@ class FileModelRegistry:
         return [RegistryEvent(info.registered_ms, "promote", info.ref, None, "bundled with atb")]
 
     def _log(self, event: RegistryEvent) -> None:
-        base = self._root / event.ref.symbol / event.ref.model_type
+        _check(event.ref.symbol, event.ref.model_type, event.ref.version)
+        base = self._base(self._root, event.ref.symbol, event.ref.model_type)
         base.mkdir(parents=True, exist_ok=True)
         line = json.dumps(
             {
@@ -305,7 +339,7 @@ class FileModelRegistry:
             sort_keys=True,
         )
         # One write of one line in append mode: entries never interleave or rewrite each other.
-        fd = os.open(base / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self._within(base / HISTORY, base), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line + "\n").encode("utf-8"))
             os.fsync(fd)
@@ -321,6 +355,7 @@ class FileModelRegistry:
 
     def new_version(self, symbol: str, model_type: str, at_ms: int | None = None) -> str:
         """A fresh version name ``YYYY-MM-DD_HHh_vN`` (UTC), never used before for this symbol and type."""
+        _check(symbol, model_type)
         at = self._now() if at_ms is None else at_ms
         prefix = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d_%Hh_v")
         used = set(self._versions(symbol, model_type)) | {e.ref.version for e in self.history(symbol, model_type)}
@@ -349,8 +384,8 @@ class FileModelRegistry:
         ``version`` and ``registered_ms``. The staging directory is left as it was.
         """
         staging = Path(staging_dir)
-        symbol = _check_part("symbol", ref.symbol)
-        model_type = _check_part("model type", ref.model_type)
+        _check(ref.symbol, ref.model_type, ref.version or None)
+        symbol, model_type = ref.symbol, ref.model_type
         missing = [name for name in REQUIRED_FILES if not (staging / name).is_file()]
         if missing:
             raise ModelRefused(f"{staging} is not a complete model: missing {', '.join(missing)}")
@@ -361,7 +396,7 @@ class FileModelRegistry:
             FeatureSchema.from_dict(self._read_json(staging / "feature_schema.json"))
         except FeatureSchemaError as e:
             raise ModelCorrupted(f"{staging / 'feature_schema.json'}: {e}") from e
-        base = self._root / symbol / model_type
+        base = self._base(self._root, symbol, model_type)
         base.mkdir(parents=True, exist_ok=True)
         self._sweep(base)
         explicit = bool(ref.version)
@@ -419,7 +454,8 @@ class FileModelRegistry:
             raise
 
     def _write_latest(self, symbol: str, model_type: str, version: str) -> None:
-        base = self._root / symbol / model_type
+        _check(symbol, model_type, version)
+        base = self._base(self._root, symbol, model_type)
         base.mkdir(parents=True, exist_ok=True)
         tmp = base / f".{LATEST}.{uuid.uuid4().hex}"
         try:
@@ -437,6 +473,7 @@ class FileModelRegistry:
 
     def promote(self, ref: ModelRef, reason: str = "") -> ModelInfo:
         """Point ``latest`` (in ``root``, also for a bundled version) at ``ref`` and log it."""
+        _check(ref.symbol, ref.model_type, ref.version)
         info = self.resolve(ref.symbol, ref.model_type, ref.version)  # raises ModelNotFound / ModelCorrupted
         previous = self._latest(ref.symbol, ref.model_type)
         self._write_latest(ref.symbol, ref.model_type, ref.version)
@@ -463,6 +500,7 @@ class FileModelRegistry:
     def rollback(self, symbol: str, model_type: str, reason: str = "") -> ModelInfo:
         """Point ``latest`` back at the version it named before the last promotion still in force (rolling
         back twice goes back two promotions), and log it."""
+        _check(symbol, model_type)
         current = self._latest(symbol, model_type)
         if current is None:
             raise ModelNotFound(
@@ -482,6 +520,7 @@ class FileModelRegistry:
 
     def delete(self, ref: ModelRef) -> None:
         """Remove a version ``latest`` does not point at; refused for the latest and for bundled versions."""
+        _check(ref.symbol, ref.model_type, ref.version)
         versions = self._versions(ref.symbol, ref.model_type)
         if ref.version not in versions:
             raise ModelNotFound(f"no model {ref}; " + self._describe(ref.symbol, ref.model_type))
@@ -489,18 +528,25 @@ class FileModelRegistry:
         latest = self._latest(ref.symbol, ref.model_type)
         if latest == ref.version:
             raise ModelRefused(f"{ref} is the latest version: promote or roll back to another one before deleting it")
-        base = self._root / ref.symbol / ref.model_type
+        base = self._base(self._root, ref.symbol, ref.model_type)
         trash = base / f"{_TRASH}{uuid.uuid4().hex}"
         try:
-            os.rename(base / ref.version, trash)
+            os.rename(self._within(base / ref.version, self._root), trash)
         except OSError as e:
             raise ModelRefused(f"could not delete {ref}: {e}") from e
         _fsync_dir(base)
         self._log(RegistryEvent(self._now(), "delete", ref, latest))
-        shutil.rmtree(trash, ignore_errors=True)
+        if trash.is_symlink():  # a link (inside the registry) to a version: the link goes, not what it names
+            trash.unlink()
+        else:
+            shutil.rmtree(trash, ignore_errors=True)
 
     def list(self, symbol: str | None = None, model_type: str | None = None) -> builtins.list[ModelInfo]:
         """Registered versions (both roots), oldest first, optionally filtered."""
+        if symbol is not None:
+            check_symbol(symbol)
+        if model_type is not None:
+            _check_part("model type", model_type)
         infos: builtins.list[ModelInfo] = []
         for sym, typ in self._pairs(symbol, model_type):
             latest = self._latest(sym, typ)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from application.ml import missing_provenance
+from application.names import check_name, check_symbol
 from application.ports.models import ModelInfo, ModelNotFound, ModelRef, ModelRefused, ModelRegistry, RegistryEvent
 from application.use_cases.promotion_gate import (
     DEFAULT_MARGIN,
@@ -36,6 +37,7 @@ __all__ = [
     "PromotionResult",
     "StressWindow",
     "WindowResult",
+    "check_ref",
     "delete_model",
     "describe_model",
     "model_row",
@@ -82,6 +84,7 @@ class PromoteModel:
         return self.gate.margin
 
     def __call__(self, ref: ModelRef, force: bool = False, progress: GateProgress | None = None) -> PromotionResult:
+        check_ref(ref)
         candidate = self._registry.resolve(ref.symbol, ref.model_type, ref.version)
         missing = missing_provenance(candidate)
         if missing:  # the gate's out-of-sample checks need them; --force does not stand in for provenance
@@ -112,13 +115,24 @@ class PromoteModel:
         return self.gate.evaluate(info, None, None)
 
 
+def check_ref(ref: ModelRef) -> ModelRef:
+    """``ref`` if its symbol, type and version follow the naming rule (application.names), before any work."""
+    check_symbol(ref.symbol)
+    check_name("model type", ref.model_type)
+    check_name("version", ref.version)
+    return ref
+
+
 def rollback_model(registry: ModelRegistry, symbol: str, model_type: str, reason: str = "") -> ModelInfo:
     """Point ``latest`` back at the version it named before the last promotion (logged)."""
+    check_symbol(symbol)
+    check_name("model type", model_type)
     return registry.rollback(symbol, model_type, reason=reason or "rolled back by hand")
 
 
 def delete_model(registry: ModelRegistry, ref: ModelRef) -> None:
     """Remove a version that is not ``latest`` (the registry refuses the latest one)."""
+    check_ref(ref)
     registry.delete(ref)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from application.ml import check_schema
+from application.names import check_name, check_symbol
 from application.ports.broker import SimulatorFactory
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
@@ -270,6 +271,11 @@ class TrainModel:
     def __call__(
         self, request: TrainRequest, progress: TrainProgress | None = None, status: TrainStatus | None = None
     ) -> TrainResult:
+        # Before any work: a name the registry would refuse must not cost a training first.
+        check_symbol(str(request.symbol))
+        check_name("model type", request.model_type)
+        if request.version:
+            check_name("version", request.version)
         started = time.perf_counter()
         trained_at = self._clock()
         phase = _PhaseClock(status)

@@ -89,14 +89,62 @@ class Finite(click.ParamType):
         return not (too_low or too_high)
 
 
-def check_output_path(path: Path, flag: str, protected: dict[str, Path | None] | None = None) -> None:
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file a path names, through any symlink: (device, inode); None when there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+_WALK_LIMIT = 100_000  # files looked at in a protected folder before giving up on finding a hard link there
+
+
+def _linked_file(directory: Path, identity: tuple[int, int]) -> Path | None:
+    """A file under ``directory`` that is the same file as ``identity`` (a hard link), if any."""
+    seen = 0
+    for folder, _dirs, files in os.walk(directory):
+        for name in files:
+            candidate = Path(folder) / name
+            if _identity(candidate) == identity:
+                return candidate
+            seen += 1
+            if seen >= _WALK_LIMIT:
+                return None
+    return None
+
+
+def check_output_path(
+    path: Path,
+    flag: str,
+    protected: dict[str, Path | None] | None = None,
+    protected_dirs: dict[str, Path | None] | None = None,
+) -> None:
     """Refuse, before any work, an output file that cannot be written: a missing or unwritable directory,
-    a directory, an unwritable file, or a file the run reads or keeps (``protected``: what -> path)."""
+    a directory, an unwritable file, or a file the run reads or keeps (``protected``: what -> path), or a path
+    inside a folder atb reads from (``protected_dirs``: the model registry, the bundled data).
+
+    "The same file" is decided by path (resolved, symlinks included) and by ``os.stat`` device and inode, so a
+    symlink or a hard link to an input is refused too (ADR 0015)."""
     target = path.expanduser()
     resolved = target.resolve()
-    for what, other in (protected or {}).items():
-        if other is not None and resolved == other.expanduser().resolve():
+    identity = _identity(target)
+    for what, given in (protected or {}).items():
+        if given is None:
+            continue
+        other = given.expanduser()
+        if resolved == other.resolve() or (identity is not None and identity == _identity(other)):
             raise CliError(f"{flag} {path}: that is the {what}; writing the report would overwrite it")
+    for what, directory in (protected_dirs or {}).items():
+        if directory is None:
+            continue
+        folder = directory.expanduser().resolve()
+        if resolved.is_relative_to(folder):
+            raise CliError(f"{flag} {path}: that is inside the {what} ({folder}); write the report elsewhere")
+        linked = _linked_file(folder, identity) if identity is not None else None
+        if linked is not None:
+            raise CliError(f"{flag} {path}: that is {linked} of the {what} (a hard link); writing would overwrite it")
     if target.is_dir():
         raise CliError(f"{flag} {path}: is a directory; name a file")
     parent = resolved.parent
@@ -104,10 +152,11 @@ def check_output_path(path: Path, flag: str, protected: dict[str, Path | None] |
         raise CliError(f"{flag} {path}: directory {parent} does not exist")
     if not parent.is_dir():
         raise CliError(f"{flag} {path}: {parent} is not a directory")
-    if target.exists():
-        if not os.access(target, os.W_OK):
-            raise CliError(f"{flag} {path}: file is not writable")
-    elif not os.access(parent, os.W_OK | os.X_OK):
+    if target.exists() and not os.access(target, os.W_OK):
+        raise CliError(f"{flag} {path}: file is not writable")
+    # A report is written beside its target, then renamed onto it (a device or a pipe is written in place).
+    in_place = target.exists() and not target.is_file()
+    if not in_place and not os.access(parent, os.W_OK | os.X_OK):
         raise CliError(f"{flag} {path}: directory {parent} is not writable")
 
 

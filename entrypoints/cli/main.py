@@ -414,8 +414,15 @@ def check_report_path(ctx: click.Context, path: Path, opts: dict[str, Any], flag
     protected: dict[str, Path | None] = {
         f"--data file{'' if len(data_files) == 1 else ' ' + str(i + 1)}": Path(f) for i, f in enumerate(data_files)
     }
-    protected["database file"] = settings.sqlite_path()
-    check_output_path(path, flag, protected)
+    database = settings.sqlite_path()
+    protected["database file"] = database
+    for suffix in ("-wal", "-shm", "-journal"):  # SQLite's own files beside the database
+        protected[f"database's {suffix[1:]} file"] = Path(f"{database}{suffix}") if database is not None else None
+    protected["settings file (--env-file)"] = (ctx.find_root().obj or {}).get("env_file")
+    from entrypoints.container import bundled_input_dirs
+
+    folders: dict[str, Path | None] = {"model registry": settings.models_root(), **bundled_input_dirs()}
+    check_output_path(path, flag, protected, folders)
 
 
 def write_report(write: Callable[[Any, Path], None], content: Any, path: Path) -> None:

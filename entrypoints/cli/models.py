@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from application.names import check_name, check_symbol
 from application.ports.errors import ConfigurationError
 from application.ports.models import MODEL_TYPES, ModelRef, TrainingParams
 from application.use_cases.models import delete_model, describe_model, model_row, rollback_model
@@ -49,6 +50,15 @@ def _settings(ctx: click.Context) -> Settings:
 
 def models_container(ctx: click.Context) -> Any:
     return build_container({"mode": "backtest", **container_settings(_settings(ctx))})
+
+
+def model_ref(symbol: str, model_type: str, version: str | None = None) -> ModelRef:
+    """The names a ``models`` command was given, checked against the naming rule (ADR 0015) before any work;
+    ``version`` None: ``latest`` (the reference's version is then empty)."""
+    ref = ModelRef(check_symbol(symbol.upper()), check_name("model type", model_type), version or "")
+    if version is not None:
+        check_name("version", version)
+    return ref
 
 
 def _range(meta: dict[str, Any], key: str) -> str:
@@ -177,6 +187,8 @@ def train(
     if len(aliases | ({promote} if promote else set())) > 1:
         raise click.UsageError("choose one of --promote auto|force|never (--no-promote and --force are its aliases)")
     mode = promote or (aliases.pop() if aliases else "auto")
+    if version:  # before any work: a name the registry would refuse must not cost a training first
+        check_name("version", version)
     settings = _settings(ctx)
     request = TrainRequest(
         symbol=Symbol.parse(symbol or settings.default_symbol),
@@ -259,6 +271,8 @@ def models() -> None:
 def models_list(ctx: click.Context, symbol: str | None, model_type: str | None, as_json: bool) -> None:
     """Registered versions (yours and the bundled ones), oldest first; * marks latest; Gate: the promotion
     gate's verdict (recorded at training, else computed from the metadata without backtests)."""
+    if symbol is not None:
+        symbol = check_symbol(symbol.upper())
     container = models_container(ctx)
     registry, promote = container.model_registry(), container.promote_model()
     rows = [model_row(i, promote.verdict_now(i)) for i in registry.list(symbol, model_type)]
@@ -348,9 +362,10 @@ def print_gate(out: Console, gate: Any) -> None:
 @click.pass_context
 def models_show(ctx: click.Context, symbol: str, model_type: str, version: str | None, as_json: bool) -> None:
     """A version (default: latest): data, splits, training, test metrics beside the baselines, its log."""
+    ref = model_ref(symbol, model_type, version)
     container = models_container(ctx)
     registry = container.model_registry()
-    info = registry.resolve(symbol.upper(), model_type, version)
+    info = registry.resolve(ref.symbol, ref.model_type, version)
     now = container.promote_model().verdict_now(info)
     described = describe_model(info, registry.history(info.ref.symbol, info.ref.model_type), now)
     if as_json:
@@ -397,12 +412,11 @@ def models_show(ctx: click.Context, symbol: str, model_type: str, version: str |
 def models_promote(ctx: click.Context, symbol: str, model_type: str, version: str, force: bool) -> None:
     """Make VERSION latest if it passes the promotion gate: out-of-sample metrics against the naive baselines,
     its strategy's test-period trades and return, and backtests on the stress windows out of sample for it."""
+    ref = model_ref(symbol, model_type, version)
     err = console(stderr=True)
     update, close = status_line(err, err.is_terminal, "promotion gate")
     try:
-        result = models_container(ctx).promote_model()(
-            ModelRef(symbol.upper(), model_type, version), force=force, progress=update
-        )
+        result = models_container(ctx).promote_model()(ref, force=force, progress=update)
     finally:
         close()
     for check in result.verdict.checks:
@@ -421,8 +435,9 @@ def models_promote(ctx: click.Context, symbol: str, model_type: str, version: st
 @click.pass_context
 def models_rollback(ctx: click.Context, symbol: str, model_type: str, reason: str) -> None:
     """Point latest back at the version it named before the last promotion."""
+    ref = model_ref(symbol, model_type)
     registry = models_container(ctx).model_registry()
-    info = rollback_model(registry, symbol.upper(), model_type, reason=reason or "rolled back with atb models rollback")
+    info = rollback_model(registry, ref.symbol, ref.model_type, reason=reason or "rolled back with atb models rollback")
     click.echo(f"{info.ref} is latest again")
 
 
@@ -433,6 +448,6 @@ def models_rollback(ctx: click.Context, symbol: str, model_type: str, reason: st
 @click.pass_context
 def models_delete(ctx: click.Context, symbol: str, model_type: str, version: str) -> None:
     """Delete a version that is not latest (bundled versions cannot be deleted)."""
-    ref = ModelRef(symbol.upper(), model_type, version)
+    ref = model_ref(symbol, model_type, version)
     delete_model(models_container(ctx).model_registry(), ref)
     click.echo(f"deleted {ref}")

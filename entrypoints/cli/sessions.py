@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from application.names import SESSION_ID_MAX
 from application.use_cases.save_backtest import jsonable
 from application.use_cases.sessions import DeleteSession, SessionDetail, group_events
 from domain.metrics import METRICS
@@ -20,6 +21,22 @@ from entrypoints.reports.fmt import format_metric, price, tick_decimals
 
 def _time(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+class SessionId(click.ParamType):
+    """A session id: a whole number from 1 to 2**63 - 1 (the database's 64-bit key), else one usage line."""
+
+    name = "session_id"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 19 or not 1 <= int(text) <= SESSION_ID_MAX:
+            shown = text if len(text) <= 24 else text[:24] + "..."
+            self.fail(f"{shown!r}: a session id is a whole number from 1 to {SESSION_ID_MAX}", param, ctx)
+        return int(text)
+
+
+SESSION_ID = SessionId()
 
 
 def _figure(value: float | None) -> str:
@@ -56,7 +73,7 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 
 
 @sessions.command("show")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @click.option("--trades", "max_trades", type=click.IntRange(0), default=20, show_default=True,
               help="Show at most this many trades (the last ones).")  # fmt: skip
 @click.option("--events", "max_events", type=click.IntRange(0), default=3, show_default=True,
@@ -115,7 +132,7 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
 
 
 @sessions.command("delete")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=SESSION_ID)
 @click.option("--yes", is_flag=True, help="Really delete (without it, nothing is deleted).")
 @click.pass_context
 def sessions_delete(ctx: click.Context, session_id: int, yes: bool) -> None:
