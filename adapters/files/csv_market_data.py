@@ -68,7 +68,7 @@ class _Layout:
     """Where the six columns are in a file's rows, and how many fields each row has."""
 
     def __init__(self, path: Path, first_line: str) -> None:
-        fields = [f.strip().lower() for f in first_line.split(",")]
+        fields = [f.strip().strip('"').strip().lower() for f in first_line.split(",")]
         self.has_header = not _is_number(fields[0])
         if self.has_header:
             names = [_HEADER_ALIASES.get(f, f) for f in fields]
@@ -108,8 +108,8 @@ def _parse(data: bytes, layout: _Layout) -> pd.DataFrame:
 
 
 def _columns(frame: pd.DataFrame, layout: _Layout) -> list[npt.NDArray[np.float64]]:
-    # Copies: a view would keep the parser's whole block (every column) alive.
-    return [frame[p].to_numpy(dtype=np.float64, copy=True) for p in layout.positions]
+    # Views or copies: they are copied into the file's columns (_Store) before the next block.
+    return [frame[p].to_numpy(dtype=np.float64) for p in layout.positions]
 
 
 def _parse_block(
@@ -126,6 +126,8 @@ def _parse_block(
     """
     if b"\r" in block:
         block = block.replace(b"\r\n", b"\n")
+    if b'"' in block:  # quoted numbers ("1.5", as some exporters write them): the quotes go
+        block = block.replace(b'"', b"")
     rows = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     try:
         frame = _parse(block, layout)
@@ -178,10 +180,40 @@ def _to_ms(times: npt.NDArray[np.float64], unit: int) -> npt.NDArray[np.int64]:
     return times.astype(np.int64)
 
 
-def _join(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    parts.clear()  # the pieces go as soon as the column is whole: peak memory is the rows plus one column
-    return out
+class _Store:
+    """The six columns, written in place into arrays sized for the most rows the file can hold.
+
+    Untouched pages of an ``np.empty`` array are not memory yet: the resident size is the rows written, and
+    there are no pieces to join at the end (joining would hold every row twice). A file with more rows than
+    foreseen doubles the arrays, one column at a time.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.rows = 0
+        self.arrays: list[npt.NDArray[Any]] = [np.empty(capacity, dtype=np.int64)]
+        self.arrays += [np.empty(capacity, dtype=np.float64) for _ in _COLUMNS[1:]]
+
+    def append(self, columns: list[npt.NDArray[Any]]) -> None:
+        n = columns[0].shape[0]
+        end = self.rows + n
+        if end > self.arrays[0].shape[0]:
+            self._resize(max(end, 2 * self.arrays[0].shape[0]))
+        for array, column in zip(self.arrays, columns, strict=True):
+            array[self.rows : end] = column
+        self.rows = end
+
+    def _resize(self, capacity: int) -> None:
+        for i in range(len(self.arrays)):
+            old = self.arrays[i]
+            self.arrays[i] = np.empty(capacity, dtype=old.dtype)
+            self.arrays[i][: self.rows] = old[: self.rows]
+            del old
+
+    def columns(self) -> list[npt.NDArray[Any]]:
+        """The rows written, as arrays of their own (the spare capacity is given back, a column at a time)."""
+        if self.arrays[0].shape[0] != self.rows:
+            self._resize(self.rows)
+        return self.arrays
 
 
 def read_candle_file(
@@ -216,7 +248,7 @@ def _read(
 ) -> CandleSeries:
     layout: _Layout | None = None
     unit = 0
-    parts: list[list[npt.NDArray[Any]]] = [[] for _ in _COLUMNS]
+    store: _Store | None = None
     rows = 0
     last: list[npt.NDArray[Any]] | None = None  # the previous block's last row, for the order rules
     blocks = read_blocks(path, max_bytes=max_bytes, block_bytes=block_bytes, setting=BYTES_SETTING)
@@ -266,14 +298,15 @@ def _read(
         except InvalidCandles as e:
             raise MarketDataUnavailable(f"{path}, line {line_of(e.row - (last is not None))}: {e.rule}") from e
         last = [a[-1:].copy() for a in block_cols]
-        for part, col in zip(parts, block_cols, strict=True):
-            part.append(col)
+        if store is None:
+            store = _Store(_capacity(path, block, n, max_bytes, max_rows))
+        store.append(block_cols)
         rows += n
     if layout is None:
         raise MarketDataUnavailable(f"{path}: the file is empty")
-    if rows == 0:
+    if store is None:
         raise MarketDataUnavailable(f"{path}: no candle rows")
-    times, open_, high, low, close, volume = (_join(p) for p in parts)
+    times, open_, high, low, close, volume = store.columns()
     try:
         inferred = infer_timeframe(times) if rows >= 2 else timeframe
     except DomainError as e:
@@ -287,6 +320,17 @@ def _read(
     # Every block passed validate_ohlcv, the first row of each together with the previous block's last: the
     # series is what CandleSeries.from_arrays would build, without its copy of every column.
     return CandleSeries(symbol, inferred, times, open_, high, low, close, volume)
+
+
+def _capacity(path: Path, first_block: bytes, first_rows: int, max_bytes: int, max_rows: int) -> int:
+    """How many rows the file may hold: its size (a gzip file's cap on text) over the first block's bytes per
+    row, with a third to spare (the rows not written cost no memory), at most ``max_rows``."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if f.read(2) == b"\x1f\x8b":
+            size = max_bytes
+    per_row = max(len(first_block) / first_rows, 1.0)
+    return max(1, min(max_rows, int(size / per_row * 4 / 3) + 1024))
 
 
 def _slice(series: CandleSeries, start_ms: int | None, end_ms: int | None, source: str) -> CandleSeries:

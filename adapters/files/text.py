@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from application.ports.errors import MarketDataUnavailable
 
-BLOCK_BYTES = 8 << 20  # decompressed bytes per block: the parsers' working set stays a few tens of MB
+BLOCK_BYTES = 2 << 20  # decompressed bytes per block: the parser's working set stays about 30 MB
 MAX_LINE_BYTES = 64 << 10  # no CSV line of atb's is near this; a longer one means a binary or hostile file
 TEXT_MAX_BYTES = 64 << 20  # read_text's default cap (small files: the Fear & Greed index is 50 kB)
 _BOM = b"\xef\xbb\xbf"

@@ -66,18 +66,23 @@ SHAPES = {
     "bom_and_blank_lines": lambda rows: "\ufeff" + HEADER + "\n\n" + "\n\n \n".join(rows) + "\n\n",
     "leading_blank_lines": lambda rows: "\n \n" + HEADER + "\n" + "\n".join(rows) + "\n",
     "headerless": lambda rows: "\n".join(rows) + "\n",
+    "quoted": lambda rows: (
+        ",".join(f'"{h}"' for h in HEADER.split(","))
+        + "\n"
+        + "".join(",".join(f'"{f}"' for f in r.split(",")) + "\n" for r in rows)
+    ),
 }
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["csv", "gzip"])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_block_size_does_not_change_the_series(tmp_path: Path, shape: str, gz: bool) -> None:
-    text = SHAPES[shape](walk_rows(300))
+    text = SHAPES[shape](walk_rows(120))
     path = write(tmp_path / ("x.csv.gz" if gz else "x.csv"), text, gz=gz)
     expected = oracle(text.lstrip("\ufeff"))
-    assert expected[0].size == 300
+    assert expected[0].size == 120
     # 1 byte: every line straddles blocks; 37 and 100: rows cut at every position; the default: one block.
-    for block_bytes in (1, 37, 100, 4096, 8 << 20):
+    for block_bytes in (1, 37, 100, 8 << 20):
         got = columns(path, block_bytes=block_bytes)
         for g, e in zip(got, expected, strict=True):
             np.testing.assert_array_equal(g, e)
