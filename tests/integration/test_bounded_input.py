@@ -324,3 +324,16 @@ def test_binance_files_keep_their_unused_columns_checked_for_count(tmp_path: Pat
 def test_an_explicit_timeframe_still_reads_in_blocks(tmp_path: Path) -> None:
     path = write(tmp_path / "x.csv", HEADER + "\n" + "\n".join(walk_rows(100)) + "\n")
     assert read_candle_file(path, BTC, Timeframe.M1, block_bytes=64).timeframe is Timeframe.M1
+
+
+def test_fear_and_greed_lines_count_newlines_only_and_a_lone_cr_is_one_line(tmp_path: Path) -> None:
+    from adapters.files.fear_greed import SentimentUnavailable, read_fear_greed
+
+    path = write(tmp_path / "fg.csv", "date,fng_value\n2020-01-01,5\n2020-01-02,6\u2028\n2020-01-03,x\n")
+    with pytest.raises(SentimentUnavailable) as info:
+        read_fear_greed(path)
+    assert "fng_value" in assert_one_line_naming(info.value, path, 4)  # U+2028 ends no line
+    write(path, "date,fng_value\n2020-01-01,5\n2020-01-02,6\r7\n")
+    with pytest.raises(SentimentUnavailable) as info:
+        read_fear_greed(path)
+    assert_one_line_naming(info.value, path, 3)
