@@ -6,9 +6,9 @@ ed0820d, before ADR 0014) as the peer.
     .venv/bin/python bench/read_candles.py --peer-10m   # also the previous reader on 10M rows (4+ minutes more)
 
 - Files are synthetic (generated into a temporary directory, not timed): a seeded random walk of 1-minute
-  bars in atb's format, ``open_time_ms,open,high,low,close,volume``, prices with 2 decimals and volumes with
-  3 (about 36 bytes a row, the issue's 10M rows = 359 MB). The gzip files are level 1 (what ``gzip -1``
-  writes; the level does not change what is decompressed).
+  bars in atb's format, ``open_time_ms,open,high,low,close,volume``, prices near 20,000 with 2 decimals and
+  volumes with 3 (about 54 bytes a row: 10M rows are 543 MB, more than the issue's 359 MB). The gzip files
+  are level 1 (what ``gzip -1`` writes; the level does not change what is decompressed).
 - The bomb: 2 GiB of zeros gzipped at level 9 by streaming (about 2 MB on disk), as ``head -c 2G /dev/zero |
   gzip -9``. The previous reader is not run on it: it holds the 2 GiB, then more (21 GB in the issue).
 - Each (file, reader) pair runs in its own Python process: **seconds** is the read alone (``read_candle_file``
