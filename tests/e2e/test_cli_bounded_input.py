@@ -63,3 +63,12 @@ def test_a_trailing_non_breaking_space_line_is_ignored(tmp_path: Path) -> None:
     result = backtest(tmp_path, path, "--json")
     assert result.code == 0, result.err
     assert result.json()["data"]["bars"] == 400
+
+
+def test_a_file_larger_than_the_byte_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "BTCUSDT-1m.csv"
+    with big.open("wb") as f:  # sparse: 3 GiB by its size, nothing on disk
+        f.write(b"open_time_ms,open,high,low,close,volume\n")
+        f.truncate(3 << 30)
+    line = assert_one_error_line(backtest(tmp_path, big), 1)
+    assert str(big) in line and "ATB_MAX_DATA_BYTES" in line and "2 GiB" in line
