@@ -337,3 +337,21 @@ def test_fear_and_greed_lines_count_newlines_only_and_a_lone_cr_is_one_line(tmp_
     with pytest.raises(SentimentUnavailable) as info:
         read_fear_greed(path)
     assert_one_line_naming(info.value, path, 3)
+
+
+def test_more_rows_than_foreseen_grow_the_columns(tmp_path: Path) -> None:
+    from adapters.files.csv_market_data import _Store
+
+    store = _Store(2)  # room for 2 rows; 3 blocks of 3 rows each
+    blocks = [[np.arange(k, k + 3, dtype=np.int64), *(np.arange(k, k + 3) + j for j in range(1, 6))] for k in (0, 3, 6)]
+    for block in blocks:
+        store.append(block)
+    got = store.columns()
+    for i, column in enumerate(got):
+        np.testing.assert_array_equal(column, np.concatenate([b[i] for b in blocks]))
+        assert column.shape == (9,)
+    # A file whose first rows are long and later ones short foresees too few rows: read all the same.
+    rows = walk_rows(3000)
+    text = HEADER + "\n" + rows[0] + " " * 60_000 + "\n" + "\n".join(rows[1:]) + "\n"
+    path = write(tmp_path / "x.csv", text)
+    assert len(read_candle_file(path, BTC, block_bytes=61_000)) == 3000
