@@ -70,20 +70,37 @@ def simulator(
     return broker, clock
 
 
-def csv_market_data(path: str | None, symbol: str | None, timeframe: str | None) -> CsvMarketData:
+def csv_market_data(
+    path: str | None,
+    symbol: str | None,
+    timeframe: str | None,
+    max_bytes: int | None = None,
+    max_rows: int | None = None,
+) -> CsvMarketData:
+    """One user file; ``max_bytes`` / ``max_rows``: the caps on it (None: the adapter's defaults)."""
     if not path:
         raise ConfigurationError("no data file given")
+    caps = {k: v for k, v in (("max_bytes", max_bytes), ("max_rows", max_rows)) if v is not None}
     return CsvMarketData(
         Path(path).expanduser(),
         Symbol.parse(symbol) if symbol else None,
         Timeframe.parse(timeframe) if timeframe else None,
+        **caps,
     )
 
 
-def csv_files_market_data(paths: list[str], symbols: list[str] | None, timeframe: str | None) -> CsvFilesMarketData:
+def csv_files_market_data(
+    paths: list[str],
+    symbols: list[str] | None,
+    timeframe: str | None,
+    max_bytes: int | None = None,
+    max_rows: int | None = None,
+) -> CsvFilesMarketData:
     """Several files, one symbol each: ``symbols`` pairs with ``paths`` in order (None: from the file names)."""
     names: list[str | None] = list(symbols) if symbols else [None] * len(paths)
-    return CsvFilesMarketData([csv_market_data(p, s, timeframe) for p, s in zip(paths, names, strict=True)])
+    return CsvFilesMarketData(
+        [csv_market_data(p, s, timeframe, max_bytes, max_rows) for p, s in zip(paths, names, strict=True)]
+    )
 
 
 def onnx_predictor(info: ModelInfo) -> Predictor:
@@ -136,12 +153,26 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     bundled_market_data = providers.Singleton(BundledMarketData)
-    file_market_data = providers.Factory(csv_market_data, config.data_file, config.data_symbol, config.data_timeframe)
+    file_market_data = providers.Factory(
+        csv_market_data,
+        config.data_file,
+        config.data_symbol,
+        config.data_timeframe,
+        config.max_data_bytes,
+        config.max_data_rows,
+    )
     market_data: providers.Provider[MarketData] = providers.Selector(
         config.data_source,
         bundled=bundled_market_data,
         file=file_market_data,
-        files=providers.Factory(csv_files_market_data, config.data_files, config.data_symbols, config.data_timeframe),
+        files=providers.Factory(
+            csv_files_market_data,
+            config.data_files,
+            config.data_symbols,
+            config.data_timeframe,
+            config.max_data_bytes,
+            config.max_data_rows,
+        ),
     )
 
     simulator_factory = providers.Object(simulator)
@@ -210,6 +241,8 @@ def build_container(settings: dict[str, object]) -> Container:
             "models_dir": None,
             "stress_windows": "",
             "promotion_margin": 0.05,
+            "max_data_bytes": None,
+            "max_data_rows": None,
             **settings,
         }
     )

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # documented defaults in application/use_cases/models.py).
     promotion_margin: float = Field(0.05, ge=0, le=1, allow_inf_nan=False, validation_alias=_alias("promotion_margin"))
     stress_windows: str = Field("", validation_alias=_alias("stress_windows"))
+    # Caps on one candle file (--data): its text once decompressed, and its rows (docs/adr/0014-bounded-input.md).
+    max_data_bytes: int = Field(2 << 30, gt=0, validation_alias=_alias("max_data_bytes"))
+    max_data_rows: int = Field(20_000_000, gt=0, validation_alias=_alias("max_data_rows"))
     binance_api_key: SecretStr | None = Field(None, validation_alias=_alias("binance_api_key", "BINANCE_API_KEY"))
     binance_api_secret: SecretStr | None = Field(
         None, validation_alias=_alias("binance_api_secret", "BINANCE_API_SECRET")

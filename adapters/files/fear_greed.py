@@ -11,6 +11,7 @@ import io
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,16 @@ def read_fear_greed(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.f
         raise SentimentUnavailable(f"{path}, line 1: expected the header date,fng_value,fng_classification")
     days: list[int] = []
     values: list[float] = []
+    try:
+        _read_rows(path, rows, days, values)
+    except csv.Error as e:  # a lone CR or a NUL in a field: the csv module's own complaint, with its line
+        raise SentimentUnavailable(f"{path}, line {rows.line_num}: {e}") from None
+    if not days:
+        raise SentimentUnavailable(f"{path}: no rows after the header")
+    return np.asarray(days, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def _read_rows(path: Path, rows: Any, days: list[int], values: list[float]) -> None:
     for row in rows:
         line = rows.line_num
         if not row or not "".join(row).strip():
@@ -60,9 +71,6 @@ def read_fear_greed(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.f
             raise SentimentUnavailable(f"{path}, line {line}: {row[0].strip()} does not follow the previous day")
         days.append(day)
         values.append(value)
-    if not days:
-        raise SentimentUnavailable(f"{path}: no rows after the header")
-    return np.asarray(days, dtype=np.int64), np.asarray(values, dtype=np.float64)
 
 
 class CsvSentiment:

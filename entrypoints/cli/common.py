@@ -231,4 +231,6 @@ def container_settings(settings: Settings) -> dict[str, object]:
         "models_dir": str(settings.models_root()),
         "stress_windows": settings.stress_windows,
         "promotion_margin": settings.promotion_margin,
+        "max_data_bytes": settings.max_data_bytes,
+        "max_data_rows": settings.max_data_rows,
     }

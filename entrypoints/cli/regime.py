@@ -84,6 +84,8 @@ def regime(
             "data_file": str(data_file) if data_file else None,
             "data_symbol": symbol,
             "data_timeframe": timeframe,
+            "max_data_bytes": settings.max_data_bytes,
+            "max_data_rows": settings.max_data_rows,
         }
     )
     market_data = container.market_data()
