@@ -654,6 +654,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message().replace("\n", " "), EXIT_USAGE, debug)
     except (KeyboardInterrupt, Interrupted):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _discard_stdout()  # half an output is no output; and a stalled reader must not hold the exit
         _fail("interrupted", EXIT_INTERRUPTED, debug)
     except (OutputClosed, BrokenPipeError):  # `atb ... | head`: the reader has gone; nothing to say
         _discard_stdout()
