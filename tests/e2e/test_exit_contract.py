@@ -206,7 +206,7 @@ def _interrupt(cwd: Path, args: tuple[str, ...], delay: float) -> tuple[int, lis
     time.sleep(delay)
     assert proc.poll() is None, "atb finished before the signal: the workload is too short for this delay"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     lines = [line for line in err.splitlines() if not line.startswith("import time:")]
     return proc.returncode, lines
 
