@@ -56,7 +56,7 @@ def sessions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 
 
 @sessions.command("show")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=click.IntRange(1, 2**63 - 1))  # a database id: 64-bit, positive
 @click.option("--trades", "max_trades", type=click.IntRange(0), default=20, show_default=True,
               help="Show at most this many trades (the last ones).")  # fmt: skip
 @click.option("--events", "max_events", type=click.IntRange(0), default=3, show_default=True,
@@ -115,7 +115,7 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
 
 
 @sessions.command("delete")
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=click.IntRange(1, 2**63 - 1))  # a database id: 64-bit, positive
 @click.option("--yes", is_flag=True, help="Really delete (without it, nothing is deleted).")
 @click.pass_context
 def sessions_delete(ctx: click.Context, session_id: int, yes: bool) -> None:

@@ -178,10 +178,13 @@ def test_an_unreadable_model_directory_is_one_line_naming_it(tmp_path: Path) -> 
 # -- the database ----------------------------------------------------------------------------------------------
 
 
-def test_unknown_revisions_and_a_declined_prompt_are_one_line(tmp_path: Path) -> None:
+def test_unknown_revisions_huge_session_ids_and_a_declined_prompt_are_one_line(tmp_path: Path) -> None:
     assert atb(tmp_path, "db", "upgrade").code == 0
     for args in (("db", "upgrade", "nosuchrev"), ("db", "downgrade", "nosuchrev", "--yes")):
         assert "nosuchrev" in user_error(atb(tmp_path, *args), 1)
+    for args in (("sessions", "show", str(2**64)), ("sessions", "delete", str(2**63), "--yes"),
+                 ("sessions", "show", "0")):  # fmt: skip
+        assert "SESSION_ID" in user_error(atb(tmp_path, *args), 2)
     declined = atb(tmp_path, "db", "downgrade", "base", stdin="n\n")
     assert user_error(declined, 1) == "error: aborted"
     assert "(up to date)" in atb(tmp_path, "db", "current").out  # nothing was dropped
