@@ -12,18 +12,9 @@ import sys
 from types import FrameType
 from typing import Any
 
+from entrypoints.cli.exits import Interrupted, OutputError
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-
-
-class Interrupted(BaseException):
-    """Ctrl-C (SIGINT). Not a ``KeyboardInterrupt``: click turns that into an ``Abort`` after printing a blank
-    line, and prompts swallow it; like ``KeyboardInterrupt`` it is no ``Exception``, so ``except Exception``
-    cleanups let it through while ``finally`` blocks (rollbacks, temporary files) still run."""
-
-
-class OutputError(OSError):
-    """Standard output refused what was written (``> /dev/full``, a full disk, a dead terminal): said in one line
-    as such, not as an anonymous ``No space left on device``. A closed pipe stays a ``BrokenPipeError``."""
 
 
 class _GuardedStdout:

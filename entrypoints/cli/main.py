@@ -35,7 +35,7 @@ from entrypoints.cli.common import (
     parse_date,
     parse_params,
 )
-from entrypoints.cli.entry import Interrupted, OutputError
+from entrypoints.cli.exits import Interrupted, OutputError
 
 if TYPE_CHECKING:
     from rich.console import Console
