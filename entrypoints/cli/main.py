@@ -164,8 +164,9 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_format: str 
     """
     # Read (and logging set up) when a command first needs them (cli_settings): one that reads none, such as
     # `atb strategies list`, starts without pydantic.
-    if ctx.get_parameter_source("env_file") is not click.core.ParameterSource.DEFAULT and not env_file.is_file():
-        # the default .env may be absent; one named on the command line must be there
+    given = ctx.get_parameter_source("env_file") is not click.core.ParameterSource.DEFAULT
+    if given and (env_file.is_dir() or not env_file.exists()):
+        # the default .env may be absent; one named on the command line must be there (/dev/null: none)
         reason = "is a directory" if env_file.is_dir() else "no such file"
         raise click.BadParameter(f"{env_file}: {reason}", param_hint="--env-file")
     overrides: dict[str, Any] = {"log_level": "DEBUG" if debug else log_level, "log_format": log_format}

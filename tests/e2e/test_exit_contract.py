@@ -81,6 +81,7 @@ def test_a_env_file_that_is_not_utf8_names_the_file_and_line_and_never_echoes_it
 
 def test_an_explicit_env_file_must_exist_the_default_may_be_absent(tmp_path: Path) -> None:
     assert atb(tmp_path, "strategies", "list").code == 0  # no ./.env: fine
+    assert atb(tmp_path, "--env-file", os.devnull, *SHORT).code == 0  # explicitly none
     for given in ("missing.env", str(tmp_path)):
         line = user_error(atb(tmp_path, "--env-file", given, "strategies", "list"), 2)
         assert "--env-file" in line and given in line
