@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         None, validation_alias=_alias("coinbase_api_secret", "COINBASE_API_SECRET")
     )
 
+    @field_validator("data_dir", "models_dir", "default_symbol", "default_timeframe", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        # ATB_DATA_DIR='' would otherwise mean the working directory (./atb.db): an empty value is refused
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError("must not be empty; unset it to use the default")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -120,22 +128,46 @@ class Settings(BaseSettings):
         return values
 
 
+def _env_lines(env_file: Path) -> list[str]:
+    """The lines of a ``.env`` file; one line naming the file (and the line) when it cannot be read as UTF-8.
+    The bytes are never echoed: the file may hold secrets."""
+    try:
+        data = env_file.read_bytes()
+    except OSError as e:
+        raise SettingsError(f"cannot read the env file {env_file}: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise SettingsError(f"{env_file}, line {line}: not UTF-8 text; save the file as UTF-8") from None
+    return text.split("\n")
+
+
 def _check_unknown(environ: dict[str, str], env_file: Path | None) -> None:
+    # Names are case-insensitive, as pydantic-settings reads them (atb_fee_bps sets fee_bps): so a typo is caught in
+    # any case, and two spellings of one name in the environment are refused rather than one silently winning.
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    names = [k for k in environ if k.startswith(ENV_PREFIX)]
+    names = [k for k in environ if k.upper().startswith(ENV_PREFIX)]
+    spellings: dict[str, list[str]] = {}
+    for name in names:
+        spellings.setdefault(name.upper(), []).append(name)
+    clash = sorted(v for v in spellings.values() if len(v) > 1)
+    if clash:
+        raise SettingsError(f"{' and '.join(sorted(clash[0]))} are both set: setting names are case-insensitive; "
+                            "keep one")  # fmt: skip
     if env_file is not None and env_file.is_file():
         from dotenv.parser import parse_stream  # how pydantic-settings reads the file: multi-line values too
 
-        for binding in parse_stream(io.StringIO(env_file.read_text(encoding="utf-8"))):
+        for binding in parse_stream(io.StringIO("\n".join(_env_lines(env_file)))):
             # Never the line itself: "ATB_BINANCE_API_SECRET S3cret" is a secret missing its "=".
             if binding.error:
                 raise SettingsError(
                     f"{env_file} line {binding.original.line}: not NAME=value "
                     "(the line is not shown: it may hold a secret)"
                 )
-            if binding.key is not None and binding.key.startswith(ENV_PREFIX):
+            if binding.key is not None and binding.key.upper().startswith(ENV_PREFIX):
                 names.append(binding.key)
-    unknown = sorted(set(names) - known)
+    unknown = sorted({n for n in names if n.upper() not in known})
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]}; known: {', '.join(sorted(known))}")
 

@@ -57,6 +57,7 @@ class SchemaStatus:
     current: str | None
     head: str | None
     known: bool  # whether ``current`` is one of this atb's revisions (``None``, no tables, counts as known)
+    untracked: tuple[str, ...] = ()  # atb's tables found in a database without a revision (``current`` None)
 
     @property
     def up_to_date(self) -> bool:
@@ -66,6 +67,13 @@ class SchemaStatus:
         """Why atb cannot use this database yet, in words (``None``: it can)."""
         if self.up_to_date:
             return None
+        if self.current is None and self.untracked:
+            shown = ", ".join(self.untracked[:3]) + (", ..." if len(self.untracked) > 3 else "")
+            return (
+                f"the database has atb tables ({shown}) but no alembic_version table: it was not created by "
+                "`atb db upgrade`, so its revision is unknown; move those tables away (or use another database) "
+                "and run `atb db upgrade`"
+            )
         if self.current is None:
             return "the database has no atb tables: run `atb db upgrade`"
         if not self.known:
@@ -112,7 +120,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _make_directory(Path(self.url.database).expanduser().parent)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
@@ -183,6 +191,8 @@ class Database:
 
     def _refuse_unknown(self, action: str) -> None:
         status = self.status()
+        if status.untracked:
+            raise PersistenceError(f"cannot {action} {self.display_url}: {status.problem()}")
         if not status.known:
             raise PersistenceError(
                 f"cannot {action} {self.display_url}: it is at an unknown revision {status.current} (newer atb?)"
@@ -205,7 +215,17 @@ class Database:
         current = self.current()
         script = ScriptDirectory.from_config(self._alembic())
         known = current is None or current in {r.revision for r in script.walk_revisions()}
-        return SchemaStatus(current, script.get_current_head(), known)
+        return SchemaStatus(current, script.get_current_head(), known, self._untracked() if current is None else ())
+
+    def _untracked(self) -> tuple[str, ...]:
+        """atb's tables present in the database (asked when it records no revision)."""
+        from adapters.persistence.schema import metadata
+
+        try:
+            present = set(sa.inspect(self.engine).get_table_names())
+        except sa.exc.SQLAlchemyError as e:
+            raise translate(e, self.url) from e
+        return tuple(sorted(present & set(metadata.tables)))
 
     def require_current(self) -> None:
         """Raise ``PersistenceError`` (one line) unless the database is at this atb's newest revision: called
@@ -221,6 +241,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _make_directory(directory: Path) -> None:
+    """The SQLite file's directory (the data directory), created if missing; one line when it cannot be."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocked = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocked} is a file, not a directory" if blocked is not None else e.strerror or str(e)
+        raise PersistenceError(f"cannot create the database's directory {directory}: {reason}") from None
 
 
 def _first_line(error: Exception) -> str:

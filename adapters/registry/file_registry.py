@@ -88,6 +88,61 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# The JSON type of every metadata field atb reads (dotted: a field inside an object). A field may be absent
+# (what must be there is the provenance check's business); one that is there with another type is refused when
+# the version is read, in one line naming the file and the field, instead of failing later wherever it is used.
+_OBJECT, _LIST, _TEXT, _INT, _NUMBER, _RANGE = "an object", "a list", "a string", "an integer", "a number", "a range"
+METADATA_TYPES: dict[str, str] = {
+    "timeframe": _TEXT, "symbol": _TEXT, "model_type": _TEXT, "version": _TEXT, "target": _TEXT,
+    "feature_schema_fingerprint": _TEXT, "trained_at_ms": _INT, "format": _INT,
+    "train_range": _RANGE, "val_range": _RANGE, "test_range": _RANGE,
+    "data": _OBJECT, "data.start_ms": _INT, "data.end_ms": _INT, "data.bars": _INT, "data.sha256": _TEXT,
+    "data.sentiment_sha256": _TEXT, "data.source": _TEXT,
+    "hyperparameters": _OBJECT, "package_versions": _OBJECT, "windows": _OBJECT,
+    "windows.train": _INT, "windows.val": _INT, "windows.test": _INT,
+    "metrics": _OBJECT, "metrics.test": _OBJECT, "metrics.val": _OBJECT,
+    "metrics.test.model": _OBJECT, "metrics.test.zero": _OBJECT, "metrics.val.model": _OBJECT,
+    "metrics.val.zero": _OBJECT,
+    "backtest": _OBJECT, "backtest.metrics": _OBJECT, "backtest.range": _RANGE, "backtest.strategy": _TEXT,
+    "backtest.initial_cash": _NUMBER,
+    "training": _OBJECT, "training.epochs_run": _INT, "training.seconds": _NUMBER,
+    "training.wall_seconds": _NUMBER, "training.onnx_max_abs_diff": _NUMBER, "training.device": _TEXT,
+    "training.phases": _OBJECT, "training.notes": _LIST, "training.history": _OBJECT,
+    "gate": _OBJECT, "gate.checks": _LIST,
+}  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: _OBJECT, list: _LIST, str: _TEXT, int: _INT, float: _NUMBER}.get(type(value), type(value).__name__)
+
+
+def _has_type(value: Any, expected: str) -> bool:
+    if expected == _RANGE:
+        return isinstance(value, list) and len(value) == 2 and all(_has_type(v, _INT) for v in value)
+    if expected == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return _json_type(value) == expected
+
+
+def _check_metadata(path: Path, metadata: dict[str, Any]) -> None:
+    """Refuse (``ModelCorrupted``, one line) metadata whose fields have other types than ``METADATA_TYPES``."""
+    for key, expected in METADATA_TYPES.items():
+        value: Any = metadata
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        if not _has_type(value, expected):
+            what = "[start_ms, end_ms] (two integers)" if expected == _RANGE else expected
+            raise ModelCorrupted(f"{path}: {key} should be {what}, not {_json_type(value)}")
+
+
 @dataclass(frozen=True, slots=True)
 class _Version:
     ref: ModelRef
@@ -145,6 +200,8 @@ class FileModelRegistry:
             return sorted(e.name for e in os.scandir(path) if e.is_dir() and is_name(e.name))
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as e:  # a directory atb may not read (permissions): one line naming it
+            raise ModelCorrupted(f"{path}: cannot read the model directory ({e.strerror or e})") from None
 
     def _pairs(self, symbol: str | None, model_type: str | None) -> list[tuple[str, str]]:
         pairs: set[tuple[str, str]] = set()
@@ -195,6 +252,7 @@ class FileModelRegistry:
         metadata = self._read_json(meta_path)
         if not isinstance(metadata, dict):
             raise ModelCorrupted(f"{meta_path}: not a JSON object")
+        _check_metadata(meta_path, metadata)
         try:
             schema = FeatureSchema.from_dict(self._read_json(schema_path))
         except FeatureSchemaError as e:

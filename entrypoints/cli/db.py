@@ -60,6 +60,8 @@ def db_current(ctx: click.Context) -> None:
     status = database.status()
     if status.up_to_date:
         click.echo(f"{database.display_url}: at revision {status.current} (up to date)")
+    elif status.untracked:
+        click.echo(f"{database.display_url}: {status.problem()}")
     elif status.current is None:
         click.echo(f"{database.display_url}: no atb tables (newest revision {status.head}); run `atb db upgrade`")
     elif not status.known:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import signal
 import sys
 import time
 import traceback
@@ -34,6 +36,7 @@ from entrypoints.cli.common import (
     parse_date,
     parse_params,
 )
+from entrypoints.cli.exits import Interrupted, OutputError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,6 +52,8 @@ log = logging.getLogger("atb.cli")
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 
 
 # The ranges of the numeric options (docs/adr/0016-numbers.md says why; docs/backtesting.md lists them).
@@ -119,6 +124,12 @@ class LazyGroup(click.Group):
             command = getattr(importlib.import_module(module), attribute)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:  # before click's main sees it (it would exit 1): main() exits 141
+            raise OutputClosed(str(e)) from e
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
@@ -164,6 +175,11 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_format: str 
     """
     # Read (and logging set up) when a command first needs them (cli_settings): one that reads none, such as
     # `atb strategies list`, starts without pydantic.
+    given = ctx.get_parameter_source("env_file") is not click.core.ParameterSource.DEFAULT
+    if given and (env_file.is_dir() or not env_file.exists()):
+        # the default .env may be absent; one named on the command line must be there (/dev/null: none)
+        reason = "is a directory" if env_file.is_dir() else "no such file"
+        raise click.BadParameter(f"{env_file}: {reason}", param_hint="--env-file")
     overrides: dict[str, Any] = {"log_level": "DEBUG" if debug else log_level, "log_format": log_format}
     ctx.obj = {"overrides": overrides, "env_file": env_file, "debug": debug}
 
@@ -648,27 +664,83 @@ def _fail(message: str, code: int, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the CLI and turns every error into one line and an exit code."""
+    """Console entry point: runs the CLI and turns every error into one line and an exit code
+    (the exit contract: docs/adr/0017-exit-contract.md)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
+        _refuse_empty_arguments(args)
         cli.main(args=args, prog_name="atb", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted", 130, debug)
+        sys.stdout.flush()  # a full disk or a closed pipe on stdout shows here, not in the interpreter's exit
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # click's own Ctrl-C handling (no handler installed)
+            _fail("interrupted", EXIT_INTERRUPTED, debug)
+        _fail("aborted", EXIT_USER_ERROR, debug)  # a prompt declined or closed (end of input)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:  # a group without its subcommand: its help, no error
-        click.echo(e.ctx.get_help())
+        try:
+            click.echo(e.ctx.get_help())
+        except OSError as error:
+            _fail(_os_error(error), EXIT_USER_ERROR, debug)
         sys.exit(0)
     except click.ClickException as e:
         _fail(e.format_message().replace("\n", " "), EXIT_USAGE, debug)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130, debug)
+    except (KeyboardInterrupt, Interrupted):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _discard_stdout()  # half an output is no output; and a stalled reader must not hold the exit
+        _fail("interrupted", EXIT_INTERRUPTED, debug)
+    except (OutputClosed, BrokenPipeError):  # `atb ... | head`: the reader has gone; nothing to say
+        _discard_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as e:
         if isinstance(e, _user_errors()):
             _fail(str(e), EXIT_USER_ERROR, debug)
+        if isinstance(e, OSError):  # the machine refused (full disk, permissions, a file that is a directory)
+            _fail(_os_error(e), EXIT_USER_ERROR, debug)
         # a bug: still one line, the traceback with --debug
-        _fail(f"unexpected {type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_INTERNAL, debug)
+        _fail(f"this is a bug, please report it: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              EXIT_INTERNAL, debug)  # fmt: skip
+
+
+class OutputClosed(Exception):
+    """Standard output was closed by its reader (a ``BrokenPipeError`` taken out of click's hands: click would
+    exit 1 for it)."""
+
+
+def _refuse_empty_arguments(args: list[str]) -> None:
+    """An empty argument (``--timeframe ''``, ``--timeframe=``) is an error, never "use the default"."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return
+        if arg == "":
+            before = args[i - 1] if i > 0 and args[i - 1].startswith("-") else None
+            where = f"after {before}" if before else f"(argument {i + 1})"
+            raise click.UsageError(f"an empty value {where}: give a value or leave the option out")
+        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
+            raise click.UsageError(f"an empty value in {arg}: give a value or leave the option out")
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so what is still buffered cannot fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (captured in-process)
+        pass
+
+
+def _os_error(error: OSError) -> str:
+    """One line for an ``OSError`` no command turned into its own message."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if isinstance(error, OutputError):  # standard output (``> /dev/full``): what is buffered cannot go anywhere
+        _discard_stdout()
+        return f"cannot write the output: {reason}"
+    if error.filename is None:
+        return reason
+    names = " -> ".join(str(n) for n in (error.filename, error.filename2) if n is not None)
+    return f"{names}: {reason}"
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

@@ -42,6 +42,10 @@ def _prepare(state: str, capsys: pytest.CaptureFixture[str], data_dir: Path) -> 
         assert run_main(capsys, "db", "upgrade", revisions[-2]).code == 0
         return f"the database is at revision {revisions[-2]}, atb needs {head}: run `atb db upgrade`"
     assert run_main(capsys, "db", "upgrade").code == 0
+    if state == "untracked":  # tables made by hand, or the version table dropped
+        with sqlite3.connect(data_dir / "atb.db") as conn:
+            conn.execute("DROP TABLE alembic_version")
+        return "the database has atb tables (account_history_chunks, events, fills, ...) but no alembic_version table"
     with sqlite3.connect(data_dir / "atb.db") as conn:  # as a newer atb would have left it
         conn.execute("UPDATE alembic_version SET version_num = ?", (UNKNOWN,))
     return f"the database is at an unknown revision {UNKNOWN} (newer atb?)"
@@ -53,7 +57,7 @@ def _refused(result: Result, expected: str) -> None:
     assert result.out == ""  # nothing ran: no report, no table
 
 
-@pytest.mark.parametrize("state", ["empty", "behind", "unknown"])
+@pytest.mark.parametrize("state", ["empty", "behind", "unknown", "untracked"])
 def test_save_and_sessions_refuse_before_the_work(
     state: str, capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -67,7 +71,7 @@ def test_save_and_sessions_refuse_before_the_work(
     assert ran.code == 0 and "Total return" in ran.out, ran.err
 
 
-@pytest.mark.parametrize("state", ["empty", "behind", "unknown"])
+@pytest.mark.parametrize("state", ["empty", "behind", "unknown", "untracked"])
 def test_db_current_says_which(state: str, capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     _prepare(state, capsys, data_dir)
     revisions = _revisions()
@@ -77,6 +81,8 @@ def test_db_current_says_which(state: str, capsys: pytest.CaptureFixture[str], d
         "empty": f"no atb tables (newest revision {revisions[-1]}); run `atb db upgrade`",
         "behind": f"at revision {revisions[-2]}, newest is {revisions[-1]}; run `atb db upgrade`",
         "unknown": f"at revision {UNKNOWN}, unknown to this atb (newer atb?)",
+        "untracked": "has atb tables (account_history_chunks, events, fills, ...) but no alembic_version table: it "
+        "was not created by `atb db upgrade`",
     }[state]
     assert said in out.out and "up to date" not in out.out
 
@@ -99,3 +105,15 @@ def test_upgrading_from_an_unknown_revision_or_to_one_is_one_line(
     assert f"unknown revision {UNKNOWN} (newer atb?)" in line
     line = assert_one_error_line(run_main(capsys, "db", "downgrade", "--yes"), 1)
     assert f"unknown revision {UNKNOWN}" in line
+
+
+def test_tables_without_a_version_table_are_named_and_never_migrated(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    expected = _prepare("untracked", capsys, data_dir)
+    for args in (("db", "upgrade"), ("db", "downgrade", "--yes")):
+        line = assert_one_error_line(run_main(capsys, *args), 1)
+        assert expected in line and "no atb tables" not in line
+    with sqlite3.connect(data_dir / "atb.db") as conn:  # left as it was: no version table made, no table dropped
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "alembic_version" not in tables and {"trading_sessions", "events", "fills"} <= tables

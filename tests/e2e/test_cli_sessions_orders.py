@@ -4,6 +4,7 @@ the data directory, the real CLI and container, in-process)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from entrypoints.cli.main import cli
 def test_a_saved_backtest_shows_its_orders_and_fills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATB_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
-    args = ["--env-file", str(tmp_path / "none.env")]
+    args = ["--env-file", os.devnull]  # no env file
     assert runner.invoke(cli, [*args, "db", "upgrade"]).exit_code == 0
     run = ["backtest", "--strategy", "ema_cross", "--start", "2021-01-01", "--json"]
     ran = runner.invoke(cli, [*args, *run])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def test_save_a_backtest_then_list_and_show_it(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("ATB_DATABASE_URL", raising=False)
     monkeypatch.setenv("ATB_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
-    args = ["--env-file", str(tmp_path / "none.env")]
+    args = ["--env-file", os.devnull]  # no env file
     unmigrated = runner.invoke(cli, [*args, "sessions", "list"])
     assert unmigrated.exit_code != 0 and "atb db upgrade" in str(unmigrated.exception)
     assert runner.invoke(cli, [*args, "db", "upgrade"]).exit_code == 0

@@ -78,3 +78,26 @@ def test_an_unreachable_server_is_one_line_before_any_check() -> None:
     with pytest.raises(PersistenceError, match="cannot reach the database") as err:
         db.require_current()
     assert "\n" not in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_atb_tables_without_a_version_table_are_named_as_such(empty_database: Database) -> None:
+    db = empty_database
+    db.upgrade()
+    with db.engine.begin() as conn:  # as tables made by hand, or with the version table dropped, leave it
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    status = db.status()
+    assert status.current is None and not status.up_to_date
+    assert {"trading_sessions", "events", "fills"} <= set(status.untracked)
+    message = _refusal(db)
+    assert "has atb tables (" in message and "but no alembic_version table" in message
+    assert "no atb tables" not in message
+    for step in (db.upgrade, db.downgrade):
+        with pytest.raises(PersistenceError, match="but no alembic_version table"):
+            step()
+    assert db.status().untracked == status.untracked  # nothing created or dropped
+
+
+def test_an_empty_database_has_no_untracked_tables(empty_database: Database) -> None:
+    status = empty_database.status()
+    assert (status.current, status.untracked) == (None, ())
+    assert "has no atb tables: run `atb db upgrade`" in _refusal(empty_database)
