@@ -286,6 +286,10 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
     params = describe_params(instance)
     if (opts["model_version"] or opts["model_as_of"]) and model_type_of(instance) is None:
         raise click.UsageError(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
+    if opts["model_version"] is not None:  # a registry path: the one name rule (ADR 0015), before any data is read
+        from application.names import check_name
+
+        check_name("version", opts["model_version"])
     if opts.get("allow_unverified_model") and model_type_of(instance) is None:
         raise click.UsageError(f"{strategy} uses no model; --allow-unverified-model applies to ML strategies")
     gross_cap = 1.0  # what the risk limits let a sizer reach (1: no more than the equity)

@@ -166,3 +166,17 @@ def test_the_largest_session_id_is_looked_up(capsys: pytest.CaptureFixture[str],
     assert run_main(capsys, "db", "upgrade").code == 0
     line = assert_one_error_line(run_main(capsys, "sessions", "show", str(SESSION_ID_MAX)), 1)
     assert line == f"error: no session {SESSION_ID_MAX}"
+
+
+@pytest.mark.parametrize("version", ["../../../basic/VICTIM", "..", "latest", "a/b"])
+def test_a_hostile_model_version_is_refused_before_any_data_is_read(
+    capsys: pytest.CaptureFixture[str], data: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    from application.use_cases import run_backtest
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the backtest ran: the version should have been refused before it")
+
+    monkeypatch.setattr(run_backtest.RunBacktest, "__call__", no_work)
+    line = refused(capsys, "backtest", "--strategy", "ml_basic", "--model-version", version)
+    assert line.startswith("error: invalid version")
