@@ -183,24 +183,15 @@ def _compare_equity(items: list[_Side], time: svg.TimeScale) -> str:
         for s in items
     ]
     hover = html._hover_data(times, series, time)
-    lin_checked, log_checked = ("", " checked") if prefer_log else (" checked", "")
-    toolbar = (
-        '<span class="toolbar"><label for="eq-lin">Linear</label><label for="eq-log">Log</label></span>'
-        if can_log
-        else ""
-    )
+    switch, toolbar = html._scale_switch(can_log, prefer_log)
     legend = (
         f'<div class="legend">{"".join(_swatch(s) for s in items)}'
-        f'<span><i style="background:{html.BENCHMARK_COLOUR}"></i>Buy &amp; hold, equal weight</span>'
-        '<span><i style="background:#6b7280;height:1px"></i>Starting balance</span>'
-        f"{toolbar}</div>"
+        f"{html.BENCHMARK_LEGEND}{toolbar}</div>"
     )
     return (
         '<section id="equity"><h2>Equity</h2>'
         "<p class=\"sub\">Each side's equity marked at each close, against buying and holding the same symbols in "
-        "equal parts (the first side's range); below, each side's drawdown from its own peak.</p>"
-        f'<input type="radio" name="eq-scale" id="eq-lin" class="scale-in"{lin_checked}>'
-        f'<input type="radio" name="eq-scale" id="eq-log" class="scale-in"{log_checked}>'
+        f"equal parts (the first side's range); below, each side's drawdown from its own peak.</p>{switch}"
         f'{legend}<div class="chart" data-hover="hover-equity">{"".join(parts)}</div>'
         f'<script type="application/json" id="hover-equity">{hover}</script></section>'
     )

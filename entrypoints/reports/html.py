@@ -301,6 +301,24 @@ def _equity_layer(ctx: _Context, scale: svg.ValueScale, cls: str) -> str:
     return "".join(parts)
 
 
+BENCHMARK_LEGEND = (
+    f'<span><i style="background:{BENCHMARK_COLOUR}"></i>Buy &amp; hold, equal weight</span>'
+    '<span><i style="background:#6b7280;height:1px"></i>Starting balance</span>'
+)
+
+
+def _scale_switch(can_log: bool, prefer_log: bool) -> tuple[str, str]:
+    """The equity chart's linear/log switch: the radio inputs (before the chart) and the toolbar (in the legend;
+    empty when a log scale cannot show the curves)."""
+    lin_checked, log_checked = ("", " checked") if prefer_log else (" checked", "")
+    switch = (
+        f'<input type="radio" name="eq-scale" id="eq-lin" class="scale-in"{lin_checked}>'
+        f'<input type="radio" name="eq-scale" id="eq-log" class="scale-in"{log_checked}>'
+    )
+    toolbar = '<span class="toolbar"><label for="eq-lin">Linear</label><label for="eq-log">Log</label></span>'
+    return switch, toolbar if can_log else ""
+
+
 def _equity_section(ctx: _Context) -> str:
     t = ctx.time
     right = svg.LEFT + svg.PLOT_W
@@ -369,16 +387,10 @@ def _equity_section(ctx: _Context) -> str:
         ],
         t,
     )
-    lin_checked, log_checked = ("", " checked") if prefer_log else (" checked", "")
-    toolbar = (
-        '<span class="toolbar"><label for="eq-lin">Linear</label><label for="eq-log">Log</label></span>'
-        if can_log
-        else ""
-    )
+    switch, toolbar = _scale_switch(can_log, prefer_log)
     legend = (
         f'<div class="legend"><span><i style="background:{STRATEGY_COLOUR}"></i>Strategy</span>'
-        f'<span><i style="background:{BENCHMARK_COLOUR}"></i>Buy &amp; hold, equal weight</span>'
-        '<span><i style="background:#6b7280;height:1px"></i>Starting balance</span>'
+        f"{BENCHMARK_LEGEND}"
         f'<span><i class="sq" style="background:{DRAWDOWN_COLOUR};opacity:.5"></i>Drawdown from the peak</span>'
         f'<span><i class="sq" style="background:{EXPOSURE_COLOUR};opacity:.45"></i>Gross exposure (of equity)</span>'
         + (
@@ -392,9 +404,7 @@ def _equity_section(ctx: _Context) -> str:
     return (
         '<section id="equity"><h2>Equity</h2>'
         '<p class="sub">Equity marked at each close against buying and holding the same symbols in equal parts; '
-        "drawdown and exposure share the time axis.</p>"
-        f'<input type="radio" name="eq-scale" id="eq-lin" class="scale-in"{lin_checked}>'
-        f'<input type="radio" name="eq-scale" id="eq-log" class="scale-in"{log_checked}>'
+        f"drawdown and exposure share the time axis.</p>{switch}"
         f'{legend}<div class="chart" data-hover="hover-equity">{"".join(parts)}</div>'
         f'<script type="application/json" id="hover-equity">{hover}</script>'
         f"{_drawdowns_table(ctx)}</section>"

@@ -104,3 +104,22 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 UowFactory = Callable[[], UnitOfWork]
+
+
+def empty_database(backend: str, tmp_path: Path, name: str) -> Iterator[Database]:
+    """A database without tables on ``backend`` (``sqlite``: a file in ``tmp_path``; ``postgresql``: a throwaway
+    database, dropped afterwards), for the tests that migrate it themselves. Yield from it in a fixture."""
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / (name + '.db')}")
+        yield db
+        db.dispose()
+        return
+    admin = postgres_admin()
+    url = create_postgres_database(admin, "_" + name)
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        drop_postgres_database(admin, url)
+        admin.dispose()

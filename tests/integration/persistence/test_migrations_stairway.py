@@ -14,27 +14,14 @@ from alembic import command
 from adapters.persistence import Database, metadata
 from adapters.persistence.types import ExactDecimal, UtcMillis
 from application.ports.repositories import AccountSnapshot, SessionRecord
-from tests.integration.persistence.fixtures import create_postgres_database, drop_postgres_database, postgres_admin
+from tests.integration.persistence import fixtures
 
 HUGE = Decimal("12345678901234567890.123456789012345678")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'stairway.db'}")
-        yield db
-        db.dispose()
-        return
-    admin = postgres_admin()
-    url = create_postgres_database(admin, "_stairway")
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        drop_postgres_database(admin, url)
-        admin.dispose()
+    yield from fixtures.empty_database(request.param, tmp_path, "stairway")
 
 
 def _tables(db: Database) -> set[str]:

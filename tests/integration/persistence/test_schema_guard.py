@@ -11,27 +11,14 @@ import sqlalchemy as sa
 
 from adapters.persistence import Database
 from application.ports.repositories import PersistenceError
-from tests.integration.persistence.fixtures import create_postgres_database, drop_postgres_database, postgres_admin
+from tests.integration.persistence import fixtures
 
 UNKNOWN = "feedfacecafe"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'guard.db'}")
-        yield db
-        db.dispose()
-        return
-    admin = postgres_admin()
-    url = create_postgres_database(admin, "_guard")
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        drop_postgres_database(admin, url)
-        admin.dispose()
+    yield from fixtures.empty_database(request.param, tmp_path, "guard")
 
 
 def _refusal(db: Database) -> str:
