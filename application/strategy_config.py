@@ -7,16 +7,13 @@ A saved configuration records the strategy's version; loading it under another *
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.model.errors import InvalidParameter
 from domain.risk import DEFAULT_SIZER, create_sizer, describe_sizer, merge_layers
-from domain.strategies.base import Strategy
 from domain.strategies.registry import create_strategy, describe_params, strategy_class
+from domain.strategies.strategy import Strategy
 
 
 def _major(version: str) -> str:
@@ -55,8 +52,9 @@ class StrategyConfig(BaseModel):
             name=name,
             version=strategy.version,
             params=describe_params(strategy),
-            sizer=getattr(getattr(strategy, "sizer", None), "name", DEFAULT_SIZER),
-            risk=dict(getattr(strategy, "risk_overrides", None) or {}),
+            sizer=strategy.extras().sizer or DEFAULT_SIZER,
+            sizer_params=dict(strategy.extras().sizer_params),
+            risk=dict(strategy.extras().risk),
         )
 
     def strategy(self) -> Strategy:
@@ -66,33 +64,31 @@ class StrategyConfig(BaseModel):
         """Everything ``atb strategies show`` prints: parameters with types and defaults, the sizer and
         the merged risk limits (defaults < global settings < this strategy's overrides)."""
         strategy = self.strategy()
-        params = getattr(strategy, "params", None)
         return {
             "name": self.name,
             "version": self.version,
             "description": strategy.description,
             "warmup_bars": strategy.warmup,
-            "parameters": parameter_rows(params) if params is not None else [],
+            "history_bars": strategy.history_bars,
+            "model_type": strategy.model_type,
+            "parameters": parameter_rows(strategy),
             "sizer": describe_sizer(create_sizer(self.sizer, self.sizer_params)),
             "risk": merge_layers(global_risk, self.risk).describe(),
         }
 
 
-def parameter_rows(params: Any) -> list[dict[str, Any]]:
-    """Name, type, default and current value of each field of a parameters dataclass instance."""
-    if not dataclasses.is_dataclass(params) or isinstance(params, type):
-        raise InvalidParameter("strategy parameters must be a dataclass instance")
-    hints = typing.get_type_hints(type(params))
-    rows = []
-    for f in dataclasses.fields(params):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        kind = hints[f.name]
-        rows.append(
-            {
-                "name": f.name,
-                "type": getattr(kind, "__name__", str(kind)),
-                "default": default,
-                "value": getattr(params, f.name),
-            }
-        )
-    return rows
+def parameter_rows(strategy: Strategy) -> list[dict[str, Any]]:
+    """Name, type, default, bounds, current value and help of each parameter of ``strategy``."""
+    return [
+        {
+            "name": name,
+            "type": getattr(spec.kind, "__name__", str(spec.kind)),
+            "default": spec.default,
+            "low": spec.low,
+            "high": spec.high,
+            "choices": list(spec.choices) if spec.choices is not None else None,
+            "value": strategy.params[name],
+            "help": spec.help,
+        }
+        for name, spec in type(strategy).parameters.items()
+    ]

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +47,9 @@ from domain.risk import (
     describe_sizer,
     merge_layers,
 )
-from domain.strategies.base import Signals, Strategy
-from domain.strategies.ml import PredictiveStrategy, model_type_of
-from domain.strategies.registry import create_strategy, describe_params, strategy_names
+from domain.strategies.base import Signals
+from domain.strategies.registry import Catalog, builtin_catalog, create_strategy, describe_params, strategy_names
+from domain.strategies.strategy import Context, Strategy
 
 GAP_POLICIES = ("report", "refuse")
 MAX_INITIAL_CASH = Decimal("1e15")  # the database keeps 20 integer digits: 10^5x of growth (docs/adr/0016-numbers.md)
@@ -186,7 +186,9 @@ class RunBacktest:
         predictors: PredictorFactory | None = None,
         sentiment: Sentiment | None = None,
         instruments: Instruments | None = None,
+        strategies: Catalog | None = None,
     ) -> None:
+        self._strategies = strategies if strategies is not None else builtin_catalog()
         self._market_data = market_data
         self._simulator = simulator
         self._models = models
@@ -199,7 +201,7 @@ class RunBacktest:
             return self._run(request, progress)
 
     def _run(self, request: BacktestRequest, progress: ProgressCallback | None) -> BacktestReport:
-        strategy = create_strategy(request.strategy, request.params)
+        strategy = self._strategies.create(request.strategy, request.params)
         notes: list[str] = []
         models = self._models_for(request, strategy)
         request = self._model_range(request, models, notes)
@@ -232,7 +234,7 @@ class RunBacktest:
                 for full, first in zip(fulls, firsts, strict=True)
             ]  # fmt: skip
         else:
-            signals = [strategy.signals(s) for s in histories]
+            signals = [strategy.signals(s, Context()) for s in histories]
         sizer, limits = self._risk_setup(request, strategy)
         engine = Engine(
             frame, signals, broker, clock, request.initial_cash, config=request.engine,
@@ -316,7 +318,7 @@ class RunBacktest:
 
     def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:
         """Each symbol's model, when the strategy trades on one (resolved, schema checked, loaded)."""
-        model_type = model_type_of(strategy)
+        model_type = strategy.model_type
         if model_type is None:
             if request.model_version is not None or request.model_as_of_ms is not None:
                 raise ConfigurationError(f"{strategy.name} uses no model; --model-version and --model-as-of "
@@ -384,7 +386,7 @@ class RunBacktest:
             unverified = unverified_note(model.info, list(model.unverified))
             if unverified not in notes:
                 notes.insert(0, unverified)
-        return cast(PredictiveStrategy, strategy).signals(kept, predictions)
+        return strategy.signals(kept, Context(predictions=predictions))
 
     @staticmethod
     def _risk_setup(request: BacktestRequest, strategy: Strategy) -> tuple[PositionSizer | None, RiskLimits | None]:
@@ -394,8 +396,9 @@ class RunBacktest:
         if request.sizer is not None:
             sizer: PositionSizer = create_sizer(request.sizer, request.sizer_params)
         else:
-            sizer = getattr(strategy, "sizer", None) or create_sizer(DEFAULT_SIZER)
-        limits = merge_layers(request.risk_global, getattr(strategy, "risk_overrides", None), request.risk)
+            extras = strategy.extras()
+            sizer = create_sizer(extras.sizer or DEFAULT_SIZER, dict(extras.sizer_params))
+        limits = merge_layers(request.risk_global, dict(strategy.extras().risk) or None, request.risk)
         return sizer, limits
 
     @staticmethod
@@ -468,7 +471,7 @@ def _denial_rule(denial: Denial) -> str:
 
 def _last_entry_before(strategy: Strategy, full: CandleSeries, range_start: int) -> int | None:
     """The open time of the strategy's last entry signal before ``range_start`` over the whole history."""
-    sig = strategy.signals(full)
+    sig = strategy.signals(full, Context())
     entries = np.flatnonzero((sig.long_entry | sig.short_entry) & (full.open_time < range_start))
     return int(full.open_time[entries[-1]]) if entries.size else None
 
@@ -536,7 +539,7 @@ def _how_to_get_a_model(registry: ModelRegistry, symbol: str, model_type: str, t
         if registered
         else "train one with: "
     )
-    model_free = [name for name in strategy_names() if model_type_of(create_strategy(name)) is None]
+    model_free = [name for name in strategy_names() if create_strategy(name).model_type is None]
     return (
         f"no {model_type} model for {symbol}; {how}atb train --symbol {symbol} --type {model_type} "
         f"--timeframe {timeframe.value} (strategies that need no model: {', '.join(model_free)})"

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from domain.model.candles import CandleSeries, FloatArray
-from domain.strategies.base import Signals, Strategy
-from domain.strategies.ml import model_type_of, synthetic_predictions
+from domain.model.candles import CandleSeries
+from domain.strategies.base import Signals
+from domain.strategies.ml import synthetic_predictions
+from domain.strategies.strategy import Context, Strategy
 
 
-def _row(signals: Signals, t: int) -> tuple[object, ...]:
+def row(signals: Signals, t: int) -> tuple[object, ...]:
     """Everything a strategy decides at bar ``t`` (NaN-safe for comparisons)."""
     confidence = 1.0 if signals.confidence is None else float(signals.confidence[t])
     atr = np.nan if signals.atr is None else float(signals.atr[t])
@@ -30,7 +31,7 @@ def _row(signals: Signals, t: int) -> tuple[object, ...]:
     )
 
 
-def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     for x, y in zip(a, b, strict=True):
         if isinstance(x, float) and isinstance(y, float):
             if not (x == y or (np.isnan(x) and np.isnan(y))):
@@ -40,27 +41,31 @@ def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     return True
 
 
-def _signals(strategy: Strategy, candles: CandleSeries, predictions: FloatArray | None) -> Signals:
-    if predictions is None:
-        return strategy.signals(candles)
-    return strategy.signals(candles, predictions[: len(candles)])  # type: ignore[call-arg]
+def audit_context(strategy: Strategy, candles: CandleSeries, context: Context | None = None) -> Context:
+    """The context an audit runs ``strategy`` with: the one given, else synthetic predictions for a strategy
+    that reads a model's (seeded, so an audit is repeatable)."""
+    if context is None:
+        context = Context()
+    if context.predictions is None and strategy.model_type is not None:
+        context = Context(synthetic_predictions(len(candles)), context.sentiment, context.regime)
+    return context
 
 
 def lookahead_bars(
-    strategy: Strategy, candles: CandleSeries, ends: Iterable[int], predictions: FloatArray | None = None
+    strategy: Strategy, candles: CandleSeries, ends: Iterable[int], context: Context | None = None
 ) -> list[int]:
     """Bars ``t = end - 1`` whose decision computed on ``candles[:end]`` differs from the one computed on the
     whole history. An honest (causal) strategy returns ``[]``.
 
-    ``predictions`` (one per candle) feed a predictive strategy; without them it gets synthetic ones.
+    ``context`` (aligned with the candles) is cut like them; a predictive strategy without predictions in it
+    gets synthetic ones.
     """
-    if predictions is None and model_type_of(strategy) is not None:
-        predictions = synthetic_predictions(len(candles))
-    full = _signals(strategy, candles, predictions)
+    context = audit_context(strategy, candles, context)
+    full = strategy.signals(candles, context)
     leaks = []
     for end in ends:
         t = end - 1
-        prefix = _signals(strategy, candles.slice(0, end), predictions)
-        if not _same(_row(prefix, t), _row(full, t)):
+        prefix = strategy.signals(candles.slice(0, end), context.window(0, end))
+        if not same(row(prefix, t), row(full, t)):
             leaks.append(t)
     return leaks

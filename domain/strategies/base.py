@@ -8,11 +8,11 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from domain.model.candles import BoolArray, CandleSeries, FloatArray
+from domain.model.candles import BoolArray, FloatArray
 from domain.model.errors import InvalidParameter
 
 
@@ -90,23 +90,6 @@ class Signals:
             bool(self.short_entry[t]),
             bool(self.short_exit[t]),
         )
-
-
-class Strategy(Protocol):
-    """A named, versioned signal function. Implementations are frozen dataclasses holding their params."""
-
-    name: ClassVar[str]
-    version: ClassVar[str]
-    description: ClassVar[str]
-
-    @property
-    def warmup(self) -> int:
-        """Bars of history needed before the first decision."""
-        ...
-
-    def signals(self, candles: CandleSeries) -> Signals:
-        """Signals for every bar of ``candles``; causal: ``signals(c)[t] == signals(c[: t + 1])[t]``."""
-        ...
 
 
 def crossings(fast: FloatArray, slow: FloatArray, warmup: int) -> tuple[BoolArray, BoolArray]:

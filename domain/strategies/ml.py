@@ -14,44 +14,22 @@ around one level does not flip the position every bar); confidence grows with th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 import numpy as np
 
 from domain.indicators import ema
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals
 from domain.strategies.components import Int8Array, SignalFrame
 
 ML_MODEL_TYPES = ("basic", "sentiment")
 """The model types a predictive strategy can ask for (the registry's ``{SYMBOL}/{TYPE}`` level)."""
 
 
-@runtime_checkable
-class PredictiveStrategy(Protocol):
-    """A strategy whose signals need model predictions aligned with the candles.
-
-    ``model_type``: the type of model (one of :data:`ML_MODEL_TYPES`) whose predictions ``signals`` needs,
-    or None when this configuration needs none (an ensemble without a model member). ``signals`` raises
-    :class:`InvalidParameter` when predictions are needed and missing or misaligned.
-    """
-
-    name: ClassVar[str]
-    version: ClassVar[str]
-    description: ClassVar[str]
-
-    @property
-    def model_type(self) -> str | None: ...
-
-    @property
-    def warmup(self) -> int: ...
-
-    def signals(self, candles: CandleSeries, predictions: FloatArray | None = None) -> Signals: ...
-
-
 def model_type_of(strategy: object) -> str | None:
-    """The model type ``strategy`` needs predictions from, or None for a strategy that needs none."""
+    """The model type ``strategy`` needs predictions from, or None for a strategy that needs none (a
+    strategy declares it as its ``model_type``; see :class:`domain.strategies.strategy.Strategy`)."""
     value = getattr(strategy, "model_type", None)
     return value if isinstance(value, str) else None
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from application.use_cases.run_backtest import BacktestReport, BacktestRequest
     from domain.model.symbols import Symbol
     from domain.model.timeframe import Timeframe
+    from domain.strategies.strategy import Strategy
     from entrypoints.settings import Settings
 
 log = logging.getLogger("atb.cli")
@@ -253,7 +254,7 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _leveraged_strategies() -> list[str]:
     from domain.strategies.registry import create_strategy, strategy_names
 
-    return [n for n in strategy_names() if getattr(create_strategy(n), "account_leverage", None) is not None]
+    return [n for n in strategy_names() if create_strategy(n).extras().leverage is not None]
 
 
 def _short_strategies() -> list[str]:
@@ -262,10 +263,16 @@ def _short_strategies() -> list[str]:
     return [n for n in strategy_names() if "short" in describe_params(create_strategy(n))]
 
 
+def _strategy(name: str, params: dict[str, str]) -> Strategy:
+    """Strategy ``name`` with ``params``."""
+    from domain.strategies.registry import create_strategy
+
+    return create_strategy(name, params)
+
+
 def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> None:
     """Refuse, before any work, flags that could not take effect (docs/adr/0009-no-silent-drops.md)."""
-    from domain.strategies.ml import model_type_of
-    from domain.strategies.registry import create_strategy, describe_params
+    from domain.strategies.registry import describe_params
     from entrypoints.settings import SettingsError
 
     if settings.mode != "backtest":
@@ -282,21 +289,21 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
             raise click.UsageError(f"--no-risk turns the sizer and the risk manager off; drop it or {'/'.join(given)}")
     if opts["max_entries"] is not None and opts["max_entries"] < 1:
         raise click.UsageError(f"--max-entries must be at least 1, got {opts['max_entries']}")
-    instance = create_strategy(strategy, parse_params(opts["params"]))
+    instance = _strategy(strategy, parse_params(opts["params"]))
     params = describe_params(instance)
-    if (opts["model_version"] or opts["model_as_of"]) and model_type_of(instance) is None:
+    if (opts["model_version"] or opts["model_as_of"]) and instance.model_type is None:
         raise click.UsageError(f"{strategy} uses no model; --model-version and --model-as-of apply to ML strategies")
     if opts["model_version"] is not None:  # a registry path: the one name rule (ADR 0015), before any data is read
         from application.names import check_name
 
         check_name("version", opts["model_version"])
-    if opts.get("allow_unverified_model") and model_type_of(instance) is None:
+    if opts.get("allow_unverified_model") and instance.model_type is None:
         raise click.UsageError(f"{strategy} uses no model; --allow-unverified-model applies to ML strategies")
     gross_cap = 1.0  # what the risk limits let a sizer reach (1: no more than the equity)
     if not opts["no_risk"]:  # unknown risk limits and sizers: refused now, not after the data is read
         from domain.risk import create_sizer, merge_layers
 
-        overrides = getattr(instance, "risk_overrides", None)
+        overrides = dict(instance.extras().risk) or None
         limits = merge_layers(settings.risk_layer(), overrides, parse_params(opts["risk"], "--risk"))
         if opts["sizer"]:
             create_sizer(opts["sizer"], parse_params(opts["sizer_params"], "--sizer-param"))
@@ -314,7 +321,7 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
     if leverage is not None:
         if not leverage > 0:
             raise click.UsageError(f"--leverage must be positive, got {leverage:g}")
-        if leverage > 1 and getattr(instance, "account_leverage", None) is None and not gross_cap > 1:
+        if leverage > 1 and instance.extras().leverage is None and not gross_cap > 1:
             raise click.UsageError(
                 f"--leverage {leverage:g}: {strategy} never holds more than 1x equity, so leverage changes nothing; "
                 f"strategies built for it: {', '.join(_leveraged_strategies())} (or use --sizer with --risk "
@@ -344,7 +351,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
     from application.use_cases.run_backtest import BacktestRequest
     from domain.model.symbols import Symbol
     from domain.model.timeframe import Timeframe
-    from domain.strategies.registry import create_strategy, strategy_names
+    from domain.strategies.registry import strategy_names
     from entrypoints.container import build_container
 
     settings = _settings(
@@ -390,8 +397,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
     allow_short = bool(opts["allow_short"])
     leverage = opts["leverage"]
     if leverage is None:
-        hint = getattr(create_strategy(strategy, parse_params(opts["params"])), "account_leverage", 1.0)
-        leverage = float(hint)
+        leverage = _strategy(strategy, parse_params(opts["params"])).extras().leverage or 1.0
     request = BacktestRequest(
         strategy=strategy,
         symbols=syms,

@@ -36,7 +36,7 @@ from domain.indicators import ema
 from domain.model.candles import CandleSeries
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
-from domain.strategies.ema_cross import EmaCross, EmaCrossParams
+from domain.strategies.builtin.ema_cross import EmaCross, EmaCrossParams
 
 CASH = 10_000
 FEE_BPS = 10

@@ -11,7 +11,7 @@ import pytest
 
 from domain.model.errors import InvalidParameter
 from domain.strategies.base import build_params, no_signals, parameter_fields
-from domain.strategies.ema_trend import EmaTrend, EmaTrendParams
+from domain.strategies.builtin.ema_trend import EmaTrend, EmaTrendParams
 from domain.strategies.registry import (
     DEFAULT_STRATEGY,
     create_strategy,

@@ -16,7 +16,7 @@ from domain.model.timeframe import Timeframe
 from domain.regime.detector import HIGH, UP, RegimeParams, detect
 from domain.strategies.audit import lookahead_bars
 from domain.strategies.base import Signals
-from domain.strategies.ensemble_weighted import EnsembleWeighted, EnsembleWeightedParams
+from domain.strategies.builtin.ensemble_weighted import EnsembleWeighted, EnsembleWeightedParams
 from domain.strategies.ml import (
     ML_MODEL_TYPES,
     PredictionSignal,
@@ -25,9 +25,9 @@ from domain.strategies.ml import (
     smooth_predictions,
     synthetic_predictions,
 )
-from domain.strategies.ml_adaptive import MlAdaptive, MlAdaptiveParams
-from domain.strategies.ml_basic import MlBasic, MlParams
-from domain.strategies.ml_sentiment import MlSentiment
+from domain.strategies.builtin.ml_adaptive import MlAdaptive, MlAdaptiveParams
+from domain.strategies.builtin.ml_basic import MlBasic, MlParams
+from domain.strategies.builtin.ml_sentiment import MlSentiment
 from domain.strategies.registry import create_strategy, strategy_names
 from tests.unit.domain.helpers import BTCUSDT, HOUR_MS, T0, random_walk_series
 

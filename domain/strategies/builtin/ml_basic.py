@@ -9,16 +9,25 @@ application (the strategy itself stays pure).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals
-from domain.strategies.components import SignalFrame, StopRule, compose
-from domain.strategies.ml import PredictionSignal, check_thresholds, hysteresis, require_predictions
+from domain.strategies.api import (
+    Context,
+    Param,
+    PredictionSignal,
+    SignalFrame,
+    Signals,
+    StopRule,
+    Strategy,
+    compose,
+    hysteresis,
+    require_predictions,
+)
+from domain.strategies.ml import check_thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,24 +91,46 @@ def ml_signals(
     )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class MlBasic:
+class MlBasic(Strategy):
     """Long while the price-only model predicts a high enough next-bar return; size by confidence."""
 
-    name: ClassVar[str] = "ml_basic"
-    version: ClassVar[str] = "1.0.0"
-    description: ClassVar[str] = "price-only model: long above a predicted next-bar return, size by confidence"
-    params: MlParams = field(default_factory=MlParams)
+    name = "ml_basic"
+    version = "1.0.0"
+    description = "price-only model: long above a predicted next-bar return, size by confidence"
+
+    entry = Param(0.0015, low=1e-9, high=1.0, help="enter long when the prediction reaches this")
+    exit = Param(0.0, low=-1.0, high=1.0, help="leave when it falls below this (in (-entry, entry])")
+    scale = Param(0.003, low=1e-9, high=1.0, help="the prediction at which confidence reaches 1")
+    smooth = Param(1, low=1, high=500, help="EMA span over the predictions before thresholds apply (1: raw)")
+    size = Param(1.0, low=0.01, high=1.0, help="fraction of equity at full confidence")
+    min_size = Param(0.25, low=0.0, high=1.0, help="fraction of `size` committed however low the confidence")
+    atr_period = Param(14, low=1, high=500)
+    atr_stop = Param(3.0, low=0.0, high=50.0, help="protective stop in ATRs below the entry decision's close (0: none)")
+
+    def validate(self) -> None:
+        self.base  # noqa: B018  (validates the shared parameters)
 
     @property
-    def model_type(self) -> str:
+    def base(self) -> MlParams:
+        """The parameters as the shared ML rules (:func:`ml_signals`) read them."""
+        return MlParams(
+            self.entry, self.exit, self.scale, self.smooth, self.size, self.min_size, self.atr_period, self.atr_stop
+        )
+
+    @property
+    def model_type(self) -> str | None:
         return "basic"
 
     @property
     def warmup(self) -> int:
-        return self.params.warmup
+        return self.base.warmup
 
-    def signals(self, candles: CandleSeries, predictions: FloatArray | None = None) -> Signals:
-        p = self.params
-        score = p.generator.score(require_predictions(self.name, candles, predictions))
+    @property
+    def history_bars(self) -> int:
+        # the hysteresis latch decides from the last bar beyond a threshold; the ATR forgets its seed
+        return max(1000, 40 * int(self.atr_period), 40 * int(self.smooth))
+
+    def signals(self, candles: CandleSeries, context: Context) -> Signals:
+        p = self.base
+        score = p.generator.score(require_predictions(self.name, candles, context.predictions))
         return ml_signals(p, candles, score, p.entry, p.exit)

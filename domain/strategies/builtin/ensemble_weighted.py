@@ -8,14 +8,24 @@ prediction signal (:class:`domain.strategies.ml.PredictionSignal`, default setti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
 
-from domain.model.candles import CandleSeries, FloatArray
-from domain.model.errors import InvalidParameter
-from domain.strategies.base import Signals
-from domain.strategies.components import GENERATORS, SignalFrame, SignalGenerator, StopRule, compose, weighted_vote
-from domain.strategies.ml import PredictionSignal, check_model_type, require_predictions
+from domain.strategies.api import (
+    GENERATORS,
+    ML_MODEL_TYPES,
+    CandleSeries,
+    Context,
+    InvalidParameter,
+    Param,
+    PredictionSignal,
+    SignalFrame,
+    SignalGenerator,
+    Signals,
+    StopRule,
+    Strategy,
+    compose,
+    require_predictions,
+    weighted_vote,
+)
 
 ML_MEMBER = PredictionSignal.name
 MAX_WEIGHT = 1000.0
@@ -45,59 +55,52 @@ def parse_members(text: str) -> list[tuple[str, float]]:
     return members
 
 
-@dataclass(frozen=True, slots=True)
-class EnsembleWeightedParams:
-    members: str = "ema_crossover:1,momentum:1"  # generator:weight, comma separated (default parameters each)
-    threshold: float = 0.5  # consensus score needed to hold a position (0..1)
-    atr_period: int = 14
-    atr_stop: float = 3.0
-    size: float = 1.0
-    short: bool = False
-    model_type: str = "basic"  # the model whose predictions an `ml` member reads
-
-    def __post_init__(self) -> None:
-        parse_members(self.members)
-        if not 0 < self.threshold <= 1:
-            raise InvalidParameter("threshold must be in (0, 1]")
-        if not 0 < self.size <= 1:
-            raise InvalidParameter("size must be in (0, 1]")
-        StopRule(self.atr_period, self.atr_stop)
-        check_model_type(self.model_type)
-
-
-@dataclass(frozen=True, slots=True)
-class EnsembleWeighted:
+class EnsembleWeighted(Strategy):
     """Long (or short) while the weighted vote of its members reaches ``threshold``; each member votes
     its direction times its confidence. The ensemble's confidence (|score|) goes to confidence sizers."""
 
-    name: ClassVar[str] = "ensemble_weighted"
-    version: ClassVar[str] = "1.1.0"
-    description: ClassVar[str] = "weighted vote of signal generators (any registered, the ML model's included)"
-    params: EnsembleWeightedParams = EnsembleWeightedParams()
+    name = "ensemble_weighted"
+    version = "2.0.0"  # 2: the parameter model_type is now `model`
+    description = "weighted vote of signal generators (any registered, the ML model's included)"
+
+    members = Param("ema_crossover:1,momentum:1", help="generator:weight, comma separated (default parameters each)")
+    threshold = Param(0.5, low=1e-9, high=1.0, help="consensus score needed to hold a position")
+    atr_period = Param(14, low=1, high=500)
+    atr_stop = Param(3.0, low=0.0, high=50.0)
+    size = Param(1.0, low=0.01, high=1.0)
+    short = Param(False)
+    model = Param("basic", choices=ML_MODEL_TYPES, help="the model whose predictions an `ml` member reads")
+
+    def validate(self) -> None:
+        parse_members(self.members)
+        StopRule(self.atr_period, self.atr_stop)
 
     def generators(self) -> list[tuple[SignalGenerator, float]]:
         """The candle-only members (the ``ml`` member is :meth:`ml_member`)."""
         return [
-            (GENERATORS[name](short=self.params.short), w)  # type: ignore[call-arg]
-            for name, w in parse_members(self.params.members)
+            (GENERATORS[name](short=self.short), w)  # type: ignore[call-arg]
+            for name, w in parse_members(self.members)
             if name != ML_MEMBER
         ]
 
     def ml_member(self) -> tuple[PredictionSignal, float] | None:
-        weights = [w for name, w in parse_members(self.params.members) if name == ML_MEMBER]
-        return (PredictionSignal(short=self.params.short), sum(weights)) if weights else None
+        weights = [w for name, w in parse_members(self.members) if name == ML_MEMBER]
+        return (PredictionSignal(short=self.short), sum(weights)) if weights else None
 
     @property
     def model_type(self) -> str | None:
         """The model this ensemble needs predictions from (None without an ``ml`` member)."""
-        return self.params.model_type if self.ml_member() is not None else None
+        return str(self.model) if self.ml_member() is not None else None
 
     @property
     def warmup(self) -> int:
-        return max([g.warmup for g, _ in self.generators()] + [self.params.atr_period + 1])
+        return max([g.warmup for g, _ in self.generators()] + [int(self.atr_period) + 1])
 
-    def signals(self, candles: CandleSeries, predictions: FloatArray | None = None) -> Signals:
-        p = self.params
+    @property
+    def history_bars(self) -> int:
+        return max(1000, 20 * self.warmup, 40 * int(self.atr_period))
+
+    def signals(self, candles: CandleSeries, context: Context) -> Signals:
         frames: list[SignalFrame] = []
         weights: list[float] = []
         for generator, weight in self.generators():
@@ -105,8 +108,9 @@ class EnsembleWeighted:
             weights.append(weight)
         ml = self.ml_member()
         if ml is not None:
-            values = require_predictions(f"{self.name} with an {ML_MEMBER} member", candles, predictions)
+            values = require_predictions(f"{self.name} with an {ML_MEMBER} member", candles, context.predictions)
             frames.append(ml[0].generate(candles, values))
             weights.append(ml[1])
-        frame = weighted_vote(frames, weights, p.threshold)
-        return compose(frame, candles, StopRule(p.atr_period, p.atr_stop), p.size, warmup=self.warmup)
+        frame = weighted_vote(frames, weights, self.threshold)
+        stop = StopRule(self.atr_period, self.atr_stop)
+        return compose(frame, candles, stop, self.size, warmup=self.warmup)

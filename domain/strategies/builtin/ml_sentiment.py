@@ -6,20 +6,16 @@ supplies its predictions. Same parameters and rules as ``ml_basic``: only the mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
-from domain.strategies.ml_basic import MlBasic
+from domain.strategies.builtin.ml_basic import MlBasic
 
 
-@dataclass(frozen=True, slots=True)
 class MlSentiment(MlBasic):
     """Long while the price + sentiment model predicts a high enough next-bar return; size by confidence."""
 
-    name: ClassVar[str] = "ml_sentiment"
-    version: ClassVar[str] = "1.0.0"
-    description: ClassVar[str] = "price + Fear & Greed model: ml_basic's rules on the sentiment model"
+    name = "ml_sentiment"
+    version = "1.0.0"
+    description = "price + Fear & Greed model: ml_basic's rules on the sentiment model"
 
     @property
-    def model_type(self) -> str:
+    def model_type(self) -> str | None:
         return "sentiment"
