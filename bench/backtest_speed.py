@@ -180,11 +180,12 @@ class AtbRunner:
         """The engine alone on precomputed signals, and the signals alone."""
         from application.engine import Engine
         from domain.model.market import MarketFrame
+        from domain.strategies.api import Context
         from domain.strategies.registry import create_strategy
         from entrypoints.container import simulator
 
         strategy = create_strategy("ema_cross")
-        signals_s, signals = best_of(lambda: strategy.signals(series), repeat)
+        signals_s, signals = best_of(lambda: strategy.signals(series, Context()), repeat)
         frame = MarketFrame.align([series])
 
         def engine_only() -> Any:

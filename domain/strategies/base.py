@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -111,76 +105,3 @@ def no_signals(n: int, warmup: int) -> Signals:
     """All-false signals of length ``n`` (a starting point that strategies fill in)."""
     false = np.zeros(n, dtype=np.bool_)
     return Signals(false, false.copy(), false.copy(), false.copy(), np.full(n, np.nan), np.ones(n), warmup)
-
-
-def _convert(name: str, raw: str, kind: Any) -> Any:
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(kind) if a is not type(None)]
-        if raw.strip().lower() in ("none", "null", ""):
-            return None
-        kind = options[0]
-    try:
-        if kind is bool:
-            lowered = raw.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return _finite(name, float(raw), raw)
-        if kind is str:
-            return raw
-    except ValueError:
-        raise InvalidParameter(f"parameter {name}: {raw!r} is not a valid {kind.__name__}") from None
-    raise InvalidParameter(f"parameter {name} has an unsupported type {kind}")
-
-
-def _finite(name: str, value: float, raw: object) -> float:
-    """Every float parameter is finite: NaN, infinities and ``1e400`` (a float's infinity) are refused here,
-    once, for every strategy (docs/adr/0016-numbers.md); ranges are the class's ``__post_init__``'s."""
-    if not math.isfinite(value):
-        raise InvalidParameter(f"parameter {name}: {raw!r} is not a finite number")
-    return value
-
-
-def parameter_fields(params_cls: type) -> dict[str, dataclasses.Field[Any]]:
-    """The settable parameters of a strategy's dataclass, by name."""
-    return {f.name: f for f in dataclasses.fields(params_cls) if f.init}
-
-
-P = TypeVar("P")
-
-
-def build_params(params_cls: type[P], overrides: Mapping[str, str | int | float | bool]) -> P:
-    """An instance of ``params_cls`` with ``overrides`` (strings are converted by the field's type).
-
-    Unknown names are refused with the list of valid ones; range checks live in the class's
-    ``__post_init__`` and raise :class:`InvalidParameter`.
-    """
-    fields = parameter_fields(params_cls)
-    hints = typing.get_type_hints(params_cls)
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        valid = ", ".join(sorted(fields)) or "none"
-        raise InvalidParameter(f"unknown parameter {', '.join(unknown)}; valid: {valid}")
-    values = {name: _coerce(name, raw, hints[name]) for name, raw in overrides.items()}
-    return params_cls(**values)
-
-
-def _coerce(name: str, raw: str | int | float | bool, kind: Any) -> Any:
-    """A value of the field's type: strings are parsed, other values must already have the right type."""
-    if isinstance(raw, str):
-        return _convert(name, raw, kind)
-    options = [a for a in typing.get_args(kind) if a is not type(None)] or [kind]
-    for option in options:
-        if option is float and isinstance(raw, int | float) and not isinstance(raw, bool):
-            return _finite(name, float(raw), raw)
-        if option is int and isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if option is bool and isinstance(raw, bool):
-            return raw
-    raise InvalidParameter(f"parameter {name}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}")

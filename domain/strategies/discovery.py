@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from domain.model.errors import InvalidParameter
+from domain.risk import create_sizer, merge_layers
 from domain.strategies.strategy import Strategy
 
 NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,47}\Z")
@@ -100,7 +101,10 @@ def problems(cls: type[Strategy], file: str | None = None) -> list[Problem]:
         model = instance.model_type
         if model is not None and not isinstance(model, str):
             add(f"{label}: model_type must be a model type name or None, got {model!r}")  # type: ignore[unreachable,unused-ignore]
-        instance.extras()
+        extras = instance.extras()
+        if extras.sizer is not None:
+            create_sizer(extras.sizer, dict(extras.sizer_params))
+        merge_layers(dict(extras.risk))
     except InvalidParameter as exc:
         add(f"{label} with its defaults: {exc}")
     return found

@@ -36,7 +36,8 @@ from domain.indicators import ema
 from domain.model.candles import CandleSeries
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
-from domain.strategies.builtin.ema_cross import EmaCross, EmaCrossParams
+from domain.strategies.api import Context
+from domain.strategies.builtin.ema_cross import EmaCross
 
 CASH = 10_000
 FEE_BPS = 10
@@ -112,7 +113,7 @@ class Ledger:
 
 
 def run_atb(candles: CandleSeries, stop_loss: float) -> Ledger:
-    signals = EmaCross(EmaCrossParams(fast=FAST, slow=SLOW, stop_loss=stop_loss)).signals(candles)
+    signals = EmaCross(fast=FAST, slow=SLOW, stop_loss=stop_loss).signals(candles, Context())
     clock = SimulatedClock(candles.start_ms)
     # A fine grid (no coarse rounding of quantities or stops, no minimum notional), like fractional_unit.
     instrument = Instrument(candles.symbol, Decimal("1e-10"), Decimal(repr(UNIT)), Decimal(0))
@@ -304,7 +305,7 @@ def test_atb_crossing_rule_picks_the_same_bars_as_backtesting_lib_crossover() ->
     ``<``. They differ only on exact ties, which the bundled data does not have."""
     close = bundled("BTCUSDT").close
     fast, slow = ema(close, FAST), ema(close, SLOW)
-    signals = EmaCross(EmaCrossParams(fast=FAST, slow=SLOW)).signals(bundled("BTCUSDT"))
+    signals = EmaCross(fast=FAST, slow=SLOW).signals(bundled("BTCUSDT"), Context())
     lib_up = np.array([t >= SLOW and crossover(fast[t - 1 : t + 1], slow[t - 1 : t + 1]) for t in range(len(close))])
     lib_down = np.array([t >= SLOW and crossover(slow[t - 1 : t + 1], fast[t - 1 : t + 1]) for t in range(len(close))])
     np.testing.assert_array_equal(lib_up, signals.long_entry)

@@ -43,7 +43,7 @@ class Scripted:
     description: ClassVar[str] = ""
     warmup: int = 0
 
-    def signals(self, candles: CandleSeries) -> Signals:
+    def signals(self, candles: CandleSeries, context: object = None) -> Signals:
         idx = [int(i) for i in np.flatnonzero(np.isin(candles.open_time, self.entry_times))]
         return signals(len(candles), idx)
 

@@ -7,9 +7,6 @@ which shows the check can fail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 import pytest
 
@@ -17,8 +14,8 @@ from adapters.files import BundledMarketData
 from domain.model.candles import CandleSeries
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
+from domain.strategies.api import Context, Signals, Strategy, no_signals
 from domain.strategies.audit import lookahead_bars
-from domain.strategies.base import Signals, no_signals
 from domain.strategies.registry import create_strategy, strategy_names
 from tests.builders import random_walk
 
@@ -48,19 +45,13 @@ def test_no_registered_strategy_looks_ahead_on_real_candles(name: str, bundled_s
     assert lookahead_bars(strategy, bundled_slice, _ends(len(bundled_slice), strategy.warmup, seed=1)) == []
 
 
-@dataclass(frozen=True, slots=True)
-class PeeksAtTomorrow:
+class PeeksAtTomorrow(Strategy):
     """Buys when the NEXT close is higher: the classic look-ahead bug."""
 
-    name: ClassVar[str] = "leaky"
-    version: ClassVar[str] = "0"
-    description: ClassVar[str] = "uses close[t + 1] at bar t"
+    name = "leaky"
+    description = "uses close[t + 1] at bar t"
 
-    @property
-    def warmup(self) -> int:
-        return 1
-
-    def signals(self, candles: CandleSeries) -> Signals:
+    def signals(self, candles: CandleSeries, context: Context) -> Signals:
         s = no_signals(len(candles), 1)
         up = np.zeros(len(candles), dtype=bool)
         up[:-1] = candles.close[1:] > candles.close[:-1]
@@ -68,19 +59,17 @@ class PeeksAtTomorrow:
         return s
 
 
-@dataclass(frozen=True, slots=True)
-class CentredSmoothing:
+class CentredSmoothing(Strategy):
     """A subtler leak: a centred moving average (uses bars on both sides)."""
 
-    name: ClassVar[str] = "centred"
-    version: ClassVar[str] = "0"
-    description: ClassVar[str] = "centred window"
+    name = "centred"
+    description = "centred window"
 
     @property
     def warmup(self) -> int:
         return 5
 
-    def signals(self, candles: CandleSeries) -> Signals:
+    def signals(self, candles: CandleSeries, context: Context) -> Signals:
         s = no_signals(len(candles), 5)
         smooth = np.convolve(candles.close, np.ones(5) / 5, mode="same")
         s.stop_distance[:] = np.abs(candles.close - smooth)
@@ -88,7 +77,7 @@ class CentredSmoothing:
 
 
 @pytest.mark.parametrize("leaky", [PeeksAtTomorrow(), CentredSmoothing()])
-def test_a_leaky_strategy_is_caught(leaky: object) -> None:
+def test_a_leaky_strategy_is_caught(leaky: Strategy) -> None:
     candles = random_walk(600, seed=3)
-    leaks = lookahead_bars(leaky, candles, _ends(len(candles), 5))  # type: ignore[arg-type]
+    leaks = lookahead_bars(leaky, candles, _ends(len(candles), 5))
     assert len(leaks) > 10
