@@ -54,7 +54,9 @@ class Catalog:
         if clash is not None and clash.cls is not entry.cls:
             where = f"the {clash.origin} strategy" + (f" in {clash.source}" if clash.origin != BUILT_IN else "")
             taken = f"strategy name {entry.name!r} is taken by {where}"
-            raise StrategyLoadError(str(Problem(source_file(entry.cls), source_line(entry.cls), taken)))
+            file = entry.source if entry.origin != BUILT_IN and entry.source else source_file(entry.cls)
+            line = source_line(entry.cls) if file == source_file(entry.cls) else 1
+            raise StrategyLoadError(str(Problem(file, line, taken)))
         self._entries[entry.name] = entry
 
     def with_entries(self, entries: Iterable[Entry]) -> Catalog:
