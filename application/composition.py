@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -81,7 +81,9 @@ class ExitsSection(_Section):
     trailing_pct: float = Field(0.0, ge=0, lt=1)
     trailing_atr: float = Field(0.0, ge=0, le=50)
     break_even: float = Field(0.0, ge=0, le=10)
-    take_profits: list[tuple[float, float]] = Field(default_factory=list, max_length=20)
+    take_profits: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class SizingSection(_Section):
@@ -104,10 +106,10 @@ class CompositionFile(_Section):
 
     strategy: StrategySection
     signals: list[SignalSection] = Field(min_length=1, max_length=32)
-    vote: VoteSection = Field(default_factory=VoteSection)
-    stop: StopSection = Field(default_factory=StopSection)
-    exits: ExitsSection = Field(default_factory=ExitsSection)
-    sizing: SizingSection = Field(default_factory=SizingSection)
+    vote: VoteSection = VoteSection()
+    stop: StopSection = StopSection()
+    exits: ExitsSection = ExitsSection()
+    sizing: SizingSection = SizingSection()
     risk: dict[str, Any] = Field(default_factory=dict)
     model: ModelSection | None = None
 
@@ -251,7 +253,7 @@ def strategy_from_mapping(data: Mapping[str, Any], source: str) -> type[Composed
     """The strategy class a composed strategy's file declares (``data``: its parsed content; ``source``: the file,
     for messages). Raises :class:`CompositionError` (one line) on anything wrong."""
     composition = composition_of(parse_composition(data, source), source)
-    cls = _checked(source, "strategy", lambda: composed_strategy(composition))
+    cls: type[ComposedStrategy] = _checked(source, "strategy", lambda: composed_strategy(composition))
     found = problems(cls, source)
     if found:
         named = re.search(r"parameter (\w+)", found[0].message)

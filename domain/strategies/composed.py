@@ -97,11 +97,7 @@ def setting_types(generator: str) -> dict[str, tuple[type, Any]]:
     """A member kind's settings: name -> (type, default), ``short`` excepted."""
     cls = MEMBER_KINDS[generator]
     hints = typing.get_type_hints(cls)
-    return {
-        f.name: (hints[f.name], f.default)
-        for f in dataclasses.fields(cls)
-        if f.init and f.name != VOTE_SHORT
-    }
+    return {f.name: (hints[f.name], f.default) for f in dataclasses.fields(cls) if f.init and f.name != VOTE_SHORT}
 
 
 def member_prefixes(members: tuple[Member, ...] | list[Member]) -> list[str]:
@@ -179,7 +175,7 @@ class ComposedStrategy(Strategy):
     @property
     def warmup(self) -> int:
         candle_only = [g.warmup for g, _ in self.members() if not isinstance(g, PredictionSignal)]
-        return max([*candle_only, int(self.params["atr_period"]) + 1])
+        return int(max([*candle_only, int(self.params["atr_period"]) + 1]))
 
     @property
     def history_bars(self) -> int:
@@ -263,7 +259,11 @@ def composed_strategy(composition: Composition) -> type[ComposedStrategy]:
             settings.append((setting, f"{prefix}_{setting}"))
         slots.append(_Slot(member.generator, weight, tuple(settings)))
     if any(m.generator == ML_MEMBER for m in c.members):
-        add("model", "model.type", _param(c.model, str, file, choices=ML_MODEL_TYPES, help="the model an ml member reads"))
+        add(
+            "model",
+            "model.type",
+            _param(c.model, str, file, choices=ML_MODEL_TYPES, help="the model an ml member reads"),
+        )
     namespace["param_paths"] = MappingProxyType(paths)
     namespace["_slots"] = tuple(slots)
     cls = type(f"Composed_{c.name}", (ComposedStrategy,), namespace)

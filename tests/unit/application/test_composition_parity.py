@@ -1,7 +1,7 @@
 """A strategy composed in TOML (docs/composition.md) trades exactly like the built-in ``ensemble_weighted`` on the
 same parameters: the same trades (times, prices, quantities, reasons) and the same equity, through a full backtest
 on the bundled BTCUSDT candles, for the documented example, a short-selling vote with custom weights, threshold,
-member settings... (expressed in ensemble_weighted through its defaults), and an ensemble with the bundled model."""
+stop and size, and an ensemble with the bundled model's vote; a ``--param`` override reaches both alike."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from adapters.files import BundledMarketData
 from adapters.registry import FileModelRegistry, bundled_models_root
@@ -80,7 +79,7 @@ def test_a_short_selling_vote_with_custom_weights_threshold_stop_and_size(tmp_pa
         '[[signals]]\ngenerator = "momentum"\nweight = 3\n'
         '[[signals]]\ngenerator = "ema_crossover"\nweight = 1.5\n'
         '[[signals]]\ngenerator = "momentum"\nweight = 0.5\n'
-        '[vote]\nthreshold = 0.35\nshort = true\n[stop]\natr_period = 20\natr_stop = 4\n[sizing]\nsize = 0.5\n'
+        "[vote]\nthreshold = 0.35\nshort = true\n[stop]\natr_period = 20\natr_stop = 4\n[sizing]\nsize = 0.5\n"
     )
     shorts = {"engine": EngineConfig(allow_short=True), "simulation": SimulationSettings(allow_short=True)}
     composed, builtin = _both(
@@ -111,6 +110,4 @@ def test_a_parameter_override_reaches_the_composed_strategy_as_it_does_the_built
                                      params={"threshold": "0.9"}, start_ms=START))  # fmt: skip
     _same_trades(tuned, builtin)
     assert tuned.strategy_params["threshold"] == 0.9
-    assert [t.entry_time for t in tuned.trades] != [t.entry_time for t in composed.trades] or pytest.fail(
-        "threshold 0.9 (both members needed) should trade differently from 0.6"
-    )
+    assert [t.entry_time for t in tuned.trades] != [t.entry_time for t in composed.trades]  # 0.9: both members
