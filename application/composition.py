@@ -48,39 +48,39 @@ class StrategySection(_Section):
     """``[strategy]``: who it is."""
 
     name: str = Field(pattern=NAME_RULE.pattern.removesuffix(r"\Z") + "$")
-    version: str = Field("1.0.0", pattern=VERSION_RULE.pattern.removesuffix(r"\Z") + "$")
-    description: str = Field("", max_length=500)
+    version: str = Field(default="1.0.0", pattern=VERSION_RULE.pattern.removesuffix(r"\Z") + "$")
+    description: str = Field(default="", max_length=500)
 
 
 class SignalSection(_Section):
     """One ``[[signals]]`` table: a member of the vote."""
 
     generator: str
-    weight: float = Field(1.0, ge=-MAX_WEIGHT, le=MAX_WEIGHT)
+    weight: float = Field(default=1.0, ge=-MAX_WEIGHT, le=MAX_WEIGHT)
     params: dict[str, Scalar] = Field(default_factory=dict)
 
 
 class VoteSection(_Section):
     """``[vote]``: the consensus needed, and whether the vote may trade short."""
 
-    threshold: float = Field(0.5, gt=0, le=1)
+    threshold: float = Field(default=0.5, gt=0, le=1)
     short: bool = False
 
 
 class StopSection(_Section):
     """``[stop]``: the protective stop of each entry (the nearer of the two when both are set)."""
 
-    atr_period: int = Field(14, ge=1, le=500)
-    atr_stop: float = Field(3.0, ge=0, le=50)
-    pct_stop: float = Field(0.0, ge=0, lt=1)
+    atr_period: int = Field(default=14, ge=1, le=500)
+    atr_stop: float = Field(default=3.0, ge=0, le=50)
+    pct_stop: float = Field(default=0.0, ge=0, lt=1)
 
 
 class ExitsSection(_Section):
     """``[exits]``: how an open position is managed (:class:`domain.strategies.base.ExitRules`)."""
 
-    trailing_pct: float = Field(0.0, ge=0, lt=1)
-    trailing_atr: float = Field(0.0, ge=0, le=50)
-    break_even: float = Field(0.0, ge=0, le=10)
+    trailing_pct: float = Field(default=0.0, ge=0, lt=1)
+    trailing_atr: float = Field(default=0.0, ge=0, le=50)
+    break_even: float = Field(default=0.0, ge=0, le=10)
     take_profits: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
         default_factory=list, max_length=20
     )
@@ -89,10 +89,10 @@ class ExitsSection(_Section):
 class SizingSection(_Section):
     """``[sizing]``: the size of an entry's signal, the sizer it runs with, the account leverage."""
 
-    size: float = Field(1.0, ge=0.01, le=100)
+    size: float = Field(default=1.0, ge=0.01, le=100)
     sizer: str | None = None
     sizer_params: dict[str, float | int | str] = Field(default_factory=dict)
-    leverage: float | None = Field(None, ge=1, le=100)
+    leverage: float | None = Field(default=None, ge=1, le=100)
 
 
 class ModelSection(_Section):
