@@ -115,11 +115,16 @@ class CompositionFile(_Section):
 
 
 class CompositionError(StrategyLoadError):
-    """A composed strategy's file that cannot be used: one line, ``FILE: KEY.PATH: message``."""
+    """A composed strategy's file that cannot be used: one line, ``FILE[:LINE]: KEY.PATH: message``."""
 
-    def __init__(self, source: str, path: str, message: str) -> None:
-        self.source, self.path, self.message = source, path, message
-        super().__init__(f"{source}: {path}: {message}" if path else f"{source}: {message}")
+    def __init__(self, source: str, path: str, message: str, line: int = 0) -> None:
+        self.source, self.path, self.message, self.line = source, path, message, line
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+    def at_line(self, line: int) -> CompositionError:
+        """The same error, naming the line of the file it is about (0: unknown)."""
+        return CompositionError(self.source, self.path, self.message, line)
 
 
 def key_path(loc: tuple[int | str, ...]) -> str:
@@ -136,6 +141,10 @@ def _pydantic_message(error: Mapping[str, Any], model: type[BaseModel] | None) -
         return "unknown key" + (f"; valid: {', '.join(model.model_fields)}" if model is not None else "")
     if kind == "missing":
         return "required, missing"
+    if kind in ("model_type", "dict_type"):
+        return f"must be a table, got {error['input']!r}"
+    if kind == "list_type" and tuple(error["loc"]) == ("signals",):
+        return "must be an array of tables: one [[signals]] table per member"
     message = str(error.get("msg", "invalid"))
     if kind == "string_pattern_mismatch" and error["loc"][-1] == "name":
         return f"must be lowercase letters, digits and _ starting with a letter (at most 48), got {error['input']!r}"
@@ -146,6 +155,7 @@ def _pydantic_message(error: Mapping[str, Any], model: type[BaseModel] | None) -
     return message
 
 
+_UNION_TAGS = ("bool", "int", "float", "str")
 _SECTIONS: dict[str, type[BaseModel]] = {
     "strategy": StrategySection, "signals": SignalSection, "vote": VoteSection, "stop": StopSection,
     "exits": ExitsSection, "sizing": SizingSection, "model": ModelSection,
@@ -167,11 +177,11 @@ def parse_composition(data: Mapping[str, Any], source: str) -> CompositionFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
-        if first.get("type") == "extra_forbidden" and len(loc) == 1:
-            path = key_path(loc)
-        else:
-            path = key_path(loc) or "(file)"
-        raise CompositionError(source, path, _pydantic_message(first, _owner(loc))) from None
+        if len(loc) >= 3 and loc[-1] in _UNION_TAGS and loc[-3] in ("params", "sizer_params"):
+            path = key_path(loc[:-1])  # one value of several accepted types: pydantic tags the first type tried
+            kinds = "a number or text" if loc[-3] == "sizer_params" else "a number, true/false or text"
+            raise CompositionError(source, path, f"must be {kinds}, got {first['input']!r}") from None
+        raise CompositionError(source, key_path(loc), _pydantic_message(first, _owner(loc))) from None
 
 
 def _checked(source: str, path: str, check: Any) -> Any:

@@ -71,81 +71,112 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         (TWO, ": strategy: required, missing"),
-        ('[strategy]\nname = "Mine!"\n' + TWO, ": strategy.name: must be lowercase letters, digits and _"),
-        ('[strategy]\nname = "ensemble_weighted"\n' + TWO, ": strategy.name: 'ensemble_weighted' is a built-in"),
-        ('[strategy]\nname = "mine"\nversion = "1.0"\n' + TWO, ": strategy.version: must look like 1.0.0"),
+        ('[strategy]\nname = "Mine!"\n' + TWO, ":2: strategy.name: must be lowercase letters, digits and _"),
+        ('[strategy]\nname = "ensemble_weighted"\n' + TWO, ":2: strategy.name: 'ensemble_weighted' is a built-in"),
+        ('[strategy]\nname = "mine"\nversion = "1.0"\n' + TWO, ":3: strategy.version: must look like 1.0.0"),
         (HEAD, ": signals: required, missing"),
-        ("signals = []\n" + HEAD, ": signals: List should have at least 1 item"),
-        (HEAD + TWO + "[colour]\n", ": colour: unknown key; valid: strategy, signals, vote, stop, exits, sizing"),
-        (HEAD + TWO + "[vote]\nthreshhold = 0.6\n", ": vote.threshhold: unknown key; valid: threshold, short"),
-        (HEAD + TWO + '[vote]\nthreshold = "high"\n', ": vote.threshold: Input should be a valid number"),
-        (HEAD + TWO + "[vote]\nthreshold = 1.5\n", ": vote.threshold: Input should be less than or equal to 1"),
-        (HEAD + TWO + "[vote]\nthreshold = nan\n", ": vote.threshold: Input should be a finite number"),
-        (HEAD + TWO + "[vote]\nshort = 1\n", ": vote.short: Input should be a valid boolean"),
-        (HEAD + '[[signals]]\ngenerator = "rsi"\n', ": signals[0].generator: unknown signal generator 'rsi'"),
-        (HEAD + '[[signals]]\ngenerator = "ema_crossover"\nwieght = 2\n', ": signals[0].wieght: unknown key"),
+        ("signals = []\n" + HEAD, ":1: signals: List should have at least 1 item"),
+        (HEAD + TWO + "[colour]\n", ":7: colour: unknown key; valid: strategy, signals, vote, stop, exits, sizing"),
+        (HEAD + TWO + "[vote]\nthreshhold = 0.6\n", ":8: vote.threshhold: unknown key; valid: threshold, short"),
+        (HEAD + TWO + '[vote]\nthreshold = "high"\n', ":8: vote.threshold: Input should be a valid number"),
+        (HEAD + TWO + "[vote]\nthreshold = 1.5\n", ":8: vote.threshold: Input should be less than or equal to 1"),
+        (HEAD + TWO + "[vote]\nthreshold = nan\n", ":8: vote.threshold: Input should be a finite number"),
+        (HEAD + TWO + "[vote]\nshort = 1\n", ":8: vote.short: Input should be a valid boolean"),
+        (HEAD + '[[signals]]\ngenerator = "rsi"\n', ":4: signals[0].generator: unknown signal generator 'rsi'"),
+        (HEAD + '[[signals]]\ngenerator = "ema_crossover"\nwieght = 2\n', ":5: signals[0].wieght: unknown key"),
         (
             HEAD + TWO + '[[signals]]\ngenerator = "momentum"\nweight = 1e6\n',
-            ": signals[2].weight: Input should be less than or equal to 1000",
+            ":9: signals[2].weight: Input should be less than or equal to 1000",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "momentum"\nparams = { speed = 3 }\n',
-            ": signals[0].params.speed: unknown setting of momentum; valid: period, threshold",
+            ":5: signals[0].params.speed: unknown setting of momentum; valid: period, threshold",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ema_crossover"\nparams = { fast = "quick" }\n',
-            ": signals[0].params.fast: parameter fast: 'quick' is not a valid int",
+            ":5: signals[0].params.fast: parameter fast: 'quick' is not a valid int",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ema_crossover"\nparams = { fast = 2.5 }\n',
-            ": signals[0].params.fast: parameter fast: 2.5 is not a valid int",
+            ":5: signals[0].params.fast: parameter fast: 2.5 is not a valid int",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ema_crossover"\nparams = { fast = 300 }\n',
-            ": signals[0].params: fast (300) must be at least 1 and below slow (200)",
+            ":5: signals[0].params: fast (300) must be at least 1 and below slow (200)",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ema_crossover"\nparams = { fast = 2000, slow = 3000 }\n',
-            ": signals[0].params.fast: default of parameter ema_crossover_fast: 2000 is above its upper bound 1000",
+            ":5: signals[0].params.fast: default of parameter ema_crossover_fast: 2000 is above its upper bound 1000",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "momentum"\nparams = { short = true }\n',
-            ": signals[0].params.short: short is the vote's: set it in [vote]",
+            ":5: signals[0].params.short: short is the vote's: set it in [vote]",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ml"\n[[signals]]\ngenerator = "ml"\n',
-            ": signals[1].generator: one ml member at most",
+            ":6: signals[1].generator: one ml member at most",
         ),
         (
             HEAD + '[[signals]]\ngenerator = "ml"\nparams = { entry = 0.001, exit = 0.002 }\n',
-            ": signals[0].params: exit must be in (-entry, entry]",
+            ":5: signals[0].params: exit must be in (-entry, entry]",
         ),
-        (HEAD + TWO + '[model]\ntype = "basic"\n', ": model: only a composition with an ml member reads a model"),
-        (HEAD + '[[signals]]\ngenerator = "ml"\n[model]\ntype = "lstm"\n', ": model.type: Input should be 'basic'"),
-        (HEAD + '[[signals]]\ngenerator = "momentum"\nweight = 0\n', ": signals: the weights must not all be zero"),
-        (HEAD + TWO + "[stop]\natr_period = 0\n", ": stop.atr_period: Input should be greater than or equal to 1"),
-        (HEAD + TWO + "[stop]\npct_stop = 1\n", ": stop.pct_stop: Input should be less than 1"),
+        (HEAD + TWO + '[model]\ntype = "basic"\n', ":7: model: only a composition with an ml member reads a model"),
+        (HEAD + '[[signals]]\ngenerator = "ml"\n[model]\ntype = "lstm"\n', ":6: model.type: Input should be 'basic'"),
+        (HEAD + '[[signals]]\ngenerator = "momentum"\nweight = 0\n', ":3: signals: the weights must not all be zero"),
+        (HEAD + TWO + "[stop]\natr_period = 0\n", ":8: stop.atr_period: Input should be greater than or equal to 1"),
+        (HEAD + TWO + "[stop]\npct_stop = 1\n", ":8: stop.pct_stop: Input should be less than 1"),
         (
             HEAD + TWO + "[exits]\ntake_profits = [[0.1, 0.6], [0.2, 0.6]]\n",
-            ": exits: take-profit fractions add up to 1.2, more than the whole position",
+            ":7: exits: take-profit fractions add up to 1.2, more than the whole position",
         ),
         (
             HEAD + TWO + "[exits]\ntake_profits = [[0.1]]\n",
-            ": exits.take_profits[0]: List should have at least 2 items",
+            ":8: exits.take_profits[0]: List should have at least 2 items",
         ),
-        (HEAD + TWO + '[sizing]\nsizer = "martingale"\n', ": sizing.sizer: unknown sizer 'martingale'; valid: "),
-        (HEAD + TWO + '[sizing]\nsizer = "fixed_risk"\nsizer_params = { risk = -1 }\n', ": sizing.sizer_params: "),
+        (HEAD + TWO + '[sizing]\nsizer = "martingale"\n', ":8: sizing.sizer: unknown sizer 'martingale'; valid: "),
+        (HEAD + TWO + '[sizing]\nsizer = "fixed_risk"\nsizer_params = { risk = -1 }\n', ":9: sizing.sizer_params: "),
         (
             HEAD + TWO + "[sizing]\nsizer_params = { risk = 0.01 }\n",
-            ": sizing.sizer_params: parameters of which sizer? set sizing.sizer too",
+            ":8: sizing.sizer_params: parameters of which sizer? set sizing.sizer too",
         ),
-        (HEAD + TWO + "[sizing]\nsize = 2\n", ": sizing.size: 2 is above 1 and above the leverage"),
-        (HEAD + TWO + "[sizing]\nleverage = 500\n", ": sizing.leverage: Input should be less than or equal to 100"),
-        (HEAD + TWO + "[risk]\nmax_postion = 0.3\n", ": risk.max_postion: unknown risk setting max_postion; valid: "),
-        (HEAD + TWO + '[risk]\nmax_position = "lots"\n', ": risk.max_position: "),
+        (HEAD + TWO + "[sizing]\nsize = 2\n", ":8: sizing.size: 2 is above 1 and above the leverage"),
+        (HEAD + TWO + "[sizing]\nleverage = 500\n", ":8: sizing.leverage: Input should be less than or equal to 100"),
+        (HEAD + TWO + "[risk]\nmax_postion = 0.3\n", ":8: risk.max_postion: unknown risk setting max_postion; valid: "),
+        (HEAD + TWO + '[risk]\nmax_position = "lots"\n', ":8: risk.max_position: "),
     ],
 )
-def test_each_wrong_value_is_one_line_naming_the_key_path(tmp_path: Path, text: str, expected: str) -> None:
+def test_each_wrong_value_is_one_line_naming_the_line_and_the_key_path(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert _error(tmp_path, text).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            HEAD + '[[signals]]\ngenerator = "momentum"\nparams = { period = [72] }\n',
+            ":5: signals[0].params.period: must be a number, true/false or text, got [72]",
+        ),
+        (
+            HEAD + TWO + '[sizing]\nsizer = "fixed_risk"\nsizer_params = { risk_per_trade = true }\n',
+            ":9: sizing.sizer_params.risk_per_trade: must be a number or text, got True",
+        ),
+        ("signals = { generator = 'momentum' }\n" + HEAD, ":1: signals: must be an array of tables: one [[signals]]"),
+        ('strategy = "mine"\n' + TWO, ":1: strategy: must be a table, got 'mine'"),
+        # other layouts: a sub-table of an array's table, and tables written inline
+        (
+            HEAD + TWO + '[[signals]]\ngenerator = "ema_crossover"\n[signals.params]\nslow = 20\nfast = 30\n',
+            ":9: signals[2].params: fast (30) must be at least 1 and below slow (20)",
+        ),
+        (
+            HEAD + TWO + '[[signals]]\ngenerator = "ema_crossover"\n[signals.params]\nslow = 20\nfast = "x"\n',
+            ":11: signals[2].params.fast: parameter fast: 'x' is not a valid int",
+        ),
+        ("vote = { threshold = 3 }\n" + HEAD + TWO, ":1: vote.threshold: Input should be less than or equal to 1"),
+    ],
+)
+def test_values_of_other_types_and_layouts(tmp_path: Path, text: str, expected: str) -> None:
     assert _error(tmp_path, text).startswith(expected)
 
 
