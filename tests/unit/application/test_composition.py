@@ -4,6 +4,7 @@ with the declared numbers as parameters."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +254,15 @@ def test_parameters_are_checked_like_any_strategy(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match="must not all be zero"):
         _load(tmp_path, HEAD + TWO, "two.toml")(ema_crossover_weight=0, momentum_weight=0)
     assert cls(ema_crossover_fast="30").members()[0][0].fast == 30
+
+
+def test_the_documented_example_is_the_shipped_file() -> None:
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "composition.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    shipped = root / "docs" / "examples" / "ensemble.toml"
+    assert tomllib.loads(block) == tomllib.loads(shipped.read_text())
+    assert problems(load_toml_strategy(shipped)) == []
 
 
 def test_without_a_model_member_there_is_no_model_parameter(tmp_path: Path) -> None:
