@@ -1,0 +1,1 @@
+"""User strategies: files in the strategies directory, ``path.py:Class`` and TOML compositions."""
