@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from application.ml import LOOK_AHEAD_PREFIX
 from application.ports.check_cache import CheckCache
 from application.ports.errors import ApplicationError, MarketDataUnavailable
 from application.ports.market_data import MarketData
@@ -22,7 +23,10 @@ from domain.model.symbols import Symbol
 from domain.strategies.audit import FAST, PLANS, CheckResult, run_checks
 from domain.strategies.registry import BUILT_IN, Entry
 
-UNCHECKED_NOTE = "unchecked: {name} was not checked for look-ahead (--unchecked); its results may use future data"
+UNCHECKED_NOTE = (
+    LOOK_AHEAD_PREFIX + " {name} was not checked for look-ahead (--unchecked): its results may use future data"
+)
+"""The note (a warning, shown prominently: :func:`application.ml.is_warning`) of a user strategy run unchecked."""
 
 
 class StrategyCheckError(ApplicationError):
