@@ -87,9 +87,7 @@ def bundled() -> list[CandleSeries]:
 @pytest.mark.parametrize(
     "name", [pytest.param(n, marks=pytest.mark.slow) if n in REGIME_BASED else n for n in builtin_catalog().names()]
 )
-def test_every_builtin_passes_the_three_checks_on_every_bundled_series(
-    name: str, bundled: list[CandleSeries]
-) -> None:
+def test_every_builtin_passes_the_three_checks_on_every_bundled_series(name: str, bundled: list[CandleSeries]) -> None:
     strategy = builtin_catalog().create(name)
     assert len(bundled) >= 2
     for candles in bundled:
@@ -161,7 +159,7 @@ def test_the_backtest_gate_refuses_a_leaky_user_strategy_naming_the_check_and_ba
     with pytest.raises(LeakyStrategy) as caught:
         _backtest(catalog, tmp_path, "leaky_shift")
     report: CheckReport = CheckStrategy(BundledMarketData())(entry, mode="fast")
-    (series, failed), *_ = report.failures()
+    (_, failed), *_ = report.failures()
     message = str(caught.value)
     assert "\n" not in message
     assert f"the {failed.check} check failed on BTCUSDT 1h at bar {failed.bars[0]}" in message
