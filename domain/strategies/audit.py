@@ -72,9 +72,10 @@ PLANS = {p.name: p for p in (FAST, FULL)}
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One check on one series: ``checked`` bars compared, ``failed`` of them differing, the first ones
-    (``bars``: indexes into the checked series; ``times``: their open times, UTC ms); ``detail`` says how
-    (the perturbation, the window) or why nothing could be checked."""
+    """One check on one series: ``checked`` decisions compared (look-ahead: bars up to each cut, for each cut and
+    perturbation; prefix: prefixes; history: bars), ``failed`` bars whose decision differed, the first ones
+    (``bars``: indexes into the series; ``times``: their open times, UTC ms); ``detail`` says how (the
+    perturbations, the windows) or why nothing could be checked."""
 
     check: str
     checked: int
@@ -284,7 +285,7 @@ def lookahead_check(
                     changed_by.append(kind)
     detail = f"{len(cuts)} cuts x {', '.join(kinds)}"
     if changed_by:
-        detail += f"; changed by: {', '.join(changed_by)}"
+        detail += f"; changed by: {', '.join(k for k in kinds if k in changed_by)}"
     if not cuts:
         return CheckResult(LOOKAHEAD, 0, 0, detail="too few bars to cut")
     return _result(LOOKAHEAD, candles, checked, failing, detail)
@@ -330,7 +331,7 @@ def history_check(
         part = strategy.signals(candles.slice(start, t + 1), context.window(start, t + 1))
         if differing(part, h - 1, full, t, 1, rtol)[0]:
             failing.add(t)
-    detail = f"history_bars {h}: every bar on a window of {h}-{h + step - 1} bars, {len(exact)} on exactly {h}"
+    detail = f"every bar on a window of {h}-{h + step - 1} bars, {len(exact)} on exactly {h}"
     return _result(HISTORY, candles, covered, failing, detail)
 
 

@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from entrypoints.cli.common import cli_settings, container_settings, parse_params
+from entrypoints.cli.common import CliError, cli_settings, container_settings, parse_params
 
 if TYPE_CHECKING:
     from application.use_cases.check_strategy import CheckReport
     from domain.strategies.registry import Entry
-
-EXIT_FAILED = 1  # a check failed (entrypoints/cli/main.py: EXIT_USER_ERROR)
 
 
 def resolve_entry(ctx: click.Context, name: str) -> Entry:
@@ -44,7 +42,7 @@ def render(report: CheckReport) -> list[str]:
         lines.append(f"{s.symbol} {s.timeframe}, {_count(s.bars)} bars:")
         for r in s.results:
             if r.passed:
-                lines.append(f"  {r.check:<10}  pass  {_count(r.checked)} compared ({r.detail})")
+                lines.append(f"  {r.check:<10}  pass  {_count(r.checked)} decisions compared ({r.detail})")
                 continue
             bars = ", ".join(str(b) for b in r.bars)
             more = ", ..." if r.failed > len(r.bars) else ""
@@ -88,5 +86,5 @@ def strategies_check(
     else:
         for line in render(report):
             click.echo(line)
-    if not report.passed:
-        ctx.exit(EXIT_FAILED)
+    if not report.passed:  # the exit contract's exit 1: one line on stderr (docs/adr/0017-exit-contract.md)
+        raise CliError(f"{report.strategy} looks ahead: {report.first_failure()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,44 @@ def test_an_honest_user_strategy_passes_the_gate_and_runs_without_the_note(tmp_p
     report = _backtest(builtin_catalog().with_entries([entry]), tmp_path, "honest_copy")
     assert not any("look-ahead" in n for n in report.notes)
     assert len(list(tmp_path.glob("*.json"))) == 1  # its fast checks, cached for the next backtest
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "strategy-checks.md"
+SECONDS = re.compile(r"\(\d+\.\d s(, cached)?\)$")
+
+
+def _doc_blocks() -> list[list[str]]:
+    """The fenced blocks of docs/strategy-checks.md, as lists of lines."""
+    blocks, current = [], None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current = []
+            else:
+                blocks.append(current)
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("name", ["leaky_centred", "leaky_shift"])
+def test_the_documented_output_of_each_leaky_example_is_the_checks_output(name: str) -> None:
+    """The bars, counts and times the docs print are what the check finds (only the seconds may differ)."""
+    from entrypoints.cli.strategy_check import render
+
+    (documented,) = [b for b in _doc_blocks() if b and b[0].startswith(f"{name} ")]
+    path = EXAMPLES / f"{name}.py"
+    entry = Entry(example(name), USER, f"docs/examples/{name}.py", hashlib.sha256(path.read_bytes()).hexdigest())
+    report = CheckStrategy(BundledMarketData())(entry)
+    assert not report.passed
+    shown = render(report)
+    assert [SECONDS.sub("", ln) for ln in shown] == [SECONDS.sub("", ln) for ln in documented]
+    assert any(f"FAIL  at bar {r.bars[0]} " in ln for _, r in report.failures() for ln in documented)
+
+
+def test_the_documented_backtest_refusal_is_the_gates_line(tmp_path: Path) -> None:
+    (line,) = [ln for b in _doc_blocks() for ln in b if ln.startswith("error: leaky_shift looks ahead")]
+    with pytest.raises(LeakyStrategy) as caught:
+        _backtest(builtin_catalog().with_entries([user_entry("leaky_shift")]), tmp_path, "leaky_shift")
+    assert line == f"error: {caught.value}"
