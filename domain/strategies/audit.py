@@ -332,6 +332,8 @@ def history_check(
         if differing(part, h - 1, full, t, 1, rtol)[0]:
             failing.add(t)
     detail = f"every bar on a window of {h}-{h + step - 1} bars, {len(exact)} on exactly {h}"
+    if h < int(strategy.warmup):
+        detail += f"; history_bars is below the warm-up ({strategy.warmup})"
     return _result(HISTORY, candles, covered, failing, detail)
 
 

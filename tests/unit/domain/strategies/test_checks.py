@@ -63,7 +63,8 @@ class ReadsBack(Strategy):
         close = candles.close
         n, lag = len(close), int(self.lag)
         back = np.full(n, np.nan)
-        back[lag:] = close[: n - lag]
+        if n > lag:
+            back[lag:] = close[: n - lag]
         up, down = crossings(close, back, self.warmup)
         no = np.zeros(n, dtype=np.bool_)
         return Signals(up, down, no, no.copy(), np.full(n, np.nan), np.ones(n), self.warmup)
@@ -182,6 +183,8 @@ def test_history_bars_too_short_for_an_ema_is_caught(walk: CandleSeries) -> None
             return 30  # barely the warm-up: the EMAs have not forgotten their seeds
 
     assert not history_check(ShortEma(), walk, windows=range(30, 3000, 7)).passed
+    below = history_check(ReadsBack(lag=50, declared=40), walk)
+    assert not below.passed and below.detail.endswith("history_bars is below the warm-up (50)")
 
 
 def test_plans_are_deterministic_and_the_fast_one_cuts_the_data(walk: CandleSeries) -> None:
