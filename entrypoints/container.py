@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from adapters.files import BundledInstruments, BundledMarketData, CsvFilesMarketData, CsvMarketData, CsvSentiment
+from adapters.files.check_cache import JsonFileCheckCache
 from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from adapters.training import KerasTrainer
@@ -24,6 +25,7 @@ from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
 from application.ports.models import ModelInfo
 from application.ports.predictor import Predictor
+from application.use_cases.check_strategy import CheckStrategy
 from application.use_cases.models import PromoteModel, parse_stress_windows
 from application.use_cases.run_backtest import RunBacktest
 from application.use_cases.save_backtest import SaveBacktest
@@ -143,6 +145,24 @@ def database(url: str | None, data_dir: str | None) -> Database:
     return Database.from_settings(url, data_dir)
 
 
+def check_cache(data_dir: str | None) -> JsonFileCheckCache:
+    """The strategy checks' cache: ``data_dir/checks`` (docs/strategy-checks.md)."""
+    if not data_dir:
+        from adapters.persistence.database import DEFAULT_DATA_DIR
+
+        data_dir = str(DEFAULT_DATA_DIR)
+    return JsonFileCheckCache(Path(data_dir).expanduser() / "checks")
+
+
+def atb_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("atb")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _unavailable(mode: str) -> None:
     raise ConfigurationError(f"mode {mode!r} is not available yet; use backtest")
 
@@ -192,6 +212,14 @@ class Container(containers.DeclarativeContainer):
     sentiment = providers.Singleton(CsvSentiment)
     trainer_factory = providers.Object(KerasTrainer)
 
+    # Strategy checks (look-ahead, prefix, history_bars) on the bundled candles, cached for user strategy files.
+    check_strategy = providers.Factory(
+        CheckStrategy,
+        market_data=bundled_market_data,
+        cache=providers.Singleton(check_cache, config.data_dir),
+        version=providers.Callable(atb_version),
+    )
+
     run_backtest = providers.Factory(
         RunBacktest,
         market_data=market_data,
@@ -200,6 +228,7 @@ class Container(containers.DeclarativeContainer):
         predictors=predictor_factory,
         sentiment=sentiment,
         instruments=instruments,
+        checks=check_strategy,
     )
     train_model = providers.Factory(
         TrainModel,

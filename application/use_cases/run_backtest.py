@@ -28,6 +28,7 @@ from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules,
 from application.ports.market_data import MarketData
 from application.ports.models import ModelNotFound, ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
+from application.use_cases.check_strategy import UNCHECKED_NOTE, CheckStrategy
 from domain.metrics import PerformanceTracker
 from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray
 from domain.model.market import MarketFrame
@@ -48,7 +49,14 @@ from domain.risk import (
     merge_layers,
 )
 from domain.strategies.base import Signals
-from domain.strategies.registry import Catalog, builtin_catalog, create_strategy, describe_params, strategy_names
+from domain.strategies.registry import (
+    BUILT_IN,
+    Catalog,
+    builtin_catalog,
+    create_strategy,
+    describe_params,
+    strategy_names,
+)
 from domain.strategies.strategy import Context, Strategy
 
 GAP_POLICIES = ("report", "refuse")
@@ -95,6 +103,8 @@ class BacktestRequest:
     instrument_overrides: dict[str, Decimal] = field(default_factory=dict)
     # Use a model whose metadata lacks its provenance (application.ml.PROVENANCE); every report then warns.
     allow_unverified_model: bool = False
+    # A user strategy runs without its look-ahead checks (CLI --unchecked); the report then says so.
+    unchecked: bool = False
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -187,7 +197,9 @@ class RunBacktest:
         sentiment: Sentiment | None = None,
         instruments: Instruments | None = None,
         strategies: Catalog | None = None,
+        checks: CheckStrategy | None = None,
     ) -> None:
+        self._checks = checks
         self._strategies = strategies if strategies is not None else builtin_catalog()
         self._market_data = market_data
         self._simulator = simulator
@@ -203,6 +215,7 @@ class RunBacktest:
     def _run(self, request: BacktestRequest, progress: ProgressCallback | None) -> BacktestReport:
         strategy = self._strategies.create(request.strategy, request.params)
         notes: list[str] = []
+        self._gate(request, strategy, notes)
         models = self._models_for(request, strategy)
         request = self._model_range(request, models, notes)
         fulls = [self._load(request, s) for s in request.symbols]
@@ -288,6 +301,16 @@ class RunBacktest:
             risk_events=result.risk_events,
             instruments=instruments,
         )
+
+    def _gate(self, request: BacktestRequest, strategy: Strategy, notes: list[str]) -> None:
+        """A user strategy passes the fast look-ahead checks first (LeakyStrategy if not), unless unchecked."""
+        entry = self._strategies.entry(request.strategy)
+        if entry.origin == BUILT_IN:
+            return
+        if request.unchecked or self._checks is None:
+            notes.insert(0, UNCHECKED_NOTE.format(name=strategy.name))
+        else:
+            self._checks.gate(entry, strategy.params)
 
     def _rules(
         self, request: BacktestRequest, histories: list[CandleSeries], notes: list[str]

@@ -235,6 +235,8 @@ def backtest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="ML strategies: use this model version (atb models list). Default: the latest."),
         click.option("--model-as-of", metavar="DATE",
                      help="ML strategies: use the model version that was latest at this date (YYYY-MM-DD, UTC)."),
+        click.option("--unchecked", is_flag=True,
+                     help="A user strategy: skip its look-ahead checks (the report then says it was not checked)."),
         click.option("--allow-unverified-model", is_flag=True,
                      help="ML strategies: use a model whose metadata lacks its training/validation ranges, feature "
                           "schema or data hash; every report then warns that the results may be in-sample."),
@@ -270,6 +272,12 @@ def _strategy(name: str, params: dict[str, str]) -> Strategy:
     return create_strategy(name, params)
 
 
+def _builtin_names() -> list[str]:
+    from domain.strategies.registry import strategy_names
+
+    return strategy_names()
+
+
 def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> None:
     """Refuse, before any work, flags that could not take effect (docs/adr/0009-no-silent-drops.md)."""
     from domain.strategies.registry import describe_params
@@ -280,6 +288,8 @@ def _check_flags(settings: Settings, strategy: str, opts: dict[str, Any]) -> Non
             f"mode is {settings.mode!r} (ATB_MODE or TRADING_MODE): atb backtest runs backtests only, and "
             "live and paper trading are not available yet; unset it or set it to backtest"
         )
+    if opts.get("unchecked") and strategy in _builtin_names():
+        raise click.UsageError(f"--unchecked: {strategy} is built-in, checked by atb's own tests, not at each backtest")
     if opts["sizer_params"] and not opts["sizer"]:
         raise click.UsageError("--sizer-param needs --sizer NAME (the strategy's own sizer takes no parameters)")
     if opts["no_risk"]:
@@ -429,6 +439,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         model_as_of_ms=parse_date(opts["model_as_of"], "--model-as-of"),
         instrument_overrides={k: opts[k] for k in ("tick_size", "step_size", "min_notional") if opts.get(k)},
         allow_unverified_model=bool(opts.get("allow_unverified_model")),
+        unchecked=bool(opts.get("unchecked")),
     )
     return container, request
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import click
@@ -72,3 +73,6 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
     for key, value in described["risk"].items():
         risk.add_row(key, str(value))
     out.print(risk)
+
+
+strategies.add_command(importlib.import_module("entrypoints.cli.strategy_check").strategies_check)

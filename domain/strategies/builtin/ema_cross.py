@@ -43,7 +43,9 @@ class EmaCross(Strategy):
 
     @property
     def history_bars(self) -> int:
-        return 20 * int(self.slow)  # the EMAs' seeds weigh (1 - 2/(slow+1))^(19 slow) < 1e-16 by then
+        # The EMAs' seeds weigh (1 - 2/(slow+1))^(19 slow) < 1e-16 by then. Measured (atb strategies check, every
+        # bar of the bundled BTC, ETH and XRP 1h): no disagreement from 150 bars on; 100 bars: 38 bars differ.
+        return 20 * int(self.slow)
 
     def signals(self, candles: CandleSeries, context: Context) -> Signals:
         close = candles.close

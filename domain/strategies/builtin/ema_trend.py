@@ -50,7 +50,9 @@ class EmaTrend(Strategy):
 
     @property
     def history_bars(self) -> int:
-        # EMA seeds fade as (1 - 2/(slow+1))^k: below 1e-16 after 19 x slow bars; Wilder's ATR faster still
+        # EMA seeds fade as (1 - 2/(slow+1))^k: below 1e-16 after 19 x slow bars; Wilder's ATR as (1 - 1/period)^k.
+        # Measured (every bar of the bundled BTC, ETH, XRP 1h): no disagreement from 1,500 bars on (1,000: 2 bars
+        # differ on ETH, 520: 311); 20 x slow keeps the margin the bundled data cannot show.
         return max(20 * int(self.slow), 40 * int(self.atr_period))
 
     def signals(self, candles: CandleSeries, context: Context) -> Signals:

@@ -98,6 +98,8 @@ class EnsembleWeighted(Strategy):
 
     @property
     def history_bars(self) -> int:
+        # EMA members fade within 20 warm-ups, the ATR within 40 periods. Measured (defaults, every bar of the
+        # bundled BTC, ETH, XRP 1h): no disagreement from 1,500 bars on (1,000: 2 bars differ on ETH).
         return max(1000, 20 * self.warmup, 40 * int(self.atr_period))
 
     def signals(self, candles: CandleSeries, context: Context) -> Signals:

@@ -127,7 +127,10 @@ class MlBasic(Strategy):
 
     @property
     def history_bars(self) -> int:
-        # the hysteresis latch decides from the last bar beyond a threshold; the ATR forgets its seed
+        # The ATR's seed weighs (1 - 1/atr_period)^k: ~280 bars to 1e-9 at 14 (what the check tolerates on the
+        # stop distance). The hysteresis latch decides from the last bar beyond a threshold: no finite window is
+        # right for predictions that stay between exit and entry longer than it. Measured (synthetic predictions,
+        # every bar of the bundled BTC, ETH, XRP 1h): no disagreement from 400 bars on (300: 2 bars differ).
         return max(1000, 40 * int(self.atr_period), 40 * int(self.smooth))
 
     def signals(self, candles: CandleSeries, context: Context) -> Signals:
