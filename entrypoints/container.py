@@ -32,6 +32,7 @@ from application.use_cases.train_model import TrainModel
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
+from entrypoints.strategy_sources import strategy_catalog, user_strategy_source
 
 if TYPE_CHECKING:
     from adapters.persistence import Database
@@ -192,6 +193,13 @@ class Container(containers.DeclarativeContainer):
     sentiment = providers.Singleton(CsvSentiment)
     trainer_factory = providers.Object(KerasTrainer)
 
+    # Strategies: the built-ins and the user's (ATB_STRATEGIES_DIR); the CLI hands over the catalog it loaded
+    # (config.strategy_catalog, with any path.py:Class in it), other callers get one loaded here.
+    user_strategies = providers.Singleton(
+        user_strategy_source, config.strategies_dir, config.strategies_dir_required
+    )
+    strategies = providers.Singleton(strategy_catalog, config.strategy_catalog, user_strategies)
+
     run_backtest = providers.Factory(
         RunBacktest,
         market_data=market_data,
@@ -200,6 +208,7 @@ class Container(containers.DeclarativeContainer):
         predictors=predictor_factory,
         sentiment=sentiment,
         instruments=instruments,
+        strategies=strategies,
     )
     train_model = providers.Factory(
         TrainModel,
@@ -243,6 +252,9 @@ def build_container(settings: dict[str, object]) -> Container:
             "promotion_margin": 0.05,
             "max_data_bytes": None,
             "max_data_rows": None,
+            "strategies_dir": None,
+            "strategies_dir_required": False,
+            "strategy_catalog": None,
             **settings,
         }
     )
