@@ -195,9 +195,7 @@ class Container(containers.DeclarativeContainer):
 
     # Strategies: the built-ins and the user's (ATB_STRATEGIES_DIR); the CLI hands over the catalog it loaded
     # (config.strategy_catalog, with any path.py:Class in it), other callers get one loaded here.
-    user_strategies = providers.Singleton(
-        user_strategy_source, config.strategies_dir, config.strategies_dir_required
-    )
+    user_strategies = providers.Singleton(user_strategy_source, config.strategies_dir, config.strategies_dir_required)
     strategies = providers.Singleton(strategy_catalog, config.strategy_catalog, user_strategies)
 
     run_backtest = providers.Factory(

@@ -185,9 +185,9 @@ def parse_spec(spec: str) -> tuple[Path, str | None]:
     if not sep or "/" in class_name or "\\" in class_name or class_name.endswith(".py"):
         path_text, class_name = spec, ""
     if "\0" in spec or any(ch in spec for ch in "\n\r"):
-        raise StrategyLoadError(f"{ascii(spec)}: a strategy path holds no control characters")
+        raise StrategyLoadError(f"{spec!a}: a strategy path holds no control characters")
     if sep and class_name and not _CLASS_NAME.match(class_name):
-        raise StrategyLoadError(f"{spec}: {ascii(class_name)} is not a class name; write path/to/file.py:ClassName")
+        raise StrategyLoadError(f"{spec}: {class_name!a} is not a class name; write path/to/file.py:ClassName")
     if not path_text.endswith(".py"):
         raise StrategyLoadError(f"{spec}: write path/to/file.py:ClassName (a Python file)")
     if ".." in re.split(r"[/\\]", path_text):

@@ -472,7 +472,7 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
 
 @cli.group(invoke_without_command=True)
 @click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, metavar="NAME|FILE.py:CLASS",
-              help="Strategy: a name (atb strategies list: built-in or yours) or path/to/file.py:ClassName.")
+              help="Name (atb strategies list: built-in or yours) or path/to/file.py:ClassName.")  # fmt: skip
 @backtest_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),

@@ -46,7 +46,7 @@ def strategies_list(ctx: click.Context, as_json: bool) -> None:
 
     table = Table(show_header=True, header_style="bold")
     for col in ("Name", "Version", "Origin", "Source", "Description"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a path is never cut short
     for entry in rows:
         table.add_row(entry["name"], entry["version"], entry["origin"], escape(entry["source"]),
                       escape(entry["description"]))  # fmt: skip
