@@ -68,6 +68,26 @@ class CliStrategies:
             click.echo(f"warning: skipped {broken.message}", err=True)
 
 
+def user_code_error(catalog: Catalog, name: str, exc: BaseException) -> Exception | None:
+    """One line for an exception a user strategy's own code raised during a run (``my.py:23: ZeroDivisionError:
+    ...``, exit 1: the user's to fix, not atb's bug); None when the exception did not come from a user file."""
+    import traceback
+
+    from entrypoints.cli.common import CliError
+
+    if name not in catalog:
+        return None
+    entry = catalog.entry(name)
+    if entry.origin == "built-in" or not entry.source:
+        return None
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == entry.source and f.lineno]
+    if not lines:
+        return None
+    what = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    detail = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+    return CliError(f"{entry.source}:{lines[-1]}: {detail} (raised by strategy {name} during the run)")
+
+
 def cli_strategies(ctx: click.Context | None = None) -> CliStrategies:
     """The command's strategies (loaded on first use, then kept on the root context)."""
     ctx = ctx or click.get_current_context()

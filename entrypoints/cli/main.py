@@ -465,6 +465,13 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
     update, close = progress_bar(err, enabled=err.is_terminal and not quiet)
     try:
         report: BacktestReport = container.run_backtest()(request, progress=update)
+    except Exception as e:  # a user strategy's own bug is one line naming its file and line (exit 1)
+        from entrypoints.cli.catalog import user_code_error
+
+        mine = user_code_error(container.strategies(), request.strategy, e)
+        if mine is None:
+            raise
+        raise mine from e
     finally:
         close()
     return report

@@ -195,3 +195,14 @@ def test_the_installed_script_prints_no_traceback_for_a_syntax_error(tmp_path: P
     path.write_text("from domain.strategies.api import Strategy\n\nclass A(Strategy:\n    pass\n")
     result = run_atb(tmp_path, "backtest", "--strategy", f"{path}:A")
     assert assert_one_error_line(result, code=1).startswith(f"error: {path}:3: syntax error:")
+
+
+def test_an_exception_in_a_user_strategys_signals_is_its_line_not_a_bug(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "fails.py"
+    path.write_text(GOOD.replace("close = candles.close\n", "close = candles.close * int('x')  # <- here\n"))
+    result = run_main(capsys, "backtest", "--strategy", f"{path}:SlowCross", *START)
+    line = assert_one_error_line(result, code=1)
+    said = "ValueError: invalid literal for int() with base 10: 'x' (raised by strategy slow_cross during the run)"
+    assert line == f"error: {path}:{marked_line(path.read_text())}: {said}"
