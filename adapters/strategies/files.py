@@ -2,8 +2,9 @@
 
 A file is imported by path under a private module name, ``atb_user_strategies.<stem>_<hash8>`` (hash8: of its
 resolved path and content), registered in ``sys.modules`` so that ``inspect`` finds its source and dataclasses
-work (in this process: another process would have to load the file again). The file is read once: its bytes are compiled, hashed (``Entry.digest``, the check cache's
-key) and given to ``linecache``, so error lines and ``inspect`` see exactly the code that runs.
+work (in this process: another process would have to load the file again). The file is read once: its bytes
+are compiled, hashed (``Entry.digest``, the check cache's key) and given to ``linecache``, so error lines and
+``inspect`` see exactly the code that runs.
 
 Every failure is one line naming the file and the line (``StrategyLoadError``), never a traceback: a syntax
 error, an exception while importing (the user file's deepest line in the traceback), no strategy class, a
