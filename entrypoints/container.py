@@ -34,6 +34,7 @@ from application.use_cases.train_model import TrainModel
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
+from entrypoints.strategy_sources import strategy_catalog, user_strategy_source
 
 if TYPE_CHECKING:
     from adapters.persistence import Database
@@ -219,6 +220,10 @@ class Container(containers.DeclarativeContainer):
         cache=providers.Singleton(check_cache, config.data_dir),
         version=providers.Callable(atb_version),
     )
+    # Strategies: the built-ins and the user's (ATB_STRATEGIES_DIR); the CLI hands over the catalog it loaded
+    # (config.strategy_catalog, with any path.py:Class in it), other callers get one loaded here.
+    user_strategies = providers.Singleton(user_strategy_source, config.strategies_dir, config.strategies_dir_required)
+    strategies = providers.Singleton(strategy_catalog, config.strategy_catalog, user_strategies)
 
     run_backtest = providers.Factory(
         RunBacktest,
@@ -229,6 +234,7 @@ class Container(containers.DeclarativeContainer):
         sentiment=sentiment,
         instruments=instruments,
         checks=check_strategy,
+        strategies=strategies,
     )
     train_model = providers.Factory(
         TrainModel,
@@ -272,6 +278,9 @@ def build_container(settings: dict[str, object]) -> Container:
             "promotion_margin": 0.05,
             "max_data_bytes": None,
             "max_data_rows": None,
+            "strategies_dir": None,
+            "strategies_dir_required": False,
+            "strategy_catalog": None,
             **settings,
         }
     )

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("~/.local/share/atb"), validation_alias=_alias("data_dir"))
     # The model registry (atb train writes there); default: data_dir/models. The bundled models are read beside it.
     models_dir: Path | None = Field(None, validation_alias=_alias("models_dir"))
+    # User strategies (docs/user-strategies.md); default: data_dir/strategies, and a missing default is simply empty.
+    strategies_dir: Path | None = Field(None, validation_alias=_alias("strategies_dir"))
     # Promotion guard: a version is refused when its total return on a stress window is more than this below
     # the current latest's (0.05 = 5 percentage points). Windows: "name=YYYY-MM-DD..YYYY-MM-DD;..." ("" = the
     # documented defaults in application/use_cases/models.py).
@@ -79,7 +81,7 @@ class Settings(BaseSettings):
         None, validation_alias=_alias("coinbase_api_secret", "COINBASE_API_SECRET")
     )
 
-    @field_validator("data_dir", "models_dir", "default_symbol", "default_timeframe", mode="before")
+    @field_validator("data_dir", "models_dir", "strategies_dir", "default_symbol", "default_timeframe", mode="before")
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         # ATB_DATA_DIR='' would otherwise mean the working directory (./atb.db): an empty value is refused
@@ -117,6 +119,10 @@ class Settings(BaseSettings):
     def models_root(self) -> Path:
         """Where trained models are registered: ``models_dir``, else ``data_dir/models``."""
         return (self.models_dir or self.data_dir / "models").expanduser()
+
+    def strategies_root(self) -> Path:
+        """Where user strategy files are read from: ``strategies_dir``, else ``data_dir/strategies``."""
+        return (self.strategies_dir or self.data_dir / "strategies").expanduser()
 
     def secrets(self) -> list[str]:
         """Every secret value that is set (for log redaction)."""

@@ -233,4 +233,6 @@ def container_settings(settings: Settings) -> dict[str, object]:
         "promotion_margin": settings.promotion_margin,
         "max_data_bytes": settings.max_data_bytes,
         "max_data_rows": settings.max_data_rows,
+        "strategies_dir": str(settings.strategies_root()),
+        "strategies_dir_required": settings.strategies_dir is not None,
     }

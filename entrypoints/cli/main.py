@@ -266,10 +266,10 @@ def _short_strategies() -> list[str]:
 
 
 def _strategy(name: str, params: dict[str, str]) -> Strategy:
-    """Strategy ``name`` with ``params``."""
-    from domain.strategies.registry import create_strategy
+    """Strategy ``name`` (built-in, user, or ``path/to/file.py:ClassName``) with ``params``."""
+    from entrypoints.cli.catalog import cli_strategies
 
-    return create_strategy(name, params)
+    return cli_strategies().create(name, params)
 
 
 def _builtin_names() -> list[str]:
@@ -361,7 +361,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
     from application.use_cases.run_backtest import BacktestRequest
     from domain.model.symbols import Symbol
     from domain.model.timeframe import Timeframe
-    from domain.strategies.registry import strategy_names
+    from entrypoints.cli.catalog import cli_strategies
     from entrypoints.container import build_container
 
     settings = _settings(
@@ -370,9 +370,9 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         fee_bps=_decimal(opts["fee_bps"]),
         slippage_bps=_decimal(opts["slippage_bps"]),
     )
-    if strategy not in strategy_names():
-        raise click.BadParameter(f"unknown strategy {strategy!r}; available: {', '.join(strategy_names())}",
-                                 param_hint="--strategy")  # fmt: skip
+    strategies = cli_strategies(ctx)
+    strategy = strategies.resolve(strategy)  # a user strategy's name, or path.py:Class loaded now
+    strategies.warn_broken()
     _check_flags(settings, strategy, opts)
     data_files: tuple[Path, ...] = tuple(opts["data_file"] or ())
     data_file = data_files[0] if len(data_files) == 1 else None
@@ -393,6 +393,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
             "data_symbols": list(symbols) or None,
             "data_timeframe": timeframe,
             **container_settings(settings),
+            "strategy_catalog": strategies.catalog,
         }
     )
     if len(data_files) > 1:
@@ -475,13 +476,21 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
     update, close = progress_bar(err, enabled=err.is_terminal and not quiet)
     try:
         report: BacktestReport = container.run_backtest()(request, progress=update)
+    except Exception as e:  # a user strategy's own bug is one line naming its file and line (exit 1)
+        from entrypoints.cli.catalog import user_code_error
+
+        mine = user_code_error(container.strategies(), request.strategy, e)
+        if mine is None:
+            raise
+        raise mine from e
     finally:
         close()
     return report
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, help="Strategy name (atb strategies list).")
+@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True, metavar="NAME|FILE.py:CLASS",
+              help="Name (atb strategies list: built-in or yours) or path/to/file.py:ClassName.")  # fmt: skip
 @backtest_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (metrics and every trade).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -574,16 +583,13 @@ def parse_sides(
 def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any], quiet: bool) -> list[BacktestReport]:
     """Run every side on the same data; without a range, an ML side's model test period is everyone's range."""
     from domain.model.errors import InvalidParameter
-    from domain.strategies.registry import create_strategy, strategy_names
+    from entrypoints.cli.catalog import cli_strategies
 
+    strategies = cli_strategies(ctx)
     for side in sides:  # a bad strategy or parameter stops the comparison before any run
-        if side.strategy not in strategy_names():
-            raise click.BadParameter(
-                f"unknown strategy {side.strategy!r}; available: {', '.join(strategy_names())}",
-                param_hint=f"side {side.number}",
-            )
+        name = strategies.resolve(side.strategy, hint=f"side {side.number}")
         try:
-            create_strategy(side.strategy, parse_params(side.params))
+            strategies.catalog.create(name, parse_params(side.params))
         except InvalidParameter as e:
             raise InvalidParameter(f"side {side.number} ({side.label}): {e}") from e
     span: dict[str, Any] | None = None

@@ -1,13 +1,19 @@
-"""``atb strategies``: what strategies exist, their parameters, defaults, versions and risk settings."""
+"""``atb strategies``: what strategies exist (built-in and yours), their parameters, defaults, versions and risk
+settings; ``new`` writes a template of your own (docs/user-strategies.md)."""
 
 from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from entrypoints.cli.common import cli_settings, console
+from entrypoints.cli.common import CliError, cli_settings, console, parse_params
+
+if TYPE_CHECKING:
+    from domain.strategies.strategy import Strategy
 
 
 @click.group()
@@ -17,22 +23,57 @@ def strategies() -> None:
 
 @strategies.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def strategies_list(as_json: bool) -> None:
-    """List the registered strategies with their versions."""
+@click.pass_context
+def strategies_list(ctx: click.Context, as_json: bool) -> None:
+    """List the strategies, built-in and yours (ATB_STRATEGIES_DIR), with their versions and origins.
+
+    A file of yours that cannot be loaded is listed with its one-line error.
+    """
+    from domain.strategies.registry import strategy_catalog
+    from entrypoints.cli.catalog import cli_strategies
+
+    loaded = cli_strategies(ctx)
+    rows: list[dict[str, Any]] = strategy_catalog(loaded.catalog)
+    for entry in rows:
+        if entry["origin"] == "built-in":
+            entry["source"] = ""
+    broken = [{"name": b.stem, "version": None, "description": "", "origin": "user", "source": b.path,
+               "error": b.message} for b in loaded.broken]  # fmt: skip
+    if as_json:
+        click.echo(json.dumps([*rows, *broken], indent=2))
+        return
+    from rich.markup import escape
     from rich.table import Table
 
-    from domain.strategies.registry import strategy_catalog
-
-    catalog = strategy_catalog()
-    if as_json:
-        click.echo(json.dumps([{k: v for k, v in entry.items() if k != "params"} for entry in catalog], indent=2))
-        return
     table = Table(show_header=True, header_style="bold")
-    for col in ("Name", "Version", "Description"):
-        table.add_column(col)
-    for entry in catalog:
-        table.add_row(entry["name"], entry["version"], entry["description"])
+    for col in ("Name", "Version", "Origin", "Source", "Description"):
+        table.add_column(col, overflow="fold")  # a path is never cut short
+    for entry in rows:
+        table.add_row(entry["name"], entry["version"], entry["origin"], escape(entry["source"]),
+                      escape(entry["description"]))  # fmt: skip
+    for row in broken:
+        table.add_row(row["name"], "-", "user", escape(row["source"]), f"[red]not loaded: {escape(row['error'])}[/red]")
     console().print(table)
+
+
+def describe(strategy: Strategy, global_risk: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``atb strategies show`` prints: version, warm-up, history, parameters (types, defaults,
+    bounds), the sizer and the merged risk limits (defaults < global settings < the strategy's own)."""
+    from application.strategy_config import parameter_rows
+    from domain.risk import DEFAULT_SIZER, create_sizer, describe_sizer, merge_layers
+
+    extras = strategy.extras()
+    return {
+        "name": strategy.name,
+        "version": strategy.version,
+        "description": strategy.description,
+        "warmup_bars": strategy.warmup,
+        "history_bars": strategy.history_bars,
+        "model_type": strategy.model_type,
+        "parameters": parameter_rows(strategy),
+        "sizer": describe_sizer(create_sizer(extras.sizer or DEFAULT_SIZER, dict(extras.sizer_params))),
+        "risk": merge_layers(global_risk, dict(extras.risk) or None).describe(),
+    }
 
 
 @strategies.command("show")
@@ -41,24 +82,27 @@ def strategies_list(as_json: bool) -> None:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Show with these overrides.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_json: bool) -> None:
-    """Show a strategy's version, parameters (defaults and types) and the risk settings it runs with."""
+    """Show a strategy's version, parameters (defaults and types) and the risk settings it runs with.
+
+    NAME is a strategy name (built-in or yours) or path/to/file.py:ClassName.
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    from application.strategy_config import StrategyConfig
+    from entrypoints.cli.catalog import cli_strategies
 
-    overrides: dict[str, str] = {}
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r}: write name=value", param_hint="--param")
-        overrides[key.strip()] = value.strip()
-    config = StrategyConfig.resolve(name, overrides)
-    described = config.describe(cli_settings(ctx).risk_layer())
+    overrides = parse_params(params)
+    loaded = cli_strategies(ctx)
+    resolved = loaded.resolve(name, hint="NAME")
+    entry = loaded.catalog.entry(resolved)
+    described = {**describe(loaded.catalog.create(resolved, overrides), cli_settings(ctx).risk_layer()),
+                 "origin": entry.origin, "source": entry.source if entry.origin == "user" else ""}  # fmt: skip
     if as_json:
         click.echo(json.dumps(described, indent=2, default=str))
         return
     out = console()
-    out.print(f"[bold]{config.name}[/bold] {config.version}: {described['description']}")
+    where = f" ({escape(entry.source)})" if described["source"] else ""
+    out.print(f"[bold]{resolved}[/bold] {described['version']}{where}: {escape(described['description'])}")
     table = Table(show_header=True, header_style="bold", title="Parameters")
     for col in ("Name", "Type", "Default", "Value"):
         table.add_column(col)
@@ -73,6 +117,52 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
     for key, value in described["risk"].items():
         risk.add_row(key, str(value))
     out.print(risk)
+
+
+@strategies.command("new")
+@click.pass_context
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write it (default: the strategies directory, ATB_STRATEGIES_DIR).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite NAME.py and test_NAME.py if they exist.")
+def strategies_new(ctx: click.Context, name: str, directory: Path | None, force: bool) -> None:
+    """Write a commented template strategy NAME.py and its test file test_NAME.py."""
+    from domain.strategies.discovery import NAME_RULE
+    from domain.strategies.registry import builtin_catalog
+    from entrypoints.cli.templates import class_name, render
+
+    if not NAME_RULE.match(name):
+        raise click.BadParameter(
+            f"{ascii(name)[:50]}: a strategy name is lowercase letters, digits and _, starting with a letter "
+            "(at most 48)", param_hint="NAME"
+        )  # fmt: skip
+    if name in builtin_catalog():
+        raise click.BadParameter(f"{name!r} is a built-in strategy; choose another name", param_hint="NAME")
+    settings = cli_settings(ctx)
+    folder = (directory or settings.strategies_root()).expanduser()
+    files = [folder / f"{name}.py", folder / f"test_{name}.py"]
+    if not force:
+        taken = [str(f) for f in files if f.exists() or f.is_symlink()]
+        if taken:
+            raise CliError(f"{taken[0]} exists; use --force to overwrite it")
+    for f in files:
+        if f.is_dir():
+            raise CliError(f"{f} is a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot create the directory {folder}: {e.strerror or e}") from None
+    from entrypoints.reports import write_text_atomic
+
+    for path, text in zip(files, render(name), strict=True):
+        try:
+            write_text_atomic(path, text)
+        except OSError as e:
+            raise CliError(f"cannot write {path}: {e.strerror or e}") from None
+    in_dir = directory is None or folder.resolve() == settings.strategies_root().resolve()
+    run = f"--strategy {name}" if in_dir else f"--strategy {files[0]}:{class_name(name)}"
+    click.echo(f"wrote {files[0]} and {files[1]}")
+    click.echo(f"next: pytest {files[1]}; atb backtest {run}")
 
 
 strategies.add_command(importlib.import_module("entrypoints.cli.strategy_check").strategies_check)

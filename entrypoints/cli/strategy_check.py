@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 def resolve_entry(ctx: click.Context, name: str) -> Entry:
     """The catalog entry of strategy ``name`` (the one place a name becomes a strategy here)."""
-    from domain.strategies.registry import builtin_catalog
+    from entrypoints.cli.catalog import cli_strategies
 
-    return builtin_catalog().entry(name)
+    strategies = cli_strategies(ctx)
+    return strategies.catalog.entry(strategies.resolve(name, hint="NAME"))
 
 
 def _count(n: int) -> str:

@@ -7,7 +7,7 @@ What is collected, and how it runs (the rules a doc line must follow):
   next one; the command is reported at its first line. A trailing comment (``#`` after a space, outside
   quotes) is dropped. Lines of other programs (``make``, ``docker``) are not collected.
 - Every command line **runs**, in document order, in one fresh data directory per document (``ATB_DATA_DIR``
-  in tmp, an empty working directory, none of the machine's settings): ``atb db upgrade`` before
+  in tmp, a working directory holding only a copy of ``docs/examples/``, none of the machine's settings): ``atb db upgrade`` before
   ``atb backtest --save`` before ``atb sessions show 1`` is the state the document implies. Each must exit 0,
   or the code its comment documents as ``# ... exits N``. A failure names the file, the line, the command
   and its stderr; all of a document's failures are reported together.
@@ -32,6 +32,7 @@ import gzip
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -349,6 +350,8 @@ def test_the_docs_hold_commands_to_run() -> None:
 def test_every_documented_command_runs(path: Path, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "work").mkdir()
+    # the example files the docs name (docs/examples/...) are where they are in a checkout, relative to the work dir
+    shutil.copytree(ROOT / "docs" / "examples", tmp_path / "work" / "docs" / "examples")
     run = DocRun(tmp_path / "data", tmp_path / "work")
     commands = [c for c in fenced_commands(path) if not c.illustrative]
     for command in commands:

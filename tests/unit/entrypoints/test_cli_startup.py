@@ -41,8 +41,9 @@ def test_atb_alone_and_a_group_help_import_none_of_them_either() -> None:
     assert imported_by("backtest", "--help") == set()
 
 
-def test_strategies_list_needs_numpy_for_the_strategies_and_rich_for_the_table_only() -> None:
-    assert imported_by("strategies", "list") == {"numpy", "rich"}
+def test_strategies_list_needs_numpy_rich_and_the_settings_only() -> None:
+    # the settings (pydantic) name the user's strategies directory (ADR 0020); never the container or pandas
+    assert imported_by("strategies", "list") == {"numpy", "rich", "pydantic"}
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
