@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,9 +176,7 @@ class CheckStrategy:
             except ApplicationError:
                 raise
             except Exception as e:  # the strategy's own bug: one line naming it, not atb's traceback
-                raise StrategyCheckError(
-                    f"{entry.name} raised {type(e).__name__} while checked on {info.symbol}: {e}"
-                ) from e
+                raise StrategyCheckError(_raised(entry, e, f"while checked on {info.symbol}")) from e
             series.append(SeriesChecks(str(info.symbol), info.timeframe.value, len(candles), tuple(results)))
         report = CheckReport(
             entry.name, entry.cls.version, dict(strategy.params), entry.origin, entry.source, plan.name,
@@ -200,3 +199,13 @@ class CheckStrategy:
                 "or run with --unchecked"
             )
         return report
+
+
+def _raised(entry: Entry, exc: BaseException, when: str) -> str:
+    """One line for an exception a strategy's own code raised: ``file.py:23: ValueError: ... (raised by strategy
+    NAME while ...)``, at the deepest line of the strategy's file when the traceback passes through it."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == entry.source and f.lineno]
+    what = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    detail = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+    where = f"{entry.source}:{lines[-1]}: " if lines and entry.source else ""
+    return f"{where}{detail} (raised by strategy {entry.name} {when})"

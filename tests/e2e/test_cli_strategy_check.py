@@ -79,7 +79,6 @@ def test_a_leaky_strategy_exits_1_naming_each_failed_check_and_bar(
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("moonshot",), "unknown strategy 'moonshot'"),
         (("ema_cross", "--param", "slow=5"), "fast (12) must be below slow (5)"),
         (("ema_cross", "--symbol", "DOGEUSDT"), "no candles for DOGEUSDT to check on; available: BTCUSDT, ETHUSDT"),
     ],
@@ -87,6 +86,13 @@ def test_a_leaky_strategy_exits_1_naming_each_failed_check_and_bar(
 def test_bad_input_is_one_line(args: tuple[str, ...], says: str, capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(capsys, "strategies", "check", *args)
     assert says in assert_one_error_line(result, 1)
+
+
+def test_an_unknown_name_is_a_usage_error_listing_the_strategies(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "strategies", "check", "moonshot")
+    line = assert_one_error_line(result, 2)
+    assert "unknown strategy 'moonshot'" in line
+    assert "ema_trend" in line
 
 
 def test_unchecked_is_refused_for_a_builtin(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,8 @@ What is collected, and how it runs (the rules a doc line must follow):
   next one; the command is reported at its first line. A trailing comment (``#`` after a space, outside
   quotes) is dropped. Lines of other programs (``make``, ``docker``) are not collected.
 - Every command line **runs**, in document order, in one fresh data directory per document (``ATB_DATA_DIR``
-  in tmp, a working directory holding only a copy of ``docs/examples/``, none of the machine's settings): ``atb db upgrade`` before
+  in tmp, a working directory holding only a copy of ``docs/examples/``, none of the machine's settings):
+  ``atb db upgrade`` before
   ``atb backtest --save`` before ``atb sessions show 1`` is the state the document implies. Each must exit 0,
   or the code its comment documents as ``# ... exits N``. A failure names the file, the line, the command
   and its stderr; all of a document's failures are reported together.

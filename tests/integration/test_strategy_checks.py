@@ -140,9 +140,15 @@ def test_a_damaged_cache_record_is_a_miss(tmp_path: Path) -> None:
 
 
 def test_a_strategy_that_raises_while_checked_is_one_line() -> None:
-    entry = Entry(Raises, USER, "raises.py", "ab" * 32)
-    with pytest.raises(StrategyCheckError, match=r"^raises raised IndexError while checked on BTCUSDT: index 1999"):
+    entry = Entry(Raises, USER, __file__, "ab" * 32)  # Raises is defined in this file: its line is named
+    with pytest.raises(StrategyCheckError) as info:
         CheckStrategy(BundledMarketData())(entry, mode="fast")
+    message = str(info.value)
+    assert "\n" not in message
+    assert re.match(rf"^{re.escape(__file__)}:\d+: IndexError: index 1999", message)
+    assert message.endswith("(raised by strategy raises while checked on BTCUSDT)")
+    line = int(message.split(":")[1])
+    assert "raise IndexError" in Path(__file__).read_text(encoding="utf-8").splitlines()[line - 1]
 
 
 def _backtest(catalog: Catalog, tmp_path: Path, strategy: str, unchecked: bool = False) -> Any:
