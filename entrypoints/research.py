@@ -292,7 +292,6 @@ def _backtest(
     from adapters.files import DataFrameMarketData
     from domain.model.symbols import Symbol
     from domain.model.timeframe import Timeframe
-    from entrypoints.cli.common import cli_settings
     from entrypoints.cli.main import (
         BALANCE,
         BPS,
@@ -305,6 +304,7 @@ def _backtest(
         cli,
     )
     from entrypoints.container import use_market_data
+    from entrypoints.settings import load_settings
 
     def number(kind: click.ParamType[Any], value: Any, name: str) -> Any:
         if value is None:
@@ -339,13 +339,16 @@ def _backtest(
     env = Path(env_file) if env_file is not None else Path("/dev/null")
     if env_file is not None and Path(env_file) != Path(".env") and not env.is_file():
         raise ValueError(f"env_file: {env_file}: no such file")
-    ctx = click.Context(cli, obj={"overrides": {}, "env_file": env, "debug": False})
+    # The settings read here, not by cli_settings: that would also configure the root logger, which is the
+    # host's (a notebook's, an application's) to set up.
+    settings = load_settings({}, env)
+    ctx = click.Context(cli, obj={"overrides": {}, "env_file": env, "debug": False, "settings": settings})
     source = None
     if frames is not None:
         tf = Timeframe.parse(timeframe) if timeframe is not None else None
         source = DataFrameMarketData(
             {Symbol.parse(name): frame for name, frame in frames.items()}, tf,
-            max_rows=cli_settings(ctx).max_data_rows,
+            max_rows=settings.max_data_rows,
         )  # fmt: skip
         found = {info.timeframe for info in source.datasets()}
         if len(found) > 1:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import logging
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -335,3 +337,34 @@ def test_save_html_refuses_what_report_refuses(btc: BacktestResult, tmp_path: Pa
     from_file = backtest("ema_trend", data)
     with pytest.raises(ValueError, match="that is the data file"):
         from_file.save_html(data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/research.md
+
+
+def test_every_python_block_of_the_research_page_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "research.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```$", page, flags=re.MULTILINE | re.DOTALL)
+    assert len(blocks) >= 4
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"docs/research.md block {number}", "exec"), {})
+    out = capsys.readouterr().out
+    # what the page says a print shows (its comment, up to an ellipsis) is what it printed
+    claims = re.findall(r"^\s*print\(.*\)  # (.+)$", page, flags=re.MULTILINE)
+    claims = [c.split(" ...")[0].strip() for c in claims if c.startswith(("BacktestResult(", "DataFrame ("))]
+    assert len(claims) == 2
+    for claim in claims:
+        assert claim in out, claim
+
+
+def test_the_host_keeps_its_logging() -> None:
+    root = logging.getLogger()
+    mine = logging.NullHandler()
+    root.addHandler(mine)
+    try:
+        before = (list(root.handlers), root.level)
+        backtest("ema_trend", symbol="BTCUSDT", **RANGE)
+        assert (list(root.handlers), root.level) == before
+    finally:
+        root.removeHandler(mine)
