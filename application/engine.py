@@ -1141,7 +1141,8 @@ class Engine:
             symbol, direction, book.entry_time, fill.timestamp, entry_f, float(price), float(closing),
             float(entry_fee + exit_fee), net_f, fill.tag or "exit", float(entry_slip + exit_slip),
         )  # fmt: skip
-        stops = (book.stop_initial, self._stop_in_force(j, i, long))
+        last_stop = self._stop_in_force(j, i, long) if self._manages[j] else book.stop_initial
+        stops = (book.stop_initial, last_stop)
         if self._defer:  # run(): excursions of all trades in one vectorised pass (_settle_trades)
             self._pending_trades.append((j, book.entry_row, i, fields, stops))
         else:

@@ -45,7 +45,6 @@ _ARGUMENTS = {
     "--tick-size": "tick_size", "--step-size": "step_size", "--min-notional": "min_notional",
 }  # fmt: skip
 _FLAG = re.compile(r"--[a-z][a-z-]*")
-_TEXT_CHOICES = {"intrabar": ("stop_first", "target_first"), "gap_policy": ("report", "refuse")}
 
 
 def _in_python_terms(message: str) -> str:
@@ -303,6 +302,7 @@ def _backtest(
         check_report_path,
         cli,
     )
+    from entrypoints.cli.main import backtest as backtest_command
     from entrypoints.container import use_market_data
     from entrypoints.settings import load_settings
 
@@ -322,9 +322,11 @@ def _backtest(
         except click.BadParameter as e:
             raise ValueError(f"{name}: {e.message}") from None
 
-    for name, value in (("intrabar", intrabar), ("gap_policy", gap_policy)):
-        if value not in _TEXT_CHOICES[name]:
-            raise ValueError(f"{name}: {value!r} is not one of {', '.join(_TEXT_CHOICES[name])}")
+    for option in backtest_command.params:  # the CLI's own choices
+        if option.name in ("intrabar", "gap_policy") and isinstance(option.type, click.Choice):
+            value, choices = {"intrabar": intrabar, "gap_policy": gap_policy}[option.name], option.type.choices
+            if value not in choices:
+                raise ValueError(f"{option.name}: {value!r} is not one of {', '.join(map(str, choices))}")
     for name, text in (("timeframe", timeframe), ("sizer", sizer), ("model_version", model_version)):
         if text is not None and not (isinstance(text, str) and text):
             raise ValueError(f"{name}: give a non-empty text value or leave it out, got {text!r}")
