@@ -30,6 +30,7 @@ from domain.strategies import DEFAULT_STRATEGY
 
 if TYPE_CHECKING:
     from application.use_cases.run_backtest import BacktestReport
+    from domain.strategies.strategy import Strategy
 
 __all__ = ["BacktestResult", "backtest"]
 
@@ -203,7 +204,7 @@ def _result(report: BacktestReport, check_path: Callable[[Path], None]) -> Backt
 
 
 def backtest(
-    strategy: str = DEFAULT_STRATEGY,
+    strategy: str | Strategy | type[Strategy] = DEFAULT_STRATEGY,
     data: str | Path | Sequence[str | Path] | pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     *,
     symbol: str | Sequence[str] | None = None,
@@ -231,10 +232,14 @@ def backtest(
     step_size: float | str | Decimal | None = None,
     min_notional: float | str | Decimal | None = None,
     env_file: str | Path | None = ".env",
+    unchecked: bool = False,
 ) -> BacktestResult:
     """Run a backtest, as ``atb backtest`` would with the same settings, and return a :class:`BacktestResult`.
 
-    ``strategy``: a name from ``atb strategies list`` (with ``params``, a dict of its parameters). ``data``:
+    ``strategy``: a name from ``atb strategies list`` or ``path/to/file.py:ClassName`` (with ``params``, a dict
+    of its parameters), or a :class:`~domain.strategies.api.Strategy` class or instance defined in your notebook
+    (an instance's parameters, under ``params``); like any user strategy it gets the fast look-ahead checks
+    first and is refused if it leaks, unless ``unchecked`` (the report then says so). ``data``:
     None for the bundled candles of ``symbol`` (one name, or a list: a portfolio sharing one balance); a
     candle file (CSV or CSV.gz, atb or Binance kline format, read under the same caps as ``--data``) or a
     list of files (a portfolio, one symbol each; ``symbol`` names them in order, else their file names); a
@@ -250,17 +255,48 @@ def backtest(
     errors (``MarketDataUnavailable``, ``ConfigurationError``, ``InvalidParameter`` ...) for what the run
     finds; a bad DataFrame raises ``InvalidFrame`` (a ``ValueError``) naming the row and the rule.
     """
-    # A Strategy instance (the strategy API of issue 14) will be accepted here too; for now a name.
-    if not isinstance(strategy, str):
-        raise ValueError(f"strategy: give a strategy name (atb strategies list), got {type(strategy).__name__}")
+    if not isinstance(strategy, str) and not _is_strategy(strategy):
+        raise ValueError(
+            "strategy: give a strategy name (atb strategies list), path.py:Class, or a Strategy class or instance "
+            f"(domain.strategies.api), got {type(strategy).__name__}"
+        )
     try:
         return _backtest(**locals())
     except click.ClickException as e:
         raise _click_error(e) from None
 
 
+def _is_strategy(value: object) -> bool:
+    from domain.strategies.strategy import Strategy as Base
+
+    return isinstance(value, Base) or (isinstance(value, type) and issubclass(value, Base))
+
+
+def _register(ctx: click.Context, strategy: Any, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A Strategy class or instance added to this run's catalog (checked like a user file): its name, and the
+    parameters to run it with (an instance's own, under ``params``)."""
+    import hashlib
+    import inspect
+
+    from domain.strategies.discovery import source_file
+    from domain.strategies.registry import USER, Entry
+    from entrypoints.cli.catalog import cli_strategies
+
+    cls = strategy if isinstance(strategy, type) else type(strategy)
+    given = {**(dict(strategy.params) if not isinstance(strategy, type) else {}), **dict(params or {})}
+    catalog = cli_strategies(ctx).catalog
+    if cls.name in catalog and catalog.entry(cls.name).cls is cls:
+        return cls.name, given
+    try:
+        digest = hashlib.sha256(inspect.getsource(cls).encode("utf-8")).hexdigest()
+    except (OSError, TypeError):
+        digest = ""  # no source to hash (defined in an exec'd string): checked every time, never cached
+    catalog.add(Entry(cls, USER, source_file(cls), digest))
+    return cls.name, given
+
+
 def _backtest(
-    strategy: str,
+    strategy: Any,
     data: Any,
     symbol: str | Sequence[str] | None,
     params: Mapping[str, Any] | None,
@@ -287,6 +323,7 @@ def _backtest(
     step_size: Any,
     min_notional: Any,
     env_file: str | Path | None,
+    unchecked: bool,
 ) -> BacktestResult:
     from adapters.files import DataFrameMarketData
     from domain.model.symbols import Symbol
@@ -345,51 +382,55 @@ def _backtest(
     # host's (a notebook's, an application's) to set up.
     settings = load_settings({}, env)
     ctx = click.Context(cli, obj={"overrides": {}, "env_file": env, "debug": False, "settings": settings})
-    source = None
-    if frames is not None:
-        tf = Timeframe.parse(timeframe) if timeframe is not None else None
-        source = DataFrameMarketData(
-            {Symbol.parse(name): frame for name, frame in frames.items()}, tf,
-            max_rows=settings.max_data_rows,
-        )  # fmt: skip
-        found = {info.timeframe for info in source.datasets()}
-        if len(found) > 1:
-            held = ", ".join(f"{info.symbol} {info.timeframe.value}" for info in source.datasets())
-            raise ValueError(f"data: the DataFrames hold different timeframes ({held}); a portfolio needs one")
-        timeframe = found.pop().value
-    opts: dict[str, Any] = {
-        "symbols": symbols,
-        "timeframe": timeframe,
-        "start": _when(start, "start"),
-        "end": _when(end, "end"),
-        "balance": number(BALANCE, balance, "balance"),
-        "fee_bps": number(BPS, fee_bps, "fee_bps"),
-        "slippage_bps": number(BPS, slippage_bps, "slippage_bps"),
-        "volatility_slippage": number(VOLATILITY_SLIPPAGE, volatility_slippage, "volatility_slippage"),
-        "leverage": number(LEVERAGE, leverage, "leverage"),
-        "allow_short": bool(allow_short),
-        "intrabar": intrabar,
-        "gap_policy": gap_policy,
-        "max_entries": number(MAX_ENTRIES, max_entries, "max_entries"),
-        "params": _items(params, "params"),
-        "risk": _items(risk, "risk"),
-        "no_risk": bool(no_risk),
-        "sizer": sizer,
-        "sizer_params": _items(sizer_params, "sizer_params"),
-        "data_file": files,
-        "model_version": model_version,
-        "model_as_of": _when(model_as_of, "model_as_of"),
-        "allow_unverified_model": bool(allow_unverified_model),
-        "tick_size": rule(tick_size, "tick_size"),
-        "step_size": rule(step_size, "step_size"),
-        "min_notional": rule(min_notional, "min_notional"),
-    }
-    container, request = build_request(ctx, strategy, opts)
-    if source is not None:
-        use_market_data(container, source)
-    report: BacktestReport = container.run_backtest()(request)
+    with ctx:  # the CLI's helpers find this context as click's current one
+        if not isinstance(strategy, str):
+            strategy, params = _register(ctx, strategy, params)
+        source = None
+        if frames is not None:
+            tf = Timeframe.parse(timeframe) if timeframe is not None else None
+            source = DataFrameMarketData(
+                {Symbol.parse(name): frame for name, frame in frames.items()}, tf,
+                max_rows=settings.max_data_rows,
+            )  # fmt: skip
+            found = {info.timeframe for info in source.datasets()}
+            if len(found) > 1:
+                held = ", ".join(f"{info.symbol} {info.timeframe.value}" for info in source.datasets())
+                raise ValueError(f"data: the DataFrames hold different timeframes ({held}); a portfolio needs one")
+            timeframe = found.pop().value
+        opts: dict[str, Any] = {
+            "symbols": symbols,
+            "timeframe": timeframe,
+            "start": _when(start, "start"),
+            "end": _when(end, "end"),
+            "balance": number(BALANCE, balance, "balance"),
+            "fee_bps": number(BPS, fee_bps, "fee_bps"),
+            "slippage_bps": number(BPS, slippage_bps, "slippage_bps"),
+            "volatility_slippage": number(VOLATILITY_SLIPPAGE, volatility_slippage, "volatility_slippage"),
+            "leverage": number(LEVERAGE, leverage, "leverage"),
+            "allow_short": bool(allow_short),
+            "intrabar": intrabar,
+            "gap_policy": gap_policy,
+            "max_entries": number(MAX_ENTRIES, max_entries, "max_entries"),
+            "params": _items(params, "params"),
+            "risk": _items(risk, "risk"),
+            "no_risk": bool(no_risk),
+            "sizer": sizer,
+            "sizer_params": _items(sizer_params, "sizer_params"),
+            "data_file": files,
+            "model_version": model_version,
+            "model_as_of": _when(model_as_of, "model_as_of"),
+            "allow_unverified_model": bool(allow_unverified_model),
+            "tick_size": rule(tick_size, "tick_size"),
+            "step_size": rule(step_size, "step_size"),
+            "min_notional": rule(min_notional, "min_notional"),
+            "unchecked": bool(unchecked),
+        }
+        container, request = build_request(ctx, strategy, opts)
+        if source is not None:
+            use_market_data(container, source)
+        report: BacktestReport = container.run_backtest()(request)
 
-    def check_path(path: Path) -> None:
-        check_report_path(ctx, path, opts, flag="--report")
+        def check_path(path: Path) -> None:
+            check_report_path(ctx, path, opts, flag="--report")
 
-    return _result(report, check_path)
+        return _result(report, check_path)

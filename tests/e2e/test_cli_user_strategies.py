@@ -167,8 +167,9 @@ def test_new_then_its_tests_then_a_backtest(tmp_path: Path) -> None:
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     row = next(r for r in json.loads(listed.stdout) if r["name"] == "my_cross")
     assert (row["origin"], row["source"]) == ("user", str(folder / "my_cross.py"))
-    checked = subprocess.run([str(Path(sys.executable).with_name("atb")), "strategies", "check", "my_cross", "--json"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    atb = str(Path(sys.executable).with_name("atb"))
+    checked = subprocess.run([atb, "strategies", "check", "my_cross", "--json"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     verdict = json.loads(checked.stdout)
     assert verdict["passed"] is True

@@ -352,8 +352,9 @@ def test_every_python_block_of_the_research_page_runs(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     # what the page says a print shows (its comment, up to an ellipsis) is what it printed
     claims = re.findall(r"^\s*print\(.*\)  # (.+)$", page, flags=re.MULTILINE)
-    claims = [c.split(" ...")[0].strip() for c in claims if c.startswith(("BacktestResult(", "DataFrame ("))]
-    assert len(claims) == 2
+    claims = [c.split(" ...")[0].strip() for c in claims
+              if c.startswith(("BacktestResult(", "DataFrame (", "notebook_cross"))]  # fmt: skip
+    assert len(claims) == 3
     for claim in claims:
         assert claim in out, claim
 
@@ -368,3 +369,77 @@ def test_the_host_keeps_its_logging() -> None:
         assert (list(root.handlers), root.level) == before
     finally:
         root.removeHandler(mine)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Strategies defined in the notebook itself
+
+
+def _notebook_strategies() -> tuple[type[Any], type[Any]]:
+    from domain.strategies.api import Context, Param, Signals, Strategy, crossings, ema
+
+    class FastCross(Strategy):
+        """ema_cross's rules, written in a notebook."""
+
+        name = "nb_cross"
+        version = "1.0.0"
+        fast = Param(12, low=2, high=100, help="fast EMA")
+        slow = Param(26, low=3, high=400, help="slow EMA")
+
+        @property
+        def warmup(self) -> int:
+            return int(self.slow)
+
+        def signals(self, candles: Any, context: Context) -> Signals:
+            close = candles.close
+            up, down = crossings(ema(close, self.fast), ema(close, self.slow), self.warmup)
+            no = np.zeros(len(close), dtype=np.bool_)
+            return Signals(up, down, no, no.copy(), close * 0.02, np.ones(len(close)), self.warmup)
+
+    class Peeks(FastCross):
+        name = "nb_peeks"
+
+        def signals(self, candles: Any, context: Context) -> Signals:
+            honest = super().signals(candles, context)
+            ahead = np.concatenate((candles.close[1:], candles.close[-1:]))  # tomorrow's close
+            entry = ahead > candles.close * 1.01
+            entry[: self.warmup] = False
+            return Signals(entry, honest.long_exit, honest.short_entry, honest.short_exit, honest.stop_distance,
+                           honest.size, honest.warmup)  # fmt: skip
+
+    return FastCross, Peeks
+
+
+def test_a_strategy_class_from_the_notebook_runs_like_the_same_rules_built_in() -> None:
+    cross, _ = _notebook_strategies()
+    mine = backtest(cross(fast=10, slow=30), symbol="BTCUSDT", **RANGE)
+    same = backtest(cross, symbol="BTCUSDT", params={"fast": 10, "slow": 30}, **RANGE)
+    builtin = backtest("ema_cross", symbol="BTCUSDT", params={"fast": 10, "slow": 30}, **RANGE)
+    assert mine.report.strategy_name == "nb_cross"
+    assert len(mine.trades) == len(builtin.trades) > 5
+    assert mine.trades["entry_time"].tolist() == builtin.trades["entry_time"].tolist()
+    assert mine.trades["pnl"].tolist() == builtin.trades["pnl"].tolist() == same.trades["pnl"].tolist()
+    assert not any(note.startswith("LOOK-AHEAD") for note in mine.notes)
+
+
+def test_a_leaky_notebook_strategy_is_refused_unless_unchecked() -> None:
+    from application.use_cases.check_strategy import LeakyStrategy
+
+    _, peeks = _notebook_strategies()
+    with pytest.raises(LeakyStrategy, match="nb_peeks looks ahead: the look-ahead check failed on BTCUSDT"):
+        backtest(peeks, symbol="BTCUSDT", **RANGE)
+    run = backtest(peeks, symbol="BTCUSDT", unchecked=True, **RANGE)
+    assert run.notes[0].startswith("LOOK-AHEAD: nb_peeks")
+    assert len(run.trades) > 0
+
+
+def test_a_strategy_that_breaks_the_api_is_refused_with_its_line() -> None:
+    from domain.strategies.api import Param, Strategy
+    from domain.strategies.registry import StrategyLoadError
+
+    class NoDefault(Strategy):
+        name = "nb_broken"
+        slow = Param(low=2, high=10)
+
+    with pytest.raises(StrategyLoadError, match=r"test_research\.py:\d+: class NoDefault does not implement signals"):
+        backtest(NoDefault, symbol="BTCUSDT", **RANGE)
