@@ -25,6 +25,7 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.strategies.toml_strategy import load_toml_strategy
 from application.ports.strategies import BrokenFile, LoadedStrategies
 from domain.strategies.discovery import Problem, problems, source_line, strategies_in
 from domain.strategies.registry import USER, Catalog, Entry, StrategyLoadError
@@ -204,19 +205,6 @@ def is_spec(text: str) -> bool:
 TomlLoader = Callable[[Path], type[Strategy]]
 
 
-def _toml_loader() -> TomlLoader | None:
-    """``adapters.strategies.toml_strategy.load_toml_strategy`` when that module is installed; else None, and
-    ``*.toml`` files are skipped (TOML compositions arrive with their own module, issue 14 point 4)."""
-    try:
-        module = importlib.import_module("adapters.strategies.toml_strategy")
-    except ModuleNotFoundError as e:
-        if e.name == "adapters.strategies.toml_strategy":
-            return None
-        raise
-    loader: TomlLoader = module.load_toml_strategy
-    return loader
-
-
 class DirectoryStrategies:
     """The ``StrategySource`` of a strategies directory: every ``*.py`` in it (not ``_*.py``, not
     ``test_*.py``) and every ``*.toml`` composition; not its subdirectories.
@@ -254,16 +242,10 @@ class DirectoryStrategies:
     def load(self, base: Catalog) -> LoadedStrategies:
         catalog = base.with_entries(())
         broken: list[BrokenFile] = []
-        toml: TomlLoader | None = None
-        toml_looked = False
         for path in self.files():
             try:
                 if path.suffix == ".toml":
-                    if not toml_looked:
-                        toml, toml_looked = _toml_loader(), True
-                    if toml is None:
-                        continue  # no TOML loader in this build: TOML files are not strategies yet
-                    entries = [self._toml_entry(toml, path)]
+                    entries = [self._toml_entry(load_toml_strategy, path)]
                 else:
                     classes, digest = classes_in_file(path)
                     entries = [Entry(cls, USER, str(path), digest) for cls in classes]

@@ -4,7 +4,6 @@ file can be broken, each one line naming the file and the line."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import os
 import re
@@ -151,14 +150,20 @@ def test_a_changed_file_is_loaded_again_under_another_module(tmp_path: Path) -> 
     assert first.digest != second.digest and first.cls.__module__ != second.cls.__module__
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("adapters.strategies.toml_strategy") is not None, reason="the TOML loader is here"
-)
-def test_toml_files_are_skipped_while_there_is_no_toml_loader(tmp_path: Path) -> None:
+def test_toml_compositions_in_the_directory_load_beside_python_files_and_a_broken_one_is_its_line(
+    tmp_path: Path,
+) -> None:
     folder = write_strategies(tmp_path / "s", broken=[])
-    (folder / "combo.toml").write_text("this is not even TOML [[[\n")
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "ensemble.toml"
+    (folder / "combo.toml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "junk.toml").write_text("[strategy]\nname = \"junk\"\nthis is not even TOML [[[\n", encoding="utf-8")
     loaded = DirectoryStrategies(folder).load(builtin_catalog())
-    assert loaded.broken == () and "slow_cross" in loaded.catalog
+    assert "slow_cross" in loaded.catalog
+    entry = loaded.catalog.entry("my_ensemble")
+    assert (entry.origin, entry.source) == ("user", str(folder / "combo.toml"))
+    assert len(entry.digest) == 64
+    (broken,) = loaded.broken
+    assert broken.message.startswith(f"{folder / 'junk.toml'}:3")
 
 
 def test_the_loaded_strategy_decides_like_the_same_class_defined_here(tmp_path: Path) -> None:
