@@ -166,7 +166,8 @@ class _Working:
 
 
 class SimulatedBroker:
-    """Implements the ``Broker`` port over the bars of one or several symbols (one cash balance)."""
+    """Implements ``SimulatedVenue`` (application/ports/simulation.py) over the bars of one or several symbols
+    (one cash balance)."""
 
     def __init__(
         self,
@@ -251,7 +252,7 @@ class SimulatedBroker:
         # closes one bar length after it opens.
         self._open_ms = frame.open_time
 
-    # -- the Broker port ------------------------------------------------------------------------------
+    # -- the venue port -------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
         try:
             return self._instruments[symbol]
