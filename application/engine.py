@@ -21,9 +21,9 @@ from typing import Protocol, cast
 import numpy as np
 
 from application.batch import collector_paused
-from application.ports.broker import Broker, ReplayAccount, ReplayOutcome, SignalReplay
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
+from application.ports.simulation import Broker, ReplayAccount, ReplayOutcome, SignalReplay
 from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
 from domain.model.market import MarketFrame, reduce_spans, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side

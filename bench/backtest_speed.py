@@ -157,7 +157,7 @@ class AtbRunner:
 
     @staticmethod
     def _settings() -> Any:
-        from application.ports.broker import SimulationSettings
+        from application.ports.simulation import SimulationSettings
 
         return SimulationSettings(fee_bps=Decimal(10), slippage_bps=Decimal(5))
 

@@ -19,12 +19,12 @@ from adapters.files.check_cache import JsonFileCheckCache
 from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from adapters.training import KerasTrainer
-from application.ports.broker import Broker, SimulationSettings
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
 from application.ports.models import ModelInfo
 from application.ports.predictor import Predictor
+from application.ports.simulation import Broker, SimulationSettings
 from application.use_cases.check_strategy import CheckStrategy
 from application.use_cases.models import PromoteModel, parse_stress_windows
 from application.use_cases.run_backtest import RunBacktest

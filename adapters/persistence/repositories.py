@@ -294,8 +294,32 @@ def _next_ids(conn: Connection, table: str, n: int) -> list[int]:
 _FILL_COLUMNS = (
     ("session_id", Kind.INT), ("order_id", Kind.INT), ("symbol", Kind.TEXT), ("side", Kind.TEXT),
     ("quantity", Kind.EXACT), ("price", Kind.EXACT), ("fee", Kind.EXACT), ("slippage", Kind.EXACT),
-    ("liquidity", Kind.TEXT), ("tag", Kind.TEXT), ("time", Kind.TIME),
+    ("liquidity", Kind.TEXT), ("tag", Kind.TEXT), ("time", Kind.TIME), ("trade_id", Kind.TEXT),
+    ("fee_asset", Kind.TEXT),
 )  # fmt: skip
+
+
+def _new_fills(conn: Connection, session_id: int, fills: Sequence[Fill]) -> list[Fill]:
+    """``fills`` less those already stored for the session and repeats within them, by trade id (the first
+    of each is kept); refuses a fill without one. One indexed query when the session has no fills yet."""
+    unique: dict[str, Fill] = {}
+    for f in fills:
+        if not f.trade_id:
+            raise PersistenceError(
+                f"fill of {f.client_order_id} has no trade id: fills are stored by their venue trade id"
+            )
+        unique.setdefault(f.trade_id, f)
+    fc = t.fills.c
+    if conn.execute(sa.select(fc.id).where(fc.session_id == session_id).limit(1)).first() is None:
+        return list(unique.values())
+    ids = list(unique)
+    stored: set[str] = set()
+    for start in range(0, len(ids), _IN_LIST):
+        rows = conn.execute(
+            sa.select(fc.trade_id).where(fc.session_id == session_id, fc.trade_id.in_(ids[start : start + _IN_LIST]))
+        )
+        stored.update(r.trade_id for r in rows)
+    return [f for trade_id, f in unique.items() if trade_id not in stored]
 
 
 def _order_ids(conn: Connection, session_id: int) -> dict[str, int]:
@@ -333,11 +357,14 @@ class SqlAlchemyFillRepository:
         ).scalar()
         if order_id is None:
             raise PersistenceError(f"fill of unknown order {fill.client_order_id}: save the order first")
+        if not _new_fills(self._conn, session_id, [fill]):
+            return  # recorded before: a fill is stored once
         self._conn.execute(
             sa.insert(t.fills).values(
                 session_id=session_id, order_id=order_id, symbol=_sym(fill.symbol), side=fill.side.value,
                 quantity=fill.quantity, price=fill.price, fee=fill.fee, slippage=fill.slippage,
-                liquidity=fill.liquidity, tag=fill.tag, time=fill.timestamp,
+                liquidity=fill.liquidity, tag=fill.tag, time=fill.timestamp, trade_id=fill.trade_id,
+                fee_asset=fill.fee_asset or fill.symbol.quote,
             )
         )  # fmt: skip
 
@@ -354,8 +381,8 @@ class SqlAlchemyFillRepository:
             raise PersistenceError(f"fill of unknown order {missing} in session {session_id}: save the order first")
         rows = [
             (session_id, ids[f.client_order_id], _sym(f.symbol), f.side.value, f.quantity, f.price, f.fee,
-             f.slippage, f.liquidity, f.tag, f.timestamp)
-            for f in fills
+             f.slippage, f.liquidity, f.tag, f.timestamp, f.trade_id, f.fee_asset or f.symbol.quote)
+            for f in _new_fills(self._conn, session_id, fills)
         ]  # fmt: skip
         insert_rows(self._conn, "fills", _FILL_COLUMNS, rows)
 
@@ -370,7 +397,7 @@ class SqlAlchemyFillRepository:
         return [
             Fill(
                 r.client_order_id, _parse_sym(r.symbol), Side(r.side), r.quantity, r.price, r.fee, r.time,
-                liquidity=r.liquidity, slippage=r.slippage, tag=r.tag,
+                liquidity=r.liquidity, slippage=r.slippage, tag=r.tag, trade_id=r.trade_id, fee_asset=r.fee_asset,
             )
             for r in rows
         ]  # fmt: skip

@@ -101,6 +101,10 @@ fills = sa.Table(
     sa.Column("liquidity", sa.String(8), nullable=False),
     sa.Column("tag", sa.String(32), nullable=False),
     sa.Column("time", UtcMillis, nullable=False),
+    # Migration 0005: the venue's trade id (fills are unique by it within a session) and the fee's asset.
+    sa.Column("trade_id", sa.String(128), nullable=False),
+    sa.Column("fee_asset", sa.String(16), nullable=False),
+    sa.UniqueConstraint("session_id", "trade_id", name="uq_fills_session_trade"),
 )
 
 trades = sa.Table(

@@ -14,6 +14,16 @@ Fill rules (docs/backtesting.md has the full list):
 - a bar with zero volume fills nothing unless ``fill_on_zero_volume`` (nobody traded there);
 - with leverage above 1 or a short position, a liquidation stop rests at the isolated-margin
   liquidation price ``entry x (1 -/+ 1/leverage +/- maintenance_margin)``.
+
+As a venue (``application.ports.venue``): a price off the tick grid or a quantity off the step grid is refused
+at submit, like an exchange's filters; the minimum notional and the balance are checked when the order fills
+(it is then rejected and reported by ``take_rejections``). Every fill has a trade id, ``<client order id>#<n>``
+for the order's n-th fill (deterministic: the same run gives the same ids), and its fee in the quote asset.
+``balances()`` reports what open orders lock, as spot venues do, but the simulator does not enforce the locks
+yet: it accepts orders whose locks exceed the free balance (an entry's stop-loss and take-profit ladder each
+sell the whole position, which a spot venue refuses unless they are paired in an OCO; the order manager and
+venue profiles of ADR 0023 point 5 will). ``replace`` is atomic: the old order is canceled and the new one
+placed in one call, between two bars.
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import numpy as np
 from adapters.simulation import replay as rk
 from adapters.simulation import rules
 from adapters.simulation.clock import SimulatedClock
-from application.ports.broker import ReplayAccount, ReplayOutcome
-from application.ports.errors import InsufficientBalance, OrderRejected
+from application.ports.errors import BrokerError, InsufficientBalance, OrderRejected
+from application.ports.simulation import ReplayAccount, ReplayOutcome
+from application.ports.venue import Balance, FillCursor
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import DomainError
 from domain.model.market import MarketFrame
@@ -120,8 +131,8 @@ class _Working:
     """
 
     __slots__ = (
-        "average", "below", "col", "filled", "is_buy", "is_market", "is_stop", "known", "level", "oid", "prices",
-        "quantity", "reason", "reduce_only", "request", "side", "status", "symbol", "trigger_at",
+        "average", "below", "col", "filled", "fills", "is_buy", "is_market", "is_stop", "known", "level", "oid",
+        "prices", "quantity", "reason", "reduce_only", "request", "side", "status", "symbol", "trigger_at",
     )  # fmt: skip
 
     def __init__(self, request: OrderRequest, col: int, low: FloatArray, high: FloatArray) -> None:
@@ -136,6 +147,7 @@ class _Working:
         self.quantity = request.quantity
         self.reduce_only = request.reduce_only
         self.filled = _ZERO
+        self.fills = 0  # how many fills so far: the n of the next fill's trade id
         self.average: Decimal | None = None
         self.status = _NEW
         self.reason = ""
@@ -154,7 +166,8 @@ class _Working:
 
 
 class SimulatedBroker:
-    """Implements the ``Broker`` port over the bars of one or several symbols (one cash balance)."""
+    """Implements ``SimulatedVenue`` (application/ports/simulation.py) over the bars of one or several symbols
+    (one cash balance)."""
 
     def __init__(
         self,
@@ -229,6 +242,7 @@ class SimulatedBroker:
         self._resting: list[_Working] = []  # the open stop and limit orders among them
         self._min_trigger = _NEVER  # earliest bar where a resting order might fill
         self._rejections: list[_Working] = []
+        self._fill_log: list[Fill] = []  # every fill in the order it happened: fills_since reads it
         self._liquidation: dict[Symbol, str] = {}
         self._seq = 0
         self._next_bar = 0  # orders submitted now can fill from this bar on
@@ -238,7 +252,7 @@ class SimulatedBroker:
         # closes one bar length after it opens.
         self._open_ms = frame.open_time
 
-    # -- the Broker port ------------------------------------------------------------------------------
+    # -- the venue port -------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
         try:
             return self._instruments[symbol]
@@ -260,15 +274,88 @@ class SimulatedBroker:
         known = self._orders.get(request.client_order_id)
         if known is not None:
             return known.order()
-        self.instrument(request.symbol)
-        opens_short = request.side is _SELL and not request.reduce_only and self._held(request.symbol) <= 0
-        if opens_short and not self._allow_short:
-            raise OrderRejected("short selling is not allowed on this account")
+        self._check_request(request)
         if request.type is _MARKET:
             work = self._track(request)
             self._market.append(work)
             return Order(request)
         return self._rest(request, self._next_bar).order()
+
+    def _check_request(self, request: OrderRequest) -> None:
+        """What the venue refuses at submit: an unknown symbol, a short on a spot account, a price off the
+        tick grid, a quantity off the step grid (an exchange's PRICE_FILTER and LOT_SIZE)."""
+        instrument = self.instrument(request.symbol)
+        opens_short = request.side is _SELL and not request.reduce_only and self._held(request.symbol) <= 0
+        if opens_short and not self._allow_short:
+            raise OrderRejected("short selling is not allowed on this account")
+        tick, step = instrument.tick_size, instrument.step_size
+        for name, price in (("price", request.price), ("stop price", request.stop_price)):
+            if price is not None and price % tick:
+                raise OrderRejected(rules.off_grid(name, price, tick))
+        if request.quantity is not None and request.quantity % step:
+            raise OrderRejected(rules.off_grid("quantity", request.quantity, step))
+
+    def order(self, client_order_id: str) -> Order | None:
+        work = self._orders.get(client_order_id)
+        return None if work is None else work.order()
+
+    def replace(self, client_order_id: str, new: OrderRequest) -> Order:
+        known = self._orders.get(new.client_order_id)
+        if known is not None:  # a retry of a replace that went through
+            return known.order()
+        old = self._orders.get(client_order_id)
+        if old is None:
+            raise OrderRejected(f"cannot replace {client_order_id}: no such order")
+        if not (old.status is _NEW or old.status is _PARTIAL):
+            raise OrderRejected(f"cannot replace {client_order_id}: it is {old.status.value}")
+        if new.symbol != old.symbol:
+            raise OrderRejected(f"cannot replace an order of {old.symbol} with one of {new.symbol}")
+        self._check_request(new)  # refused: the old order stands
+        self._close(old, _CANCELED, f"replaced by {new.client_order_id}")
+        return self.submit(new)
+
+    def balances(self) -> dict[str, Balance]:
+        held: dict[str, Decimal] = {s.base: p.quantity for s, p in self._positions.items() if p.quantity}
+        locked: dict[str, Decimal] = {}
+        quote = self._quote
+        for work in self._open.values():
+            remaining = None if work.quantity is None else work.quantity - work.filled
+            if not work.is_buy:
+                base = work.symbol.base
+                locked[base] = locked.get(base, _ZERO) + (remaining or _ZERO)
+                continue
+            if remaining is None:  # a market buy sized in the quote currency
+                amount = work.request.quote_quantity or _ZERO
+            else:
+                price = work.request.price if not work.is_stop else work.request.stop_price
+                amount = remaining * (price if price is not None else self._last_close(work.col))
+            locked[quote] = locked.get(quote, _ZERO) + amount
+        out = {quote: self._balance(quote, self._cash, locked.get(quote, _ZERO))}
+        for asset in sorted(held.keys() | locked.keys() - {quote}):
+            out[asset] = self._balance(asset, held.get(asset, _ZERO), locked.get(asset, _ZERO))
+        return out
+
+    @staticmethod
+    def _balance(asset: str, total: Decimal, wanted: Decimal) -> Balance:
+        """``total`` of ``asset`` with what open orders want locked, capped at what there is (the simulator
+        accepts orders beyond the free balance; see the module docstring)."""
+        lock = min(wanted, max(total, _ZERO))
+        return Balance(asset, total - lock, lock)
+
+    def _last_close(self, col: int) -> Decimal:
+        """The latest close of column ``col`` processed (the first open before any), what a quantity-sized
+        market buy is expected to cost: it locks that much until it fills at the next open."""
+        bar = self._next_bar - 1
+        value = self._frame.mark[bar, col] if bar >= 0 else self._open_px[col].item(0)
+        return _ZERO if math.isnan(value) else _dec(value)
+
+    def fills_since(self, cursor: FillCursor) -> tuple[list[Fill], FillCursor]:
+        # The cursor is the number of fills already reported (text of a decimal integer; "" for none).
+        if cursor and not cursor.isdigit():
+            raise BrokerError(f"not a fill cursor of this venue: {cursor!r}")
+        start = int(cursor or 0)
+        log = self._fill_log
+        return log[start:], str(len(log))
 
     def cancel(self, client_order_id: str) -> Order | None:
         work = self._orders.get(client_order_id)
@@ -378,6 +465,7 @@ class SimulatedBroker:
     ) -> ReplayOutcome:
         """The venue's account and open orders as ``process_bar`` would have left them after the replay."""
         self._cash = replayer.cash
+        self._fill_log.extend(replayer.fills)
         if replayer.fills:
             self._positions[symbol] = Position(
                 symbol, replayer.quantity, replayer.cost, replayer.realized, replayer.fees
@@ -550,10 +638,12 @@ class SimulatedBroker:
         symbol = work.symbol
         request = work.request
         fee = price * quantity * fee_rate
+        work.fills += 1
         fill = Fill(
             work.oid, symbol, work.side, quantity, price, fee, self._open_ms.item(index), liquidity,
-            abs(price - reference) * quantity, request.tag,
+            abs(price - reference) * quantity, request.tag, f"{work.oid}#{work.fills}", self._quote,
         )  # fmt: skip
+        self._fill_log.append(fill)
         self._cash = self._cash - quantity * price - fee if work.is_buy else self._cash + quantity * price - fee
         previous = self._positions.get(symbol)
         position = (previous if previous is not None else Position(symbol)).apply(fill)

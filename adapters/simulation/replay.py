@@ -32,7 +32,7 @@ from decimal import Decimal
 import numpy as np
 
 from adapters.simulation import rules
-from application.ports.broker import ReplayAccount
+from application.ports.simulation import ReplayAccount
 from domain.model.candles import FloatArray, IntArray
 from domain.model.market import reduce_spans
 from domain.model.orders import Fill, OrderRequest, Side
@@ -185,7 +185,8 @@ class SignalReplayer:
                     record(
                         Fill(
                             request.client_order_id, symbol, _BUY, quantity, price, entry_fee, cand.fill_ms[k],
-                            "taker", abs(price - reference) * quantity, "entry",
+                            "taker", abs(price - reference) * quantity, "entry", request.client_order_id + "#1",
+                            symbol.quote,
                         )
                     )  # fmt: skip
                     cash = cash - quantity * price - entry_fee
@@ -252,7 +253,7 @@ class SignalReplayer:
                     record(
                         Fill(
                             oid, symbol, _SELL, quantity, price, fee, exit_ms, "taker",
-                            abs(price - reference) * quantity, tag,
+                            abs(price - reference) * quantity, tag, oid + "#1", symbol.quote,
                         )
                     )  # fmt: skip
                     cash = cash + quantity * price - fee

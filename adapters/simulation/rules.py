@@ -13,3 +13,7 @@ def below_minimum(notional: Decimal, minimum: Decimal) -> str:
 
 def insufficient_balance(cost: Decimal, cash: Decimal) -> str:
     return f"insufficient balance: needs {cost:.2f}, has {cash:.2f}"
+
+
+def off_grid(name: str, value: Decimal, grid: Decimal) -> str:
+    return f"{name} {value} is not a multiple of {grid}"

@@ -1,6 +1,5 @@
 """Ports: the small protocols the application needs from the world. Adapters implement them."""
 
-from application.ports.broker import Broker
 from application.ports.clock import Clock
 from application.ports.errors import (
     ApplicationError,
@@ -17,14 +16,18 @@ from application.ports.market_data import DatasetInfo, MarketData
 from application.ports.predictor import Predictor
 from application.ports.repositories import SessionRepository, TradeRepository, UnitOfWork
 from application.ports.sentiment import Sentiment
+from application.ports.simulation import Broker, SimulatedVenue
+from application.ports.venue import Balance, ExecutionVenue
 
 __all__ = [
     "ApplicationError",
+    "Balance",
     "Broker",
     "BrokerError",
     "Clock",
     "ConfigurationError",
     "DatasetInfo",
+    "ExecutionVenue",
     "InsufficientBalance",
     "MarketData",
     "MarketDataUnavailable",
@@ -34,6 +37,7 @@ __all__ = [
     "SchemaMismatch",
     "Sentiment",
     "SessionRepository",
+    "SimulatedVenue",
     "TradeRepository",
     "UnitOfWork",
     "UnknownSymbolError",

@@ -22,12 +22,12 @@ from application.ml import (
     split_range,
     unverified_note,
 )
-from application.ports.broker import SimulationSettings, SimulatorFactory
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules, Instruments
 from application.ports.market_data import MarketData
 from application.ports.models import ModelNotFound, ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
+from application.ports.simulation import SimulationSettings, SimulatorFactory
 from application.use_cases.check_strategy import UNCHECKED_NOTE, CheckStrategy
 from domain.metrics import PerformanceTracker
 from domain.model.candles import CandleSeries, FloatArray, GapReport, IntArray

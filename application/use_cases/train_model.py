@@ -31,7 +31,6 @@ import numpy as np
 
 from application.ml import check_schema
 from application.names import check_name, check_symbol
-from application.ports.broker import SimulatorFactory
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
 from application.ports.models import (
@@ -47,6 +46,7 @@ from application.ports.models import (
 )
 from application.ports.predictor import Predictor
 from application.ports.sentiment import Sentiment
+from application.ports.simulation import SimulatorFactory
 from application.use_cases.promotion_gate import (
     DEFAULT_MARGIN,
     DEFAULT_STRESS_WINDOWS,

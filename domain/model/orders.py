@@ -103,7 +103,14 @@ class OrderRequest:
 
 @value_object
 class Fill:
-    """An execution. ``fee`` is in the quote currency; ``timestamp`` is UTC milliseconds."""
+    """An execution. ``fee`` is in the quote currency; ``timestamp`` is UTC milliseconds.
+
+    ``trade_id`` is the venue's id of the execution, unique at the venue (the simulator makes one from the
+    order's client id and the order's fill number); fills are deduplicated by it, so a fill reported twice
+    (a replay after a restart) is recorded once. ``""``: none known (a fill made by hand). ``fee_asset`` is
+    the asset the venue charged the fee in (the quote asset in the simulator; ``""``: the quote asset); an
+    adapter whose venue charges in another asset converts ``fee`` to the quote and names that asset here.
+    """
 
     client_order_id: str
     symbol: Symbol
@@ -115,6 +122,8 @@ class Fill:
     liquidity: str = "taker"  # "maker" or "taker"
     slippage: Decimal = Decimal(0)  # cost of slippage in the quote currency (>= 0 when it hurt us)
     tag: str = ""  # the order's tag: why it existed ("entry", "exit", "stop_loss", "take_profit" ...)
+    trade_id: str = ""  # the venue's execution id (see the class docstring)
+    fee_asset: str = ""  # the asset the venue charged the fee in ("": the quote asset)
 
     def __post_init__(self) -> None:
         if self.quantity <= 0 or self.price <= 0:

@@ -357,7 +357,7 @@ def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol,
 def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tuple[Any, BacktestRequest]:
     """The container and the request that ``atb backtest`` options describe."""
     from application.engine import EngineConfig
-    from application.ports.broker import SimulationSettings
+    from application.ports.simulation import SimulationSettings
     from application.use_cases.run_backtest import BacktestRequest
     from domain.model.symbols import Symbol
     from domain.model.timeframe import Timeframe

@@ -3,6 +3,7 @@ behave alike (exact decimals, UTC milliseconds, ordering, idempotency, transacti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -78,9 +79,10 @@ def _order(cid: str = "run-1-entry", qty: str = "0.12345678", **kw: object) -> O
     return Order(request, **kw)  # type: ignore[arg-type]
 
 
-def _fill(cid: str = "run-1-entry", qty: str = "0.12345678", ts: int = T0 + 3_600_000) -> Fill:
+def _fill(cid: str = "run-1-entry", qty: str = "0.12345678", ts: int = T0 + 3_600_000, trade: str = "") -> Fill:
     return Fill(cid, BTC, Side.BUY, Decimal(qty), Decimal("43210.12"), Decimal("0.005334567"), ts,
-                liquidity="maker", slippage=Decimal("0.01"), tag="entry")  # fmt: skip
+                liquidity="maker", slippage=Decimal("0.01"), tag="entry", trade_id=trade or f"{cid}@{ts}",
+                fee_asset="USDT")  # fmt: skip
 
 
 # -- sessions -----------------------------------------------------------------------------------------
@@ -204,6 +206,57 @@ def test_fills_round_trip_exactly_by_time_and_need_their_order(uow: Factory) -> 
         assert u.fills.for_session(sid) == [early, late]
     with uow() as u, pytest.raises(PersistenceError):
         u.fills.add(sid, _fill(cid="never-saved"))
+
+
+def test_a_fill_is_stored_once_by_its_trade_id(uow: Factory) -> None:
+    """A venue's fills replayed after a restart: the same trade id again, alone, in bulk, within one batch or
+    in a later transaction, changes nothing; another session may hold the same trade id."""
+    sid, other = _new_session(uow), _new_session(uow)
+    first, second = _fill(qty="0.1", trade="T-1"), _fill(qty="0.2", ts=T0 + 7_200_000, trade="T-2")
+    with uow() as u:
+        u.orders.save(sid, _order(qty="0.3"), T0)
+        u.fills.add(sid, first)
+        u.fills.add(sid, first)
+        u.fills.add_many(sid, [first, second, second])
+        u.commit()
+    with uow() as u:
+        u.fills.add_many(sid, [second, first])
+        u.fills.add(sid, second)
+        u.commit()
+    with uow() as u:
+        assert u.fills.for_session(sid) == [first, second]
+        assert [f.trade_id for f in u.fills.for_session(sid)] == ["T-1", "T-2"]
+    with uow() as u:
+        u.orders.save(other, _order("other-entry", qty="0.3"), T0)
+        u.fills.add_many(other, [_fill("other-entry", qty="0.1", trade="T-1")])
+        u.commit()
+    with uow() as u:
+        assert [f.trade_id for f in u.fills.for_session(other)] == ["T-1"]
+        assert len(u.fills.for_session(sid)) == 2
+
+
+def test_a_fill_without_a_trade_id_is_refused(uow: Factory) -> None:
+    sid = _new_session(uow)
+    with uow() as u:
+        u.orders.save(sid, _order(), T0)
+        u.commit()
+    nameless = dataclasses.replace(_fill(), trade_id="")
+    for write in ("add", "add_many"):
+        with pytest.raises(PersistenceError, match="trade id"), uow() as u:
+            u.fills.add(sid, nameless) if write == "add" else u.fills.add_many(sid, [nameless])
+    with uow() as u:
+        assert u.fills.for_session(sid) == []
+
+
+def test_a_fill_without_a_fee_asset_is_stored_with_the_quote(uow: Factory) -> None:
+    sid = _new_session(uow)
+    fill = dataclasses.replace(_fill(), fee_asset="")
+    with uow() as u:
+        u.orders.save(sid, _order(), T0)
+        u.fills.add(sid, fill)
+        u.commit()
+    with uow() as u:
+        assert u.fills.for_session(sid) == [dataclasses.replace(fill, fee_asset="USDT")]
 
 
 def test_positions_are_replaced_per_symbol_and_removed_when_flat(uow: Factory) -> None:
@@ -433,7 +486,8 @@ def test_a_commit_is_visible_to_the_next_unit_of_work_and_work_goes_on_after_it(
 # -- deleting a session ---------------------------------------------------------------------------------
 def _fill_session(factory: Factory, sid: int, prefix: str) -> None:
     order = _order(f"{prefix}-entry")
-    fill = Fill(order.client_order_id, BTC, Side.BUY, Decimal("0.1"), Decimal("43000"), Decimal("0.1"), T0 + 1)
+    fill = Fill(order.client_order_id, BTC, Side.BUY, Decimal("0.1"), Decimal("43000"), Decimal("0.1"), T0 + 1,
+                trade_id=f"{prefix}-t1", fee_asset="USDT")  # fmt: skip
     with factory() as u:
         u.orders.save(sid, order, T0)
         u.orders.save(sid, order.with_fill(fill), fill.timestamp)

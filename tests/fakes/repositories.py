@@ -62,7 +62,7 @@ def _exact(value: Decimal | None) -> Decimal | None:
 
 def _exact_fill(fill: Fill) -> Fill:
     return replace(fill, quantity=_exact(fill.quantity), price=_exact(fill.price), fee=_exact(fill.fee),
-                   slippage=_exact(fill.slippage))  # fmt: skip
+                   slippage=_exact(fill.slippage), fee_asset=fill.fee_asset or fill.symbol.quote)  # fmt: skip
 
 
 def _exact_order(order: Order) -> Order:
@@ -158,7 +158,19 @@ class InMemoryFillRepository(_Repo):
         self._check(session_id)
         if fill.client_order_id not in self.s.orders:
             raise PersistenceError(f"fill of unknown order {fill.client_order_id}: save the order first")
-        self.s.fills.append((session_id, _exact_fill(fill)))
+        self.s.fills.extend((session_id, _exact_fill(f)) for f in self._new(session_id, [fill]))
+
+    def _new(self, session_id: int, fills: Sequence[Fill]) -> list[Fill]:
+        """Fills not stored yet, by trade id (as the unique key on the fills table keeps them)."""
+        seen = {f.trade_id for sid, f in self.s.fills if sid == session_id}
+        out = []
+        for f in fills:
+            if not f.trade_id:
+                raise PersistenceError(f"fill of {f.client_order_id} has no trade id")
+            if f.trade_id not in seen:
+                seen.add(f.trade_id)
+                out.append(f)
+        return out
 
     def add_many(self, session_id: int, fills: Sequence[Fill]) -> None:
         self._check(session_id)
@@ -166,7 +178,7 @@ class InMemoryFillRepository(_Repo):
             known = self.s.orders.get(fill.client_order_id)
             if known is None or known[0] != session_id:
                 raise PersistenceError(f"fill of unknown order {fill.client_order_id} in session {session_id}")
-        self.s.fills.extend((session_id, _exact_fill(f)) for f in fills)
+        self.s.fills.extend((session_id, _exact_fill(f)) for f in self._new(session_id, fills))
 
     def for_session(self, session_id: int) -> list[Fill]:
         return sorted((f for sid, f in self.s.fills if sid == session_id), key=lambda f: f.timestamp)

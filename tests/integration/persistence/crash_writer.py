@@ -36,7 +36,8 @@ def main(url: str, fills: int) -> None:
     while fills < 0 or i < fills:  # a negative count: record until killed
         order = _order(i)
         recorder.record_order(order, T0 + i)
-        fill = Fill(order.client_order_id, BTC, Side.BUY, STEP, Decimal("40000.01") + i, Decimal("0.04"), T0 + i)
+        fill = Fill(order.client_order_id, BTC, Side.BUY, STEP, Decimal("40000.01") + i, Decimal("0.04"), T0 + i,
+                    trade_id=f"{order.client_order_id}#1")  # fmt: skip
         position = position.apply(fill)
         recorder.record_fill(order.with_fill(fill), fill, PositionSnapshot(position, T0 + i))
         print(f"committed {i}", flush=True)
@@ -46,7 +47,7 @@ def main(url: str, fills: int) -> None:
     with uow:
         order = _order(10_000)
         uow.orders.save(recorder.session_id, order, T0)
-        fill = Fill(order.client_order_id, BTC, Side.BUY, STEP, Decimal("1"), Decimal("0"), T0)
+        fill = Fill(order.client_order_id, BTC, Side.BUY, STEP, Decimal("1"), Decimal("0"), T0, trade_id="crash-t")
         uow.fills.add(recorder.session_id, fill)
         uow.positions.save(recorder.session_id, PositionSnapshot(position.apply(fill), T0))
         uow.account.add_many(recorder.session_id, [AccountSnapshot(T0 + k, Decimal(k)) for k in range(5000)])

@@ -16,7 +16,7 @@ from adapters.files import BundledMarketData
 from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.strategies.toml_strategy import load_toml_strategy
 from application.engine import EngineConfig
-from application.ports.broker import SimulationSettings
+from application.ports.simulation import SimulationSettings
 from application.use_cases.run_backtest import BacktestReport, BacktestRequest, RunBacktest
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.files import BundledMarketData, CsvMarketData
 from adapters.simulation import SimulatedBroker, SimulatedClock
-from application.ports.broker import SimulationSettings
 from application.ports.errors import ConfigurationError
+from application.ports.simulation import SimulationSettings
 from application.use_cases.run_backtest import RunBacktest
 from domain.model.market import MarketFrame
 from entrypoints.container import build_container

@@ -79,7 +79,7 @@ def test_the_simulator_without_rules_uses_the_table_then_the_candles() -> None:
 
 
 def build_simulation() -> Any:
-    from application.ports.broker import SimulationSettings
+    from application.ports.simulation import SimulationSettings
 
     return SimulationSettings()
 
