@@ -13,7 +13,7 @@ import click
 from entrypoints.cli.common import CliError, cli_settings, console, parse_params
 
 if TYPE_CHECKING:
-    from domain.strategies.strategy import Strategy
+    pass
 
 
 @click.group()
@@ -56,26 +56,6 @@ def strategies_list(ctx: click.Context, as_json: bool) -> None:
     console().print(table)
 
 
-def describe(strategy: Strategy, global_risk: dict[str, Any]) -> dict[str, Any]:
-    """Everything ``atb strategies show`` prints: version, warm-up, history, parameters (types, defaults,
-    bounds), the sizer and the merged risk limits (defaults < global settings < the strategy's own)."""
-    from application.strategy_config import parameter_rows
-    from domain.risk import DEFAULT_SIZER, create_sizer, describe_sizer, merge_layers
-
-    extras = strategy.extras()
-    return {
-        "name": strategy.name,
-        "version": strategy.version,
-        "description": strategy.description,
-        "warmup_bars": strategy.warmup,
-        "history_bars": strategy.history_bars,
-        "model_type": strategy.model_type,
-        "parameters": parameter_rows(strategy),
-        "sizer": describe_sizer(create_sizer(extras.sizer or DEFAULT_SIZER, dict(extras.sizer_params))),
-        "risk": merge_layers(global_risk, dict(extras.risk) or None).describe(),
-    }
-
-
 def _range(row: dict[str, Any]) -> str:
     """A parameter's allowed values as text: ``[low, high]``, ``a | b`` or ``-``."""
     if row.get("choices"):
@@ -99,13 +79,14 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
     from rich.markup import escape
     from rich.table import Table
 
+    from application.strategy_config import describe_strategy
     from entrypoints.cli.catalog import cli_strategies
 
     overrides = parse_params(params)
     loaded = cli_strategies(ctx)
     resolved = loaded.resolve(name, hint="NAME")
     entry = loaded.catalog.entry(resolved)
-    described = {**describe(loaded.catalog.create(resolved, overrides), cli_settings(ctx).risk_layer()),
+    described = {**describe_strategy(loaded.catalog.create(resolved, overrides), cli_settings(ctx).risk_layer()),
                  "origin": entry.origin, "source": entry.source if entry.origin == "user" else ""}  # fmt: skip
     if as_json:
         click.echo(json.dumps(described, indent=2, default=str))
