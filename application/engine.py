@@ -113,6 +113,7 @@ class PositionBook:
     open_fees: Decimal = ZERO  # entry fees of the open quantity not yet charged to a closed trade
     open_slippage: Decimal = ZERO
     stop_level: float = math.nan  # the stop in force (attached or managed), NaN when none
+    stop_initial: float = math.nan  # the stop attached to the first entry (reported on the trades)
     stop_seen: int = -1  # last bar whose close has been folded into the managed stop
 
 
@@ -252,11 +253,12 @@ class Engine:
         self._span_bars = 0
         self._spans_folded = 0  # spans already folded into the peak equity
         # run() also defers the trades' excursions: (column, entry row, exit row, Trade fields before them).
-        self._pending_trades: list[tuple[int, int, int, _TradeFields]] = []
+        self._pending_trades: list[tuple[int, int, int, _TradeFields, tuple[float, float]]] = []
         self.trades: list[Trade] = []
         self.fills: list[Fill] = []
         self.denials: list[Denial] = []
         self._attached_stops: dict[str, Decimal] = {}  # entry id -> its stop, for stops managed later
+        self._entry_stops: dict[str, float] = {}  # entry id -> its attached stop (what the trades report)
         # Risk: the sizer and the manager see the account through an AccountView at each entry decision.
         self._sizer = sizer
         self._risk = risk
@@ -453,6 +455,7 @@ class Engine:
             entries, exits, entry_prices, outcome.held_after[0 : 2 * closed : 2], outcome.trade_pnl, excursion_pairs,
             strict=True,
         )  # fmt: skip
+        entry_stops = self._entry_stops
         for entry, exit_, entry_f, quantity, net, (favourable, adverse) in trades:
             # The trade of a whole exit of a single entry, as _on_fill builds it: the venue computed its net
             # PnL (the same decimal operations) and the float of its quantity; the average entry of one
@@ -466,11 +469,12 @@ class Engine:
                 loss_sum -= net
             fees_paid = fees_paid + entry_fee + fee  # fill by fill, as _on_fill sums them
             slippage_paid = slippage_paid + entry_slippage + slippage
+            stop = entry_stops.pop(entry.client_order_id, math.nan)  # no managed stop in a replay: it stays put
             append(
                 Trade(
                     symbol, _LONG, entry.timestamp, exit_.timestamp, entry_f, float(exit_.price), quantity,
                     float(entry_fee + fee), net, exit_.tag or "exit", float(entry_slippage + slippage), favourable,
-                    adverse,
+                    adverse, stop, stop,
                 )
             )  # fmt: skip
         if len(fills) % 2:  # an entry still open
@@ -611,16 +615,16 @@ class Engine:
         if not pending:
             return
         self._pending_trades = []
-        table = np.array([(c, a, b) for c, a, b, _ in pending], dtype=np.int64)
+        table = np.array([(c, a, b) for c, a, b, _, _ in pending], dtype=np.int64)
         highs = np.empty(len(pending))
         lows = np.empty(len(pending))
         for c in np.unique(table[:, 0]).tolist():
             sel = np.flatnonzero(table[:, 0] == c)
             highs[sel], lows[sel] = self._extremes(c, table[sel, 1], table[sel, 2])
         trades = self.trades
-        for (_, _, _, fields), hi_, lo_ in zip(pending, highs.tolist(), lows.tolist(), strict=True):
+        for (_, _, _, fields, stops), hi_, lo_ in zip(pending, highs.tolist(), lows.tolist(), strict=True):
             direction, entry_f = fields[1], fields[4]
-            trades.append(Trade(*fields, *excursions(direction, entry_f, hi_, lo_)))
+            trades.append(Trade(*fields, *excursions(direction, entry_f, hi_, lo_), *stops))
 
     def _extremes(self, c: int, first: IntArray, last: IntArray) -> tuple[FloatArray, FloatArray]:
         """The highest high and lowest low of column ``c`` over each ``[first, last]`` (bars, inclusive)."""
@@ -793,6 +797,8 @@ class Engine:
                 self._next_id("entry"), symbol, side, OrderType.MARKET, quantity, now,
                 stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
+        if stop is not None:
+            self._entry_stops[request.client_order_id] = float(stop)
         return budget, request
 
     # -- risk -----------------------------------------------------------------------------------------
@@ -967,11 +973,13 @@ class Engine:
         self.denials.append(Denial(self.clock.now_ms(), str(symbol), reason, action, rule))
 
     # -- managed stops (trailing, break-even) ---------------------------------------------------------
-    def _stop_candidates(self, j: int, a: int, b: int) -> FloatArray:
-        """For bars ``[a, b)``: the stop level each bar's close asks for (NaN: no opinion)."""
+    def _stop_candidates(self, j: int, a: int, b: int, long: bool | None = None) -> FloatArray:
+        """For bars ``[a, b)``: the stop level each bar's close asks for (NaN: no opinion); ``long``: the side
+        of the position (None: the one held now)."""
         rules = self._exits[j]
         book = self.state.books[j]
-        long = self._qty[j] > 0
+        if long is None:
+            long = self._qty[j] > 0
         high, low = self._highs[j][a:b], self._lows[j][a:b]
         cand = np.full(b - a, np.nan)
         if rules.trailing_pct > 0:
@@ -1025,6 +1033,21 @@ class Engine:
                 stop_price=level, reduce_only=True, tag="trailing_stop",
             )
         )  # fmt: skip
+
+    def _stop_in_force(self, j: int, i: int, long: bool) -> float:
+        """The stop protecting symbol ``j``'s position during bar ``i`` (what a trade closed there reports):
+        the managed stop with the closes up to bar ``i - 1`` folded in, as visiting every bar would have it (a
+        skipped span has not moved it yet), else the attached stop; NaN when none."""
+        book = self.state.books[j]
+        level = book.stop_level
+        first = book.stop_seen + 1
+        if self._manages[j] and first < i:
+            cands = self._stop_candidates(j, first, i, long)
+            if not np.isnan(cands).all():
+                cand = float(np.nanmax(cands) if long else np.nanmin(cands))
+                if cand > 0 and (math.isnan(level) or (cand > level if long else cand < level)):
+                    level = cand
+        return book.stop_initial if math.isnan(level) else level
 
     def _next_stop_visit(self, j: int, i: int, horizon: int) -> int:
         """The bar before the first bar in ``(i, horizon]`` where the managed stop, moved as it would be
@@ -1118,12 +1141,14 @@ class Engine:
             symbol, direction, book.entry_time, fill.timestamp, entry_f, float(price), float(closing),
             float(entry_fee + exit_fee), net_f, fill.tag or "exit", float(entry_slip + exit_slip),
         )  # fmt: skip
+        last_stop = self._stop_in_force(j, i, long) if self._manages[j] else book.stop_initial
+        stops = (book.stop_initial, last_stop)
         if self._defer:  # run(): excursions of all trades in one vectorised pass (_settle_trades)
-            self._pending_trades.append((j, book.entry_row, i, fields))
+            self._pending_trades.append((j, book.entry_row, i, fields, stops))
         else:
             hi = np.fmax.reduce(self._highs[j][book.entry_row : i + 1])
             lo = np.fmin.reduce(self._lows[j][book.entry_row : i + 1])
-            self.trades.append(Trade(*fields, *excursions(direction, entry_f, float(hi), float(lo))))
+            self.trades.append(Trade(*fields, *excursions(direction, entry_f, float(hi), float(lo)), *stops))
         book.open_fees -= entry_fee
         book.open_slippage -= entry_slip
         if quantity > closing:  # flipped to the other side
@@ -1141,4 +1166,5 @@ class Engine:
         # The stop attached to the entry is where a managed stop starts from; it never loosens.
         stop = self._attached_stops.pop(fill.client_order_id, None)
         book.stop_level = float(stop) if stop is not None else math.nan
+        book.stop_initial = self._entry_stops.pop(fill.client_order_id, math.nan)
         book.stop_seen = i - 1

@@ -285,3 +285,8 @@ def build_container(settings: dict[str, object]) -> Container:
         }
     )
     return container
+
+
+def use_market_data(container: Container, source: MarketData) -> None:
+    """Make ``source`` the container's candles (the research API's DataFrames: ``entrypoints.research``)."""
+    container.market_data.override(providers.Object(source))

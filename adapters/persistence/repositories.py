@@ -380,7 +380,7 @@ _TRADE_COLUMNS = (
     ("session_id", Kind.INT), ("symbol", Kind.TEXT), ("direction", Kind.TEXT), ("entry_time", Kind.TIME),
     ("exit_time", Kind.TIME), ("entry_price", Kind.FLOAT), ("exit_price", Kind.FLOAT), ("quantity", Kind.FLOAT),
     ("fees", Kind.FLOAT), ("pnl", Kind.FLOAT), ("slippage", Kind.FLOAT), ("exit_reason", Kind.TEXT),
-    ("mfe", Kind.FLOAT), ("mae", Kind.FLOAT),
+    ("mfe", Kind.FLOAT), ("mae", Kind.FLOAT), ("stop_initial", Kind.FLOAT), ("stop_last", Kind.FLOAT),
 )  # fmt: skip
 
 
@@ -393,7 +393,8 @@ class SqlAlchemyTradeRepository:
             return
         rows = [
             (session_id, _sym(tr.symbol), tr.direction.value, tr.entry_time, tr.exit_time, tr.entry_price,
-             tr.exit_price, tr.quantity, tr.fees, tr.pnl, tr.slippage, tr.exit_reason, tr.mfe, tr.mae)
+             tr.exit_price, tr.quantity, tr.fees, tr.pnl, tr.slippage, tr.exit_reason, tr.mfe, tr.mae,
+             tr.stop_initial, tr.stop_last)
             for tr in trades
         ]  # fmt: skip
         insert_rows(self._conn, "trades", _TRADE_COLUMNS, rows)
@@ -406,6 +407,7 @@ class SqlAlchemyTradeRepository:
                 _parse_sym(r.symbol), Direction(r.direction), r.entry_time, r.exit_time, float(r.entry_price),
                 float(r.exit_price), float(r.quantity), float(r.fees), float(r.pnl), exit_reason=r.exit_reason,
                 slippage=float(r.slippage), mfe=_opt_float(r.mfe), mae=_opt_float(r.mae),
+                stop_initial=_opt_float(r.stop_initial), stop_last=_opt_float(r.stop_last),
             )
             for r in rows
         ]  # fmt: skip

@@ -121,6 +121,8 @@ trades = sa.Table(
     sa.Column("exit_reason", sa.String(32), nullable=False),
     sa.Column("mfe", ExactDecimal),
     sa.Column("mae", ExactDecimal),
+    sa.Column("stop_initial", ExactDecimal),  # migration 0004: NULL without a stop
+    sa.Column("stop_last", ExactDecimal),
 )
 
 positions = sa.Table(

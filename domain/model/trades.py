@@ -43,6 +43,8 @@ class Trade:
     slippage: float = 0.0  # cost of slippage on both sides, quote currency
     mfe: float = math.nan  # max favourable excursion while open, fraction of the entry price (>= 0)
     mae: float = math.nan  # max adverse excursion while open, fraction of the entry price (<= 0)
+    stop_initial: float = math.nan  # the protective stop attached at entry (price), NaN when none
+    stop_last: float = math.nan  # the stop in force when the trade closed (moved by trailing/break-even rules)
 
     @property
     def gross_pnl(self) -> float:

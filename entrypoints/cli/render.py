@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,108 +13,13 @@ from application.ml import is_warning
 from application.ports.market_data import DatasetInfo
 from application.use_cases.run_backtest import BacktestReport
 from domain.metrics import METRICS
-from domain.model.trades import Trade
-from domain.risk import RiskEvent
 from entrypoints.cli.common import day, iso
 from entrypoints.reports.fmt import format_metric, price, tick_decimals
 
+# The JSON output is built where the research API builds its records (one code path; docs/adr/0019).
+from entrypoints.reports.records import denial_counts, report_dict, report_json, risk_event_dict, trade_dict
 
-def _finite(x: object) -> object:
-    """``x``, except that a float that is not finite becomes None (JSON has no infinity)."""
-    return x if isinstance(x, float) and math.isfinite(x) else (None if isinstance(x, float) else x)
-
-
-def trade_dict(t: Trade) -> dict[str, Any]:
-    return {
-        "symbol": str(t.symbol),
-        "direction": t.direction.value,
-        "entry_time": iso(t.entry_time),
-        "exit_time": iso(t.exit_time),
-        "entry_price": t.entry_price,
-        "exit_price": t.exit_price,
-        "quantity": t.quantity,
-        "fees": t.fees,
-        "pnl": t.pnl,
-        "return_pct": t.return_pct,
-        "exit_reason": t.exit_reason,
-    }
-
-
-def risk_event_dict(e: RiskEvent) -> dict[str, Any]:
-    return {
-        "time": iso(e.time_ms),
-        "rule": e.rule,
-        "kind": e.kind,
-        "equity": _finite(e.equity),
-        "drawdown": _finite(e.drawdown),
-        "peak": _finite(e.peak),
-    }
-
-
-def denial_counts(report: BacktestReport) -> list[tuple[str, str, int]]:
-    """``(rule, action, count)`` of the report's denials and reductions, the most frequent first."""
-    counts = Counter((d.rule, d.action) for d in report.denials)
-    return [(rule, action, n) for (rule, action), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-
-
-def report_dict(report: BacktestReport) -> dict[str, Any]:
-    req = report.request
-    sim = req.simulation
-    return {
-        "strategy": {
-            "name": report.strategy_name,
-            "version": report.strategy_version,
-            "params": report.strategy_params,
-        },
-        "config": {
-            "symbols": [str(s) for s in req.symbols],
-            "timeframe": req.timeframe.value,
-            "initial_balance": float(req.initial_cash),
-            "fee_bps": float(sim.fee_bps),
-            "slippage_bps": float(sim.slippage_bps),
-            "volatility_slippage": sim.volatility_slippage,
-            "leverage": float(sim.leverage),
-            "allow_short": req.engine.allow_short,
-            "intrabar": sim.intrabar,
-            "gap_policy": req.gap_policy,
-        },
-        "data": {
-            "start": iso(int(report.open_time[0])),
-            "end": iso(int(report.open_time[-1]) + req.timeframe.milliseconds),
-            "bars": report.bars,
-            "warmup_bars": report.warmup_bars_used,
-            "symbols": {
-                sym: {
-                    "gaps": gap.gaps,
-                    "missing_bars": gap.missing_bars,
-                    "largest_gap_bars": gap.largest_missing_bars,
-                    "zero_volume_bars": report.zero_volume_bars.get(sym, 0),
-                }
-                for sym, gap in report.gaps.items()
-            },
-        },
-        "metrics": {k: _finite(v) for k, v in report.metrics.items()},
-        "trades": [trade_dict(t) for t in report.trades],
-        "open_positions": {
-            sym: {"quantity": float(p.quantity), "average_entry": float(p.average_entry)}
-            for sym, p in report.open_positions.items()
-        },
-        # an uncapped limit (inf) is null: JSON has no infinity
-        "risk": {"limits": {k: _finite(v) for k, v in report.risk_limits.items()}, "sizer": report.sizer},
-        "denials": [
-            {"time": iso(d.time_ms), "symbol": d.symbol, "action": d.action, "rule": d.rule, "reason": d.reason}
-            for d in report.denials
-        ],
-        "denial_counts": [{"rule": rule, "action": action, "count": n} for rule, action, n in denial_counts(report)],
-        "risk_events": [risk_event_dict(e) for e in report.risk_events],
-        "model": report.model,
-        "instruments": report.instruments,
-        "notes": report.notes,
-    }
-
-
-def report_json(report: BacktestReport) -> str:
-    return json.dumps(report_dict(report), indent=2, allow_nan=False)
+__all__ = ["denial_counts", "report_dict", "report_json", "risk_event_dict", "trade_dict"]
 
 
 def print_report(console: Console, report: BacktestReport) -> None:

@@ -78,6 +78,16 @@ def describe(strategy: Strategy, global_risk: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _range(row: dict[str, Any]) -> str:
+    """A parameter's allowed values as text: ``[low, high]``, ``a | b`` or ``-``."""
+    if row.get("choices"):
+        return " | ".join(str(c) for c in row["choices"])
+    low, high = row.get("low"), row.get("high")
+    if low is None and high is None:
+        return "-"
+    return f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+
+
 @strategies.command("show")
 @click.pass_context
 @click.argument("name")
@@ -106,10 +116,13 @@ def strategies_show(ctx: click.Context, name: str, params: tuple[str, ...], as_j
     where = f" ({escape(entry.source)})" if described["source"] else ""
     out.print(f"[bold]{resolved}[/bold] {described['version']}{where}: {escape(described['description'])}")
     table = Table(show_header=True, header_style="bold", title="Parameters")
-    for col in ("Name", "Type", "Default", "Value"):
+    out.print(f"warm-up {described['warmup_bars']} bars; keeps {described['history_bars']} bars of history live"
+              + (f"; reads the {described['model_type']} model's predictions" if described["model_type"] else ""))
+    for col in ("Name", "Type", "Default", "Value", "Range", "Help"):
         table.add_column(col)
     for row in described["parameters"]:
-        table.add_row(row["name"], row["type"], str(row["default"]), str(row["value"]))
+        table.add_row(row["name"], row["type"], str(row["default"]), str(row["value"]), _range(row),
+                      escape(row["help"] or ""))  # fmt: skip
     out.print(table)
     risk = Table(
         show_header=True, header_style="bold", title="Risk settings (defaults < ATB_RISK_LIMITS < strategy's own)"

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from adapters.files import BundledMarketData, CsvFilesMarketData, CsvMarketData
+from adapters.files import BundledMarketData, CsvFilesMarketData, CsvMarketData, DataFrameMarketData
 from application.ports.errors import MarketDataUnavailable, UnknownSymbolError
 from application.ports.market_data import MarketData
 from domain.model.candles import CandleSeries
@@ -30,12 +31,19 @@ def _write_csv(series: CandleSeries, path: Path) -> Path:
     return path
 
 
+def _frame(series: CandleSeries) -> pd.DataFrame:
+    columns = ("open", "high", "low", "close", "volume")
+    index = pd.to_datetime(series.open_time, unit="ms", utc=True)
+    return pd.DataFrame({c: getattr(series, c) for c in columns}, index=index)
+
+
 def _sources() -> dict[str, Callable[[Path], MarketData]]:
     walk = random_walk(2000, seed=2)
     return {
         "in-memory fake": lambda _: InMemoryMarketData(walk),
         "csv file": lambda tmp: CsvMarketData(_write_csv(walk, tmp / "BTCUSDT-1h.csv.gz")),
         "bundled": lambda _: BundledMarketData(),
+        "dataframe": lambda _: DataFrameMarketData({BTC: _frame(walk)}),
         "csv files": lambda tmp: CsvFilesMarketData(
             [
                 CsvMarketData(_write_csv(walk, tmp / "BTCUSDT-1h.csv.gz")),

@@ -148,7 +148,8 @@ def test_new_refuses_bad_names_built_ins_and_existing_files(capsys: pytest.Captu
 
 
 def test_new_then_its_tests_then_a_backtest(tmp_path: Path) -> None:
-    """The template end to end, through the installed script: `new` -> pytest on its test file -> backtest."""
+    """The template end to end, through the installed script: `new` -> pytest on its test file -> `check` ->
+    backtest."""
     data = tmp_path / "data"
     env = {**clean_env(), "ATB_DATA_DIR": str(data)}
     made = subprocess.run([str(Path(sys.executable).with_name("atb")), "strategies", "new", "my_cross"], cwd=tmp_path,
@@ -166,12 +167,21 @@ def test_new_then_its_tests_then_a_backtest(tmp_path: Path) -> None:
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     row = next(r for r in json.loads(listed.stdout) if r["name"] == "my_cross")
     assert (row["origin"], row["source"]) == ("user", str(folder / "my_cross.py"))
+    atb = str(Path(sys.executable).with_name("atb"))
+    checked = subprocess.run([atb, "strategies", "check", "my_cross", "--json"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    verdict = json.loads(checked.stdout)
+    assert verdict["passed"] is True
+    assert verdict["source"] == str(folder / "my_cross.py")
     run = subprocess.run([str(Path(sys.executable).with_name("atb")), "backtest", "--strategy", "my_cross",
                           "--start", "2020-01-01", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["strategy"]["name"] == "my_cross" and report["metrics"]["trades"] > 0
+    assert not any(note.startswith("LOOK-AHEAD") for note in report["notes"])  # checked, not --unchecked
+    assert list((data / "checks").glob("*.json"))  # the backtest's fast checks, cached by the file's hash
 
 
 def test_a_template_that_peeks_ahead_fails_its_own_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

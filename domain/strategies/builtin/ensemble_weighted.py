@@ -65,10 +65,10 @@ class EnsembleWeighted(Strategy):
 
     members = Param("ema_crossover:1,momentum:1", help="generator:weight, comma separated (default parameters each)")
     threshold = Param(0.5, low=1e-9, high=1.0, help="consensus score needed to hold a position")
-    atr_period = Param(14, low=1, high=500)
-    atr_stop = Param(3.0, low=0.0, high=50.0)
-    size = Param(1.0, low=0.01, high=1.0)
-    short = Param(False)
+    atr_period = Param(14, low=1, high=500, help="bars of the ATR")
+    atr_stop = Param(3.0, low=0.0, high=50.0, help="stop distance in ATRs below the deciding close (0: none)")
+    size = Param(1.0, low=0.01, high=1.0, help="fraction of equity committed by an entry")
+    short = Param(False, help="vote short too (needs --allow-short)")
     model = Param("basic", choices=ML_MODEL_TYPES, help="the model whose predictions an `ml` member reads")
 
     def validate(self) -> None:

@@ -104,7 +104,7 @@ class MlBasic(Strategy):
     smooth = Param(1, low=1, high=500, help="EMA span over the predictions before thresholds apply (1: raw)")
     size = Param(1.0, low=0.01, high=1.0, help="fraction of equity at full confidence")
     min_size = Param(0.25, low=0.0, high=1.0, help="fraction of `size` committed however low the confidence")
-    atr_period = Param(14, low=1, high=500)
+    atr_period = Param(14, low=1, high=500, help="bars of the ATR")
     atr_stop = Param(3.0, low=0.0, high=50.0, help="protective stop in ATRs below the entry decision's close (0: none)")
 
     def validate(self) -> None:

@@ -35,9 +35,9 @@ class MomentumLeverage(Strategy):
     period = Param(72, low=1, high=2000, help="bars of the rate of change (3 days of hourly bars)")
     threshold = Param(0.03, low=1e-6, high=10.0, help="momentum needed to hold a position")
     leverage = Param(2.0, low=0.01, high=10.0, help="notional per unit of equity (the account must allow it)")
-    atr_period = Param(14, low=1, high=500)
-    atr_stop = Param(3.0, low=0.0, high=50.0)
-    trailing_atr = Param(4.0, low=0.0, high=50.0)
+    atr_period = Param(14, low=1, high=500, help="bars of the ATR")
+    atr_stop = Param(3.0, low=0.0, high=50.0, help="stop distance in ATRs below the deciding close (0: none)")
+    trailing_atr = Param(4.0, low=0.0, high=50.0, help="trail the stop this many ATRs behind the best price (0: fixed)")
     regime_filter = Param(True, help="no longs in a down trend, no shorts in an up trend")
     short = Param(False, help="also trade the mirror condition short")
 

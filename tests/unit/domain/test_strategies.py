@@ -80,6 +80,7 @@ def test_parameters_carry_bounds_and_help_for_an_optimiser():
         cls = type(create_strategy(name))
         for spec in cls.parameters.values():
             assert spec.problem() is None, (name, spec.name)
+            assert spec.help, (name, spec.name)  # `atb strategies show` prints it
             if spec.kind in (int, float):
                 assert spec.low is not None and spec.high is not None, (name, spec.name)
                 assert spec.low <= spec.default <= spec.high, (name, spec.name)
