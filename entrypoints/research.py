@@ -272,7 +272,9 @@ def _is_strategy(value: object) -> bool:
     return isinstance(value, Base) or (isinstance(value, type) and issubclass(value, Base))
 
 
-def _register(ctx: click.Context, strategy: Any, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+def _register(
+    ctx: click.Context, strategy: Strategy | type[Strategy], params: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
     """A Strategy class or instance added to this run's catalog (checked like a user file): its name, and the
     parameters to run it with (an instance's own, under ``params``)."""
     import hashlib

@@ -9,11 +9,11 @@ so that lines are never cut. Lines are counted by ``\\n`` only, as editors and `
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from application.ports.errors import MarketDataUnavailable
 
@@ -54,7 +54,7 @@ def read_blocks(
     (decompressed); ``setting`` names what raises that cap. Memory: about two blocks, whatever the file.
     """
     try:
-        handle: BinaryIO = path.open("rb")
+        handle = path.open("rb")
     except OSError as e:
         raise error(f"{path}: cannot be read ({e.strerror or e})") from e
     with handle:
@@ -65,13 +65,14 @@ def read_blocks(
                 raise error(_too_big(path, max_bytes, False, setting))
         except OSError as e:
             raise error(f"{path}: cannot be read ({e.strerror or e})") from e
-        stream: BinaryIO = gzip.GzipFile(fileobj=handle, mode="rb") if gz else handle  # type: ignore[assignment]
+        # Both are buffered binary streams: the file itself, or its gunzipped bytes.
+        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=handle, mode="rb") if gz else handle
         yield from _blocks(path, stream, gz, max_bytes, error, block_bytes, max_line, setting)
 
 
 def _blocks(
     path: Path,
-    stream: BinaryIO,
+    stream: io.BufferedIOBase,
     gz: bool,
     max_bytes: int,
     error: type[MarketDataUnavailable],

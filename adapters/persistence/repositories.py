@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from adapters.persistence import schema as t
 from adapters.persistence.bulk import (
@@ -161,7 +161,7 @@ class SqlAlchemySessionRepository:
         self._tx.orders = {cid: ids for cid, ids in self._tx.orders.items() if ids[0] != session_id}
 
 
-def _session(m: Mapping[str, Any]) -> SessionRecord:
+def _session(m: RowMapping) -> SessionRecord:
     return SessionRecord(
         mode=m["mode"], exchange=m["exchange"], strategy=m["strategy"], strategy_version=m["strategy_version"],
         config=m["config"], symbols=tuple(m["symbols"]), timeframe=m["timeframe"], started_ms=m["started_at"],
@@ -328,7 +328,7 @@ def _order_ids(conn: Connection, session_id: int) -> dict[str, int]:
     return {r.client_order_id: r.id for r in rows}
 
 
-def _order(m: Mapping[str, Any]) -> Order:
+def _order(m: RowMapping) -> Order:
     request = OrderRequest(
         client_order_id=m["client_order_id"], symbol=_parse_sym(m["symbol"]), side=Side(m["side"]),
         type=OrderType(m["type"]), quantity=m["quantity"], created_at=m["created_at"],

@@ -175,7 +175,10 @@ def raw_cursor_call(conn: Connection, statement: str, call: Callable[[Any], None
     """Run ``call(cursor)`` on a cursor of the connection's own DBAPI connection (so inside the unit of
     work's transaction); driver errors come out as SQLAlchemy's, which the unit of work translates."""
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None:  # only a pooled connection that was detached, never the unit of work's
+        raise sa.exc.ResourceClosedError("the database connection is closed")
+    cursor = dbapi_connection.cursor()
     try:
         call(cursor)
     except dbapi.Error as e:

@@ -98,11 +98,11 @@ class UtcMillis(sa.types.TypeDecorator[int]):
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        if isinstance(value, str):  # SQLite stores text
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:  # SQLite drops the offset; we only ever write UTC
-            value = value.replace(tzinfo=UTC)
-        delta = value - _EPOCH
+        # SQLite stores text; the other drivers return a datetime
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:  # SQLite drops the offset; we only ever write UTC
+            moment = moment.replace(tzinfo=UTC)
+        delta = moment - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 

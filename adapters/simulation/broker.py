@@ -74,7 +74,7 @@ def first_index_at_or_after(
     NaN never matches. Searches in growing chunks: a trigger close to ``start`` costs little and a far
     one stays linear.
     """
-    n = values.shape[0] if stop is None else min(stop, values.shape[0])
+    n: int = values.shape[0] if stop is None else min(stop, values.shape[0])
     j = start
     if n - j <= 4:
         # A few bars: scalar reads are cheaper than building arrays.

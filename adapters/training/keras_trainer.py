@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,38 @@ _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxru
 
 Progress = Callable[[int, int, dict[str, float]], None]
 Status = Callable[[str, str], None]
+
+if TYPE_CHECKING:  # annotations only: TensorFlow is imported when a training starts
+    import tensorflow as tf
+
+
+# Keras 3, tf2onnx and ONNX Runtime ship no type information: these Protocols state what this module uses of them.
+class _History(Protocol):
+    history: dict[str, list[float]]
+
+
+class _KerasModel(Protocol):
+    def fit(self, x: npt.ArrayLike, y: npt.ArrayLike, **options: object) -> _History: ...
+
+    def save(self, filepath: Path) -> None: ...
+
+    def __call__(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor: ...
+
+
+class _Serve(Protocol):
+    """The traced ``tf.function`` that is exported: windows ``(n, window, F)`` float32 in, ``(n, 1)`` out."""
+
+    def __call__(self, windows: npt.NDArray[np.float32]) -> tf.Tensor: ...
+
+
+class _OrtInput(Protocol):
+    name: str
+
+
+class _OrtSession(Protocol):
+    def get_inputs(self) -> list[_OrtInput]: ...
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, npt.NDArray[np.float32]]) -> list[object]: ...
 
 
 def package_versions() -> dict[str, str]:
@@ -128,26 +160,26 @@ class KerasTrainer:
         import tensorflow as tf
 
         notes: list[str] = []
-        self._threads(tf, params.threads, notes)
+        self._threads(params.threads, notes)
         keras.utils.set_random_seed(params.seed)
         try:
             tf.config.experimental.enable_op_determinism()
         except (AttributeError, RuntimeError) as e:  # pragma: no cover - older TensorFlow
             notes.append(f"deterministic ops unavailable: {e}")
-        device, mixed = self._device(tf, params.mixed_precision, notes)
+        device, mixed = self._device(params.mixed_precision, notes)
 
         schema = data.schema
         y_mean = float(np.mean(data.y_train, dtype=np.float64))
         y_std = float(np.std(data.y_train, dtype=np.float64)) or 1.0
-        model = build_model(keras, schema.window, schema.n_features, params, y_mean, y_std, mixed)
-        callbacks: list[Any] = [
+        model = build_model(schema.window, schema.n_features, params, y_mean, y_std, mixed)
+        callbacks: list[object] = [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=params.patience, restore_best_weights=True),
             keras.callbacks.TerminateOnNaN(),
         ]
         if progress is not None:
             epochs = params.epochs
 
-            def on_epoch_end(epoch: int, logs: dict[str, Any] | None = None) -> None:
+            def on_epoch_end(epoch: int, logs: dict[str, float] | None = None) -> None:
                 progress(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
 
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end))
@@ -179,7 +211,7 @@ class KerasTrainer:
                 model.save(staging / KERAS_FILE)
         except (OSError, ValueError) as e:
             raise ModelRefused(f"could not save {staging / KERAS_FILE}: {_first_line(e)}") from e
-        serve = export_onnx(tf, model, schema.window, schema.n_features, staging / ONNX_FILE)
+        serve = export_onnx(model, schema.window, schema.n_features, staging / ONNX_FILE)
         status("parity", f"Keras vs ONNX Runtime on {data.x_val.shape[0]} validation windows")
         diff = onnx_parity(serve, staging / ONNX_FILE, data.x_val)
         if not diff <= tolerance:
@@ -201,9 +233,11 @@ class KerasTrainer:
         )
 
     @staticmethod
-    def _threads(tf: Any, threads: int, notes: list[str]) -> None:
+    def _threads(threads: int, notes: list[str]) -> None:
         if threads <= 0:
             return
+        import tensorflow as tf
+
         cfg = tf.config.threading
         if cfg.get_intra_op_parallelism_threads() == threads and cfg.get_inter_op_parallelism_threads() == threads:
             return
@@ -216,15 +250,18 @@ class KerasTrainer:
             notes.append(f"threads={threads} not applied: TensorFlow was already initialised in this process")
 
     @staticmethod
-    def _device(tf: Any, wanted: bool, notes: list[str]) -> tuple[str, bool]:
+    def _device(wanted: bool, notes: list[str]) -> tuple[str, bool]:
+        import tensorflow as tf
+
         gpus = tf.config.list_physical_devices("GPU")
         if not gpus:
             if wanted:
                 notes.append("mixed precision off: no GPU (float16 on a CPU is slower, not faster)")
             return "CPU", False
-        details = tf.config.experimental.get_device_details(gpus[0])
-        name = details.get("device_name", "GPU")
-        capability = details.get("compute_capability") or (0, 0)
+        # TensorFlow's stubs leave get_device_details untyped; it returns a dict of strings and a version pair.
+        details: dict[str, object] = tf.config.experimental.get_device_details(gpus[0])
+        name = str(details.get("device_name", "GPU"))
+        capability = cast(tuple[int, int], details.get("compute_capability") or (0, 0))
         device = f"GPU ({name}, compute capability {capability[0]}.{capability[1]})"
         if wanted and tuple(capability) >= (7, 0):
             return device, True
@@ -234,9 +271,11 @@ class KerasTrainer:
 
 
 def build_model(
-    keras: Any, window: int, n_features: int, params: TrainingParams, y_mean: float, y_std: float, mixed: bool
-) -> Any:
+    window: int, n_features: int, params: TrainingParams, y_mean: float, y_std: float, mixed: bool
+) -> _KerasModel:
     """The compiled CNN+LSTM. ``mixed``: float16 compute in the hidden layers, float32 output."""
+    import keras
+
     policy = "mixed_float16" if mixed else "float32"
     layers = keras.layers
     model = keras.Sequential(
@@ -251,19 +290,22 @@ def build_model(
         name="cnn_lstm",
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate), loss="mse", jit_compile=False)
-    return model
+    compiled: _KerasModel = model
+    return compiled
 
 
-def export_onnx(tf: Any, model: Any, window: int, n_features: int, path: Path) -> Any:
+def export_onnx(model: _KerasModel, window: int, n_features: int, path: Path) -> _Serve:
     """Write ``model`` as ONNX (opset 17) to ``path``; returns the ``tf.function`` that was converted."""
+    import tensorflow as tf
     import tf2onnx
 
     spec = (tf.TensorSpec((None, window, n_features), tf.float32, name="windows"),)
 
-    @tf.function(input_signature=spec)
-    def serve(windows: Any) -> Any:
+    def forward(windows: tf.Tensor) -> tf.Tensor:
         return model(windows, training=False)
 
+    # tf.function as a call, not a decorator: TensorFlow's stubs leave it untyped, _Serve says what it returns.
+    serve: _Serve = tf.function(forward, input_signature=spec)
     try:
         tf2onnx.convert.from_function(serve, input_signature=spec, opset=OPSET, output_path=str(path))
     except Exception as e:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors from its graph passes
@@ -271,12 +313,12 @@ def export_onnx(tf: Any, model: Any, window: int, n_features: int, path: Path) -
     return serve
 
 
-def onnx_parity(serve: Any, path: Path, windows: npt.NDArray[np.float32]) -> float:
+def onnx_parity(serve: _Serve, path: Path, windows: npt.NDArray[np.float32]) -> float:
     """Max abs difference between ``serve`` (Keras) and the ONNX file on ``windows``."""
     import onnxruntime as ort
 
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session: _OrtSession = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT's own exception types
         raise ModelRefused(f"the ONNX export does not load in ONNX Runtime: {_first_line(e)}") from e
     name = session.get_inputs()[0].name

@@ -21,7 +21,7 @@ class CliError(Exception):
     one line, exit 1."""
 
 
-class Finite(click.ParamType):
+class Finite(click.ParamType[float]):
     """A finite number inside ``[low, high]`` (``low_open``/``high_open``: that end excluded); ``integer``: a
     whole number. NaN, infinities and numbers too large for a float (``1e400``) are refused with one line naming
     the option, before any work: every numeric option of ``atb`` uses this type (docs/adr/0016-numbers.md)."""

@@ -499,7 +499,7 @@ def run_with_progress(container: Any, request: BacktestRequest, quiet: bool) -> 
               help="Save the session, its orders, fills, trades and account history (atb sessions list).")  # fmt: skip
 @click.pass_context
 def backtest(
-    ctx: click.Context, strategy: str, as_json: bool, report_file: Path | None, save: bool, **opts: Any
+    ctx: click.Context, /, strategy: str, as_json: bool, report_file: Path | None, save: bool, **opts: Any
 ) -> None:
     """Backtest a strategy on bundled candles or your own file and print the report.
 
@@ -623,6 +623,7 @@ def _run_sides(ctx: click.Context, sides: list[CompareSide], opts: dict[str, Any
 @click.pass_context
 def backtest_compare(
     ctx: click.Context,
+    /,
     names: tuple[str, ...],
     side_params: tuple[str, ...],
     as_json: bool,

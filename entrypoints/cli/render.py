@@ -85,9 +85,9 @@ def print_report(console: Console, report: BacktestReport) -> None:
             total = sum(n for _, n in mine)
             what = template.format("" if total == 1 else "s")
             first = next(d for d in report.denials if d.action == action)
-            rules = ", ".join(f"{rule} x{n}" for rule, n in mine)
+            listed = ", ".join(f"{rule} x{n}" for rule, n in mine)
             console.print(
-                f"[yellow]{total} {what} ({rules}); first: {first.reason}[/yellow]",
+                f"[yellow]{total} {what} ({listed}); first: {first.reason}[/yellow]",
                 markup=True, highlight=False,
             )  # fmt: skip
     print_risk_events(console, report)

@@ -23,7 +23,7 @@ def _time(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-class SessionId(click.ParamType):
+class SessionId(click.ParamType[int]):
     """A session id: a whole number from 1 to 2**63 - 1 (the database's 64-bit key), else one usage line."""
 
     name = "session_id"
@@ -104,7 +104,8 @@ def sessions_show(ctx: click.Context, session_id: int, max_trades: int, max_even
     out.print(f"{len(detail.orders)} orders  ·  {len(detail.fills)} fills  ·  {len(detail.trades)} trades  ·  "
               f"{len(detail.events)} events  ·  {detail.account_snapshots:,} account snapshots  ·  "
               f"final equity {_figure(detail.final_equity)}")  # fmt: skip
-    rules = s.config.get("instruments") or {}  # the exchange rules the session traded under
+    instruments = s.config.get("instruments")  # the exchange rules the session traded under (JSON)
+    rules: dict[str, dict[str, Any]] = instruments if isinstance(instruments, dict) else {}
     if detail.trades and max_trades:
         table = Table(show_header=True, header_style="bold", title="trades (latest)")
         for col in ("Symbol", "Side", "Entry (UTC)", "Exit (UTC)", "Entry", "Exit", "Qty", "Fees", "PnL", "Reason"):

@@ -37,8 +37,10 @@ def strategies_list(ctx: click.Context, as_json: bool) -> None:
     for entry in rows:
         if entry["origin"] == "built-in":
             entry["source"] = ""
-    broken = [{"name": b.stem, "version": None, "description": "", "origin": "user", "source": b.path,
-               "error": b.message} for b in loaded.broken]  # fmt: skip
+    broken: list[dict[str, Any]] = [
+        {"name": b.stem, "version": None, "description": "", "origin": "user", "source": b.path, "error": b.message}
+        for b in loaded.broken
+    ]
     if as_json:
         click.echo(json.dumps([*rows, *broken], indent=2))
         return
