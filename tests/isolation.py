@@ -1,9 +1,12 @@
-"""Isolation from the developer's machine: no ATB_ or seed variables, no .env, the root logger restored."""
+"""Isolation from the developer's machine: no ATB_ or seed variables, no .env, a throwaway home (so the default
+data directory, ``~/.local/share/atb``, is never the machine's), the root logger restored."""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,14 +30,20 @@ def is_setting(name: str) -> bool:
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """Drop every setting variable, work in an empty folder (so no .env is found), restore logging after."""
+    """Drop every setting variable, work in an empty folder (so no .env is found) under a home of its own (the
+    default data directory is then the test's, for atb in this process and in the subprocesses it starts),
+    restore logging after."""
     for name in list(os.environ):
         if is_setting(name):
             monkeypatch.delenv(name)
+    home = Path(tempfile.mkdtemp(prefix="atb-test-home-"))  # beside, not in, the test's folder (kept empty)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield tmp_path
+    shutil.rmtree(home, ignore_errors=True)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
