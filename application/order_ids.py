@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_LENGTH = 36
 VENUE_SAFE = re.compile(r"[A-Za-z0-9_-]{1,36}")  # the subset of Binance's alphabet that Coinbase also takes
@@ -71,6 +72,7 @@ class OrderIdParts:
         return order_id(self.session, self.symbol, self.bar_open_ms, self.intent, self.revision)
 
 
+@lru_cache(maxsize=4096)  # a run names several orders per bar: each bar's time is written once
 def _base36(value: int) -> str:
     if value == 0:
         return "0"
@@ -86,6 +88,7 @@ def _hash36(text: str, width: int) -> str:
     return _base36(digest % 36**width).rjust(width, "0")
 
 
+@lru_cache(maxsize=256)
 def session_key(session: str) -> str:
     """The session as it appears in ids: itself when it is 1 to 6 letters and digits (or already a key),
     else ``_`` and a 5-character hash of it."""
@@ -97,7 +100,11 @@ def session_key(session: str) -> str:
 def symbol_key(symbol: object) -> str:
     """The symbol as it appears in ids: its exchange form (``str(symbol)``) when that is 1 to 12 letters and
     digits (or already a key), else its first 7 letters and digits, ``_`` and a 4-character hash of it."""
-    text = str(symbol)
+    return _symbol_key(str(symbol))
+
+
+@lru_cache(maxsize=1024)
+def _symbol_key(text: str) -> str:
     if _PLAIN_SYMBOL.fullmatch(text) or _HASHED_SYMBOL.fullmatch(text):
         return text
     head = "".join(c for c in text if c.isascii() and c.isalnum())[:_SYMBOL_HEAD]
@@ -127,6 +134,7 @@ def _last(intent: str, revision: int) -> str:
     return last
 
 
+@lru_cache(maxsize=1024)  # the venue derives an entry's stop and targets from it: parsed once
 def parse_order_id(client_order_id: str) -> OrderIdParts | None:
     """The parts of an id :func:`order_id` made; None for any other id (an order this system did not
     name, or not named this way)."""
