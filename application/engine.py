@@ -1018,13 +1018,16 @@ class Engine:
             return
         # The bars among these where a bar-by-bar run would have moved the stop: their count advances the
         # revision, and the last of them decided the level (both the same however the bars were visited).
-        levels = np.where(cands > 0, cands, np.nan)
-        before = np.concatenate(([current], levels[:-1]))
-        before = np.fmax.accumulate(before) if long else np.fmin.accumulate(before)
-        with np.errstate(invalid="ignore"):
-            moved = np.flatnonzero(
-                (levels > before if long else levels < before) | (np.isnan(before) & ~np.isnan(levels))
-            )
+        if first == i:  # one close folded (a bar-by-bar visit): it moved the stop
+            moved = np.zeros(1, dtype=np.int64)
+        else:
+            levels = np.where(cands > 0, cands, np.nan)  # what a bar's close asks for; NaN never compares
+            start = current if not math.isnan(current) else (-math.inf if long else math.inf)
+            before = np.concatenate(([start], levels[:-1]))
+            if long:
+                moved = np.flatnonzero(levels > np.fmax.accumulate(before))
+            else:
+                moved = np.flatnonzero(levels < np.fmin.accumulate(before))
         book.stop_revision += moved.size
         book.stop_level = cand
         symbol = self._symbols[j]

@@ -43,9 +43,11 @@ _PLAIN_SESSION = re.compile(r"[A-Za-z0-9]{1,6}")
 _HASHED_SESSION = re.compile(r"_[0-9a-z]{5}")
 _PLAIN_SYMBOL = re.compile(r"[A-Za-z0-9]{1,12}")
 _HASHED_SYMBOL = re.compile(r"[A-Za-z0-9]{0,7}_[0-9a-z]{4}")
-_CANONICAL = re.compile(r"0|[1-9a-z][0-9a-z]{0,8}")  # base 36 without leading zeros
 _INTENT = re.compile(r"[exsl]|t[1-9a-z]")
-_LAST = re.compile(r"(?P<intent>[exsl]|t[1-9a-z])(?P<revision>[1-9a-z][0-9a-z]*)?")
+_ID = re.compile(
+    r"(?P<session>[A-Za-z0-9]{1,6}|_[0-9a-z]{5})-(?P<symbol>[A-Za-z0-9]{1,12}|[A-Za-z0-9]{0,7}_[0-9a-z]{4})"
+    r"-(?P<bar>0|[1-9a-z][0-9a-z]{0,8})-(?P<last>(?P<intent>[exsl]|t[1-9a-z])(?P<revision>[1-9a-z][0-9a-z]{0,3})?)"
+)
 ENTRY, EXIT, STOP, LIQUIDATION = "e", "x", "s", "l"
 
 
@@ -74,13 +76,13 @@ class OrderIdParts:
 
 @lru_cache(maxsize=4096)  # a run names several orders per bar: each bar's time is written once
 def _base36(value: int) -> str:
-    if value == 0:
-        return "0"
-    out = []
+    if value < 36:
+        return _DIGITS[value]
+    out = ""
     while value:
         value, r = divmod(value, 36)
-        out.append(_DIGITS[r])
-    return "".join(reversed(out))
+        out = _DIGITS[r] + out
+    return out
 
 
 def _hash36(text: str, width: int) -> str:
@@ -122,6 +124,7 @@ def order_id(session: str, symbol: object, bar_open_ms: int, intent: str, revisi
     return f"{session_key(session)}-{symbol_key(symbol)}-{_base36(bar_open_ms)}-{_last(intent, revision)}"
 
 
+@lru_cache(maxsize=1024)
 def _last(intent: str, revision: int) -> str:
     """The id's last part: the intent and the revision (omitted when 0)."""
     if revision < 0:
@@ -138,21 +141,13 @@ def _last(intent: str, revision: int) -> str:
 def parse_order_id(client_order_id: str) -> OrderIdParts | None:
     """The parts of an id :func:`order_id` made; None for any other id (an order this system did not
     name, or not named this way)."""
-    pieces = client_order_id.split("-")
-    if len(pieces) != 4 or len(client_order_id) > MAX_LENGTH:
+    match = _ID.fullmatch(client_order_id)
+    if match is None or len(match["last"]) > _MAX_INTENT:
         return None
-    session, symbol, bar, last = pieces
-    if not (_PLAIN_SESSION.fullmatch(session) or _HASHED_SESSION.fullmatch(session)):
-        return None
-    if not (_PLAIN_SYMBOL.fullmatch(symbol) or _HASHED_SYMBOL.fullmatch(symbol)):
-        return None
-    if not _CANONICAL.fullmatch(bar):
-        return None
-    match = _LAST.fullmatch(last)
-    if match is None or len(last) > _MAX_INTENT:
-        return None
-    revision = match.group("revision")
-    return OrderIdParts(session, symbol, int(bar, 36), match.group("intent"), int(revision, 36) if revision else 0)
+    revision = match["revision"]
+    return OrderIdParts(
+        match["session"], match["symbol"], int(match["bar"], 36), match["intent"], int(revision, 36) if revision else 0
+    )
 
 
 def derived_id(parent: str, intent: str, revision: int = 0) -> str:
@@ -160,10 +155,10 @@ def derived_id(parent: str, intent: str, revision: int = 0) -> str:
     ``t1``...): the parent's session, symbol and bar with this intent and revision. A parent not named by
     :func:`order_id` gives ``{parent}-{intent}{revision}`` when that is venue-safe, else a hash of the
     parent with the intent: still deterministic, at most 36 characters of ``[A-Za-z0-9_-]``."""
-    parts = parse_order_id(parent)
-    if parts is not None:
-        return order_id(parts.session, parts.symbol, parts.bar_open_ms, intent, revision)
     last = _last(intent, revision)
+    match = _ID.fullmatch(parent)
+    if match is not None and len(match["last"]) <= _MAX_INTENT:  # the parent's session, symbol and bar
+        return f"{parent[: match.start('last')]}{last}"
     plain = f"{parent}-{last}"
     if VENUE_SAFE.fullmatch(plain):
         return plain

@@ -27,7 +27,7 @@ import numpy as np
 from adapters.simulation import replay as rk
 from adapters.simulation import rules
 from adapters.simulation.clock import SimulatedClock
-from application.order_ids import LIQUIDATION, STOP, derived_id, order_id, parse_order_id, take_profit
+from application.order_ids import LIQUIDATION, STOP, derived_id, order_id, take_profit
 from application.ports.broker import ReplayAccount, ReplayOutcome
 from application.ports.errors import InsufficientBalance, OrderRejected
 from domain.model.candles import CandleSeries, FloatArray
@@ -634,8 +634,7 @@ class SimulatedBroker:
         at, placed = self._liquidation_bar.get(symbol, (-1, 0))
         revision = placed if at == index else 0
         self._liquidation_bar[symbol] = (index, revision + 1)
-        parts = parse_order_id(cause)
-        session = parts.session if parts is not None else "sim"
+        session = cause.partition("-")[0]  # an id of application/order_ids.py starts with its session
         request = OrderRequest(
             order_id(session, symbol, self._open_ms.item(index), LIQUIDATION, revision), symbol, side, OrderType.STOP,
             abs(position.quantity),
