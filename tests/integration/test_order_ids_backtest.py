@@ -1,9 +1,9 @@
 """Every order of long multi-symbol backtests on the bundled BTCUSDT and ETHUSDT candles carries a
 decision-derived id (application/order_ids.py, docs/order-ids.md): valid for Binance's ``newClientOrderId``
-(at most 36 of ``[.A-Za-z0-9:/_-]``) and within ``[A-Za-z0-9_-]``, one id per order, the id saying what the
-order is (symbol, deciding bar, intent, revision), identical when the same backtest runs again; and an engine
-that takes the same decision on the same bar (stepped bar by bar, started later, or run with its event
-skipping) names it with the same id.
+(at most 36 of ``[.A-Za-z0-9:/_-]``) and within ``[A-Za-z0-9_-]`` (its spot FIX API's pattern); one id per
+order; the id says what the order is (symbol, deciding bar, intent, revision); the same backtest run again
+gives the same ids; and an engine that takes the same decision on the same bar (stepped bar by bar, started
+later, or run with its event skipping) names it with the same id.
 
 The orders are those the simulated venue tracked: the engine's entries, exits and managed stops, and the
 venue's own (stop and take-profit ladders attached at fills, liquidation stops), seen by wrapping the real
@@ -36,8 +36,8 @@ from domain.strategies.registry import USER, Entry, builtin_catalog
 from domain.strategies.strategy import Context
 from entrypoints.container import simulator
 
-BINANCE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # binance-spot-api-docs: newClientOrderId
-SAFE = re.compile(r"[A-Za-z0-9_-]{1,36}")
+BINANCE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # the pattern quoted for newClientOrderId
+SAFE = re.compile(r"[A-Za-z0-9_-]{1,36}")  # Binance spot FIX's ^[a-zA-Z0-9-_]{1,36}$, and what atb restricts to
 SYMBOLS = (Symbol.parse("BTCUSDT"), Symbol.parse("ETHUSDT"))
 HOUR = Timeframe.H1.milliseconds
 # A vote that goes long and short, with a stop that trails, moves to break-even and a three-step target ladder.
