@@ -21,6 +21,7 @@ from typing import Protocol, cast
 import numpy as np
 
 from application.batch import collector_paused
+from application.order_ids import ENTRY, EXIT, STOP, order_id, session_key, symbol_key
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
 from application.ports.simulation import Broker, ReplayAccount, ReplayOutcome, SignalReplay
@@ -115,6 +116,9 @@ class PositionBook:
     stop_level: float = math.nan  # the stop in force (attached or managed), NaN when none
     stop_initial: float = math.nan  # the stop attached to the first entry (reported on the trades)
     stop_seen: int = -1  # last bar whose close has been folded into the managed stop
+    # Times the managed stop has tightened, counted bar by bar however the bars were visited: the revision
+    # in the stop order's id (application/order_ids.py), so a restored run names the next move the same.
+    stop_revision: int = 0
 
 
 @dataclass(slots=True)
@@ -129,7 +133,6 @@ class EngineState:
     cash: Decimal
     positions: dict[Symbol, Position]
     books: list[PositionBook]
-    order_seq: int = 0
     last_index: int = -1
     breaker: BreakerState = BreakerState()  # noqa: RUF009  (the drawdown breaker's memory; immutable)
 
@@ -186,6 +189,10 @@ class Engine:
         self.broker = broker
         self.clock = clock
         self.run_id = run_id
+        # Order ids are derived from the decision (application/order_ids.py): the session and symbol parts
+        # once here, the bar's open time and the intent per order.
+        self._id_session = session_key(run_id)
+        self._id_symbols = [symbol_key(s) for s in frame.symbols]
         self.config = config or EngineConfig(allow_short=allow_short)
         n, k = len(frame), frame.width
         self._symbols = frame.symbols
@@ -406,7 +413,6 @@ class Engine:
                 self._peak = account.peak
             self._wins, self._losses = account.wins, account.losses
             self._win_sum, self._loss_sum = account.win_sum, account.loss_sum
-            self.state.order_seq = account.seq
             self._committed = {}
             self._equity_at = account.equity_at
             self._equity_max = account.equity_max
@@ -416,8 +422,8 @@ class Engine:
             self._deny(symbol, _NO_SHORTS)
             return None
 
-        def exit_id(seq: int) -> str:
-            return f"{self.run_id}-{seq}-exit"
+        def exit_id(bar: int) -> str:
+            return self._order_id(0, bar, EXIT)
 
         def deny(bar: int, reason: str) -> None:
             self._deny(symbol, f"entry rejected: {reason}", rule="venue")
@@ -484,7 +490,6 @@ class Engine:
         self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
         if self._tracks_peak:
             self._peak = outcome.peak
-        state.order_seq = outcome.orders
         state.last_index = len(self.frame) - 1
         state.cash = outcome.cash
         self._cash = float(state.cash)
@@ -698,16 +703,16 @@ class Engine:
             by_symbol[j] = (count + 1, side, total + budget)
         return by_symbol
 
-    def _next_id(self, tag: str) -> str:
-        self.state.order_seq += 1
-        return f"{self.run_id}-{self.state.order_seq}-{tag}"
+    def _order_id(self, j: int, i: int, intent: str, revision: int = 0) -> str:
+        """The id of the order for symbol ``j`` decided at bar ``i``'s close (application/order_ids.py)."""
+        return order_id(self._id_session, self._id_symbols[j], self.frame.open_time.item(i), intent, revision)
 
     def _submit_exit(self, j: int, i: int) -> None:
         position = self.state.position(self._symbols[j])
         side = _SELL if position.is_long else _BUY
         self._send(
             OrderRequest(
-                self._next_id("exit"), self._symbols[j], side, OrderType.MARKET, abs(position.quantity),
+                self._order_id(j, i, EXIT), self._symbols[j], side, OrderType.MARKET, abs(position.quantity),
                 self.clock.now_ms(), reduce_only=True, tag="exit",
             )
         )  # fmt: skip
@@ -785,7 +790,7 @@ class Engine:
         if side is _BUY:
             quote = Decimal(repr(budget)).quantize(_CENT, rounding=ROUND_DOWN)
             request = OrderRequest(
-                self._next_id("entry"), symbol, side, OrderType.MARKET, None, now,
+                self._order_id(j, i, ENTRY), symbol, side, OrderType.MARKET, None, now,
                 quote_quantity=quote, stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
         else:
@@ -794,7 +799,7 @@ class Engine:
                 self._deny(symbol, f"equity {equity:.2f} sells less than one step of {symbol}")
                 return None
             request = OrderRequest(
-                self._next_id("entry"), symbol, side, OrderType.MARKET, quantity, now,
+                self._order_id(j, i, ENTRY), symbol, side, OrderType.MARKET, quantity, now,
                 stop_loss=stop, take_profits=targets, tag="entry",
             )  # fmt: skip
         if stop is not None:
@@ -1019,6 +1024,19 @@ class Engine:
         current = book.stop_level
         if not math.isnan(current) and (cand <= current if long else cand >= current):
             return
+        # The bars among these where a bar-by-bar run would have moved the stop: their count advances the
+        # revision, and the last of them decided the level (both the same however the bars were visited).
+        if first == i:  # one close folded (a bar-by-bar visit): it moved the stop
+            moved = np.zeros(1, dtype=np.int64)
+        else:
+            levels = np.where(cands > 0, cands, np.nan)  # what a bar's close asks for; NaN never compares
+            start = current if not math.isnan(current) else (-math.inf if long else math.inf)
+            before = np.concatenate(([start], levels[:-1]))
+            if long:
+                moved = np.flatnonzero(levels > np.fmax.accumulate(before))
+            else:
+                moved = np.flatnonzero(levels < np.fmin.accumulate(before))
+        book.stop_revision += moved.size
         book.stop_level = cand
         symbol = self._symbols[j]
         for order in self.broker.open_orders(symbol):
@@ -1028,7 +1046,7 @@ class Engine:
         level = Decimal(repr(cand))
         self._send(
             OrderRequest(
-                f"{self.run_id}-{symbol}-{book.entry_time}-stop@{level}", symbol,
+                self._order_id(j, first + int(moved[-1]), STOP, book.stop_revision), symbol,
                 Side.SELL if long else Side.BUY, OrderType.STOP, abs(position.quantity), self.clock.now_ms(),
                 stop_price=level, reduce_only=True, tag="trailing_stop",
             )
@@ -1168,3 +1186,4 @@ class Engine:
         book.stop_level = float(stop) if stop is not None else math.nan
         book.stop_initial = self._entry_stops.pop(fill.client_order_id, math.nan)
         book.stop_seen = i - 1
+        book.stop_revision = 0

@@ -37,6 +37,7 @@ import numpy as np
 from adapters.simulation import replay as rk
 from adapters.simulation import rules
 from adapters.simulation.clock import SimulatedClock
+from application.order_ids import LIQUIDATION, STOP, derived_id, order_id, take_profit
 from application.ports.errors import BrokerError, InsufficientBalance, OrderRejected
 from application.ports.simulation import ReplayAccount, ReplayOutcome
 from application.ports.venue import Balance, FillCursor
@@ -244,7 +245,9 @@ class SimulatedBroker:
         self._rejections: list[_Working] = []
         self._fill_log: list[Fill] = []  # every fill in the order it happened: fills_since reads it
         self._liquidation: dict[Symbol, str] = {}
-        self._seq = 0
+        # Per symbol: the bar of its last liquidation order and how many were placed in that bar (the
+        # revision in the next one's id, application/order_ids.py).
+        self._liquidation_bar: dict[Symbol, tuple[int, int]] = {}
         self._next_bar = 0  # orders submitted now can fill from this bar on
         self._bar_ms = frame.timeframe.milliseconds
         # Bar times stay a numpy array read with ``.item``: a Python list of a million ints costs ~40 MB,
@@ -479,7 +482,7 @@ class SimulatedBroker:
             if parent.stop_loss is not None:
                 self._rest(
                     OrderRequest(
-                        f"{parent.client_order_id}-sl", symbol, _SELL, _STOP, quantity, parent.created_at,
+                        derived_id(parent.client_order_id, STOP), symbol, _SELL, _STOP, quantity, parent.created_at,
                         stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
                     ),
                     self._n,
@@ -488,7 +491,7 @@ class SimulatedBroker:
             self._market.append(
                 self._track(
                     OrderRequest(
-                        exit_id(replayer.pending_exit), symbol, _SELL, _MARKET, quantity, self._clock.now_ms(),
+                        exit_id(self._n - 1), symbol, _SELL, _MARKET, quantity, self._clock.now_ms(),
                         reduce_only=True, tag="exit",
                     )
                 )
@@ -665,7 +668,7 @@ class SimulatedBroker:
         if not work.reduce_only and (request.stop_loss is not None or request.take_profits):
             self._attach_brackets(request, quantity, index)
         if symbol in self._liquidation or (position.quantity and (not self._spot or position.quantity < 0)):
-            self._update_liquidation(symbol, index)
+            self._update_liquidation(symbol, index, work.oid)
 
     def _attach_brackets(self, parent: OrderRequest, quantity: Decimal, index: int) -> None:
         """Place the entry's stop-loss and take-profit ladder; they can trigger from this bar on."""
@@ -673,7 +676,7 @@ class SimulatedBroker:
         if parent.stop_loss is not None:
             self._rest(
                 OrderRequest(
-                    f"{parent.client_order_id}-sl", parent.symbol, exit_side, _STOP, quantity,
+                    derived_id(parent.client_order_id, STOP), parent.symbol, exit_side, _STOP, quantity,
                     parent.created_at, stop_price=parent.stop_loss, reduce_only=True, tag="stop_loss",
                 ),
                 index,
@@ -690,13 +693,14 @@ class SimulatedBroker:
                 left -= part
                 self._rest(
                     OrderRequest(
-                        f"{parent.client_order_id}-tp{n}", parent.symbol, exit_side, OrderType.LIMIT, part,
-                        parent.created_at, price=price, reduce_only=True, tag="take_profit",
+                        derived_id(parent.client_order_id, take_profit(n)), parent.symbol, exit_side,
+                        OrderType.LIMIT, part, parent.created_at, price=price, reduce_only=True, tag="take_profit",
                     ),
                     index,
                 )  # fmt: skip
 
-    def _update_liquidation(self, symbol: Symbol, index: int) -> None:
+    def _update_liquidation(self, symbol: Symbol, index: int, cause: str) -> None:
+        """Move the liquidation stop after a fill of order ``cause`` in bar ``index`` changed the position."""
         position = self._positions.get(symbol) or Position(symbol)
         old = self._liquidation.pop(symbol, None)
         if old is not None:
@@ -715,9 +719,15 @@ class SimulatedBroker:
         level = (level / tick).to_integral_value(rounding=ROUND_DOWN) * tick
         if level <= 0:
             return
-        self._seq += 1
+        # Named like the engine's orders: the session of the order whose fill moved it, the bar, and the
+        # revision within that bar (several fills in one bar move it several times).
+        at, placed = self._liquidation_bar.get(symbol, (-1, 0))
+        revision = placed if at == index else 0
+        self._liquidation_bar[symbol] = (index, revision + 1)
+        session = cause.partition("-")[0]  # an id of application/order_ids.py starts with its session
         request = OrderRequest(
-            f"liquidation-{symbol}-{self._seq}", symbol, side, OrderType.STOP, abs(position.quantity),
+            order_id(session, symbol, self._open_ms.item(index), LIQUIDATION, revision), symbol, side, OrderType.STOP,
+            abs(position.quantity),
             self._open_ms.item(index), stop_price=level, reduce_only=True, tag="liquidation",
         )  # fmt: skip
         self._liquidation[symbol] = request.client_order_id

@@ -32,6 +32,7 @@ from decimal import Decimal
 import numpy as np
 
 from adapters.simulation import rules
+from application.order_ids import STOP, derived_id
 from application.ports.simulation import ReplayAccount
 from domain.model.candles import FloatArray, IntArray
 from domain.model.market import reduce_spans
@@ -214,7 +215,7 @@ class SignalReplayer:
                         if track and hit > i:
                             peak = max(peak, float(highest(mark[i:hit])) * qty + cash_f)
                         exit_row, exit_order = hit, order
-                        oid, tag = request.client_order_id + "-sl", "stop_loss"
+                        oid, tag = derived_id(request.client_order_id, STOP), "stop_loss"
                         reference = Decimal(repr(open_.item(hit)))
                         if stop is not None and stop < reference:
                             reference = stop
@@ -240,7 +241,7 @@ class SignalReplayer:
                             self.pending_exit = exit_order
                             self.pending_entry = seq if pending is not None else 0
                             break
-                        oid, tag = exit_id(exit_order), "exit"
+                        oid, tag = exit_id(x), "exit"
                         reference = Decimal(repr(cand.exit_open[k]))
                         s = cand.exit_slip[k]
                         exit_ms = cand.exit_ms[k]

@@ -149,7 +149,7 @@ class SignalReplay(Protocol):
     long-only, one-entry-per-position rules with a fixed stop-loss: it fills, marks equity and exposure
     at each close into the arrays it is given, exits on ``long_exit`` or ``short_entry`` while long, and
     calls ``decide`` at each bar where an entry may be taken. ``decide`` returns the entry order (a
-    quote-sized market buy, optionally with ``stop_loss``) or ``None``; ``exit_id(seq)`` names the
+    quote-sized market buy, optionally with ``stop_loss``) or ``None``; ``exit_id(bar)`` names the
     exit orders it decides; ``deny(bar, reason)`` reports an entry the venue rejected at fill time.
     The results equal ``process_bar`` bar by bar (tested), float for float."""
 
