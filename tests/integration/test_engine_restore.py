@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from adapters.files import BundledMarketData
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from application.engine import Engine, EngineResult
 from application.ports.errors import ConfigurationError
+from application.ports.repositories import Checkpoint, SessionRecord
 from domain.model.candles import CandleSeries
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
@@ -37,6 +39,9 @@ from domain.risk import KellyCapped, RiskLimits, RiskManager, merge
 from domain.strategies.api import Context
 from domain.strategies.base import Signals
 from domain.strategies.registry import create_strategy, strategy_names
+from tests.integration.persistence.fixtures import make_database, postgres_url, sqlite_template
+
+__all__ = ["postgres_url", "sqlite_template"]
 
 BARS = 3_000
 CASH = Decimal(10_000)
@@ -158,10 +163,14 @@ def _cut_run(build: Build, cuts: set[int]) -> tuple[EngineResult, list[Cut]]:
 Edit = Callable[[dict[str, Any]], None]
 
 
-def _restored(build: Build, cut: Cut, edit: Edit | None = None) -> EngineResult:
+def _restored(
+    build: Build, cut: Cut, edit: Edit | None = None, stored: Mapping[str, Any] | None = None
+) -> EngineResult:
+    """A new engine over a new venue, both restored from the cut's snapshots (or from ``stored``, the two as a
+    checkpoint read back from a database), run to the end."""
     engine = build()
-    _venue(engine).restore(json.loads(cut.venue))
-    state = json.loads(cut.engine)
+    _venue(engine).restore(json.loads(cut.venue) if stored is None else stored["venue"])
+    state = json.loads(cut.engine) if stored is None else dict(stored["engine"])
     if edit is not None:
         edit(state)
     engine.restore(state)
@@ -343,3 +352,34 @@ def test_a_snapshot_is_refused_by_an_engine_it_does_not_fit() -> None:
         build().restore(json.loads(cuts[0].venue))
     with pytest.raises(ConfigurationError, match="ETHUSDT"):
         build().restore({**state, "symbols": ["ETHUSDT"]})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_checkpoint_through_the_database_restores_exactly(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Every cut of every strategy saved as the session's checkpoint and read back in another unit of work comes
+    back equal to what was saved; every sixth is restored from what was read and continues exactly."""
+    db = make_database(backend, request, tmp_path)
+    try:
+        with db.unit_of_work() as u:
+            sid = u.sessions.add(SessionRecord("paper", "simulated", "all", "1", {}, ("BTCUSDT",), "1h", 0))
+            u.commit()
+        restored = 0
+        for name in strategy_names():
+            build, whole, _, cuts = _runs(name)
+            for k, cut in enumerate(cuts):
+                state = {"engine": json.loads(cut.engine), "venue": json.loads(cut.venue)}
+                with db.unit_of_work() as u:
+                    u.checkpoints.save(sid, Checkpoint(state["engine"]["last_time"], state))
+                    u.commit()
+                with db.unit_of_work() as u:
+                    got = u.checkpoints.latest(sid)
+                assert got is not None and got.time_ms == state["engine"]["last_time"] and got.state == state
+                if k % 6 == 0:
+                    assert _same(whole, cut, _restored(build, cut, stored=got.state)) == [], (name, cut.bar)
+                    restored += 1
+        assert restored >= 60
+    finally:
+        db.dispose()
