@@ -25,6 +25,15 @@ from application.order_ids import ENTRY, EXIT, STOP, order_id, session_key, symb
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError, OrderRejected
 from application.ports.simulation import Broker, ReplayAccount, ReplayOutcome, SignalReplay
+from application.snapshots import (
+    Snapshot,
+    check_schema,
+    num,
+    position_from_json,
+    position_to_json,
+    symbol_of,
+    unnum,
+)
 from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
 from domain.model.market import MarketFrame, reduce_spans, scatter
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
@@ -54,6 +63,7 @@ _STOP_TAGS = ("stop_loss", "trailing_stop")
 _LONG, _SHORT = Direction.LONG, Direction.SHORT
 _NO_SHORTS = "short entry signal ignored: this account does not allow short selling"
 _BUY, _SELL = Side.BUY, Side.SELL  # module aliases: an Enum member read through its class is slow per event
+ENGINE_SNAPSHOT_SCHEMA = 1  # Engine.snapshot's layout; a change that old snapshots cannot be read under bumps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +536,155 @@ class Engine:
             first = int(rows[0])
             curve[first:] = np.repeat(values, np.diff(np.append(rows, n)))
         return curve
+
+    # -- state: snapshot and restore ------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The engine's whole carried state after the last bar processed, JSON-safe (Decimals as text, NaN
+        as ``None``), keyed by symbol and bar open time (never a row number): what :meth:`restore` needs to
+        continue the run exactly as if it had not stopped. Taken between bars (not inside :meth:`run`).
+
+        Holds the account (cash, positions), each symbol's position book (entry time, entry price, open fees,
+        stop in force and the bar up to which closes were folded into it), the account's peak equity, the
+        drawdown breaker (brought up to the last bar), the sizer's win/loss statistics, entries sent and not
+        filled yet with their budgets and stops, the order sequence, the fee and slippage totals, and the
+        equity at the closes a later decision may still read (the day's start, a breaker reset due already).
+        Fills, trades, denials and the equity curve before it are the run's record, not its state.
+        """
+        self._flush_marks()
+        self._settle_trades()
+        state = self.state
+        times = self.frame.open_time
+        last = state.last_index
+        bar_ms = self._bar_ms
+
+        def when(row: int) -> int | None:
+            return None if row < 0 else int(times.item(row))
+
+        breaker = state.breaker
+        seen = self._breaker_seen
+        first = last  # the first close whose equity the snapshot carries
+        if last >= 0:
+            if self._breaker_on and breaker.tripped_ms is None and not math.isnan(breaker.peak) and seen < last:
+                # Fold the closes since the last proposal into the breaker's own peak (as the next proposal
+                # would: the max of the same values), so none of them needs to travel.
+                breaker = BreakerState(None, max(breaker.peak, self._highest_equity(seen + 1, last)))
+                seen = last
+            now = times.item(last)
+            day_row = int(times.searchsorted(now - now % _DAY_MS))  # the day's first row: its start is the close before
+            first = min(first, max(day_row - 1, 0))
+            if self._breaker_on and breaker.tripped_ms is not None:
+                due = reset_due_ms(breaker, cast(RiskManager, self._risk).limits.max_drawdown_cooldown)
+                if due is not None:
+                    reset_row = int(times.searchsorted(due - bar_ms))
+                    if reset_row <= last:  # a reset already due, made at the next proposal from these closes
+                        first = min(first, reset_row)
+        tail = [num(x) for x in self.equity[first : last + 1].tolist()] if last >= 0 else []
+        books = {}
+        for j, name in enumerate(self._names):
+            book = state.books[j]
+            books[name] = {
+                "entries": book.entries,
+                "entry_time": book.entry_time,
+                "entry_price": num(book.entry_price),
+                "open_fees": str(book.open_fees),
+                "open_slippage": str(book.open_slippage),
+                "stop_level": num(book.stop_level),
+                "stop_initial": num(book.stop_initial),
+                "stop_seen": when(book.stop_seen),
+                "stop_revision": book.stop_revision,
+            }
+        return {
+            "kind": "engine",
+            "schema": ENGINE_SNAPSHOT_SCHEMA,
+            "run_id": self.run_id,
+            "symbols": list(self._names),
+            "quote": state.quote,
+            "initial_cash": repr(self._initial_cash),
+            "last_time": when(last),
+            "cash": str(state.cash),
+            "positions": {str(s): position_to_json(p) for s, p in state.positions.items()},
+            "held": [self._names[j] for j in self._held],  # in the order they are marked (float sums)
+            "books": books,
+            "peak": self._peak,
+            "breaker": {"tripped_ms": breaker.tripped_ms, "peak": num(breaker.peak), "seen": when(seen)},
+            "sizer": {"wins": self._wins, "losses": self._losses, "win_sum": self._win_sum, "loss_sum": self._loss_sum},
+            "waiting": {oid: [self._names[j], side.value, budget] for oid, (j, side, budget) in self._waiting.items()},
+            "attached_stops": {oid: str(stop) for oid, stop in self._attached_stops.items()},
+            "entry_stops": {oid: num(stop) for oid, stop in self._entry_stops.items()},
+            "fees_paid": str(self._fees_paid),
+            "slippage_paid": str(self._slippage_paid),
+            "equity": {"from": when(first), "values": tail},
+        }
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Continue from ``snapshot`` (from :meth:`snapshot`, possibly through JSON) in this engine, which
+        must be new (no bar processed) and built over the same symbols; the derived caches (float cash,
+        quantities, the marked symbols, rows of the bars the snapshot names) are rebuilt here. Its broker
+        must be in the matching state (the venue's own, or a simulation restored from its snapshot)."""
+        check_schema(snapshot, "engine", ENGINE_SNAPSHOT_SCHEMA)
+        if self.state.last_index >= 0 or self.fills:
+            raise ConfigurationError("an engine restores a snapshot only before it processes a bar")
+        if snapshot["symbols"] != self._names or snapshot["quote"] != self.state.quote:
+            raise ConfigurationError(
+                f"the snapshot is of {', '.join(snapshot['symbols'])} in {snapshot['quote']}, "
+                f"this engine trades {', '.join(self._names)} in {self.state.quote}"
+            )
+        times = self.frame.open_time
+        symbols = dict(zip(self._names, self._symbols, strict=True))
+
+        def row(time: int | None) -> int:
+            if time is None:
+                return -1
+            r = int(times.searchsorted(time))
+            if r >= len(times) or times.item(r) != time:
+                raise ConfigurationError(f"the snapshot names bar {time}, which this engine's bars do not hold")
+            return r
+
+        state = self.state
+        self.run_id = snapshot["run_id"]
+        self._initial_cash = float(snapshot["initial_cash"])
+        state.cash = Decimal(snapshot["cash"])
+        state.positions = {
+            symbol_of(symbols, name): position_from_json(symbol_of(symbols, name), data)
+            for name, data in snapshot["positions"].items()
+        }
+        last = state.last_index = row(snapshot["last_time"])
+        self._cash = float(state.cash)
+        self._qty = [float(state.position(s).quantity) for s in self._symbols]
+        self._held = [self._column[symbol_of(symbols, name)] for name in snapshot["held"]]
+        for j, name in enumerate(self._names):
+            data = snapshot["books"][name]
+            entries = int(data["entries"])
+            entry_time = int(data["entry_time"])
+            state.books[j] = PositionBook(
+                entries, entry_time, row(entry_time) if entries else 0, unnum(data["entry_price"]),
+                Decimal(data["open_fees"]), Decimal(data["open_slippage"]), unnum(data["stop_level"]),
+                unnum(data["stop_initial"]), row(data["stop_seen"]), int(data["stop_revision"]),
+            )  # fmt: skip
+        self._peak = float(snapshot["peak"])
+        breaker = snapshot["breaker"]
+        state.breaker = BreakerState(breaker["tripped_ms"], unnum(breaker["peak"]))
+        self._breaker_seen = row(breaker["seen"])
+        sizer = snapshot["sizer"]
+        self._wins, self._losses = int(sizer["wins"]), int(sizer["losses"])
+        self._win_sum, self._loss_sum = float(sizer["win_sum"]), float(sizer["loss_sum"])
+        self._waiting = {
+            oid: (self._column[symbol_of(symbols, name)], Side(side), float(budget))
+            for oid, (name, side, budget) in snapshot["waiting"].items()
+        }
+        self._committed = {}  # rebuilt from the waiting entries at the next decision
+        self._attached_stops = {oid: Decimal(stop) for oid, stop in snapshot["attached_stops"].items()}
+        self._entry_stops = {oid: unnum(stop) for oid, stop in snapshot["entry_stops"].items()}
+        self._fees_paid = Decimal(snapshot["fees_paid"])
+        self._slippage_paid = Decimal(snapshot["slippage_paid"])
+        self._day = self._first_of_day = -1  # found again from the bars' times
+        tail = snapshot["equity"]
+        if tail["values"]:
+            first = row(tail["from"])
+            self.equity[first : first + len(tail["values"])] = [unnum(x) for x in tail["values"]]
+        if last >= 0:  # the cash curve carries on from the balance at the last bar
+            self._cash_rows = [last]
+            self._cash_after = [self._cash]
 
     # -- marking --------------------------------------------------------------------------------------
     def _mark(self, i: int) -> tuple[float, float]:

@@ -37,6 +37,7 @@ from adapters.persistence.types import exact_text, read_exact
 from application.ports.repositories import (
     AccountSnapshot,
     AccountSummary,
+    Checkpoint,
     EventRecord,
     Floats,
     MetricsSnapshot,
@@ -152,7 +153,10 @@ class SqlAlchemySessionRepository:
             raise SessionNotFound(f"no session {session_id}")
         orders = sa.select(t.orders.c.id).where(t.orders.c.session_id == session_id)
         self._conn.execute(sa.delete(t.order_status_history).where(t.order_status_history.c.order_id.in_(orders)))
-        children = (t.fills, t.orders, t.trades, t.positions, t.account_history_chunks, t.performance_metrics, t.events)
+        children = (
+            t.fills, t.orders, t.trades, t.positions, t.account_history_chunks, t.performance_metrics, t.events,
+            t.checkpoints,
+        )  # fmt: skip
         for table in children:
             self._conn.execute(sa.delete(table).where(table.c.session_id == session_id))
         self._conn.execute(sa.delete(s).where(s.c.id == session_id))
@@ -794,3 +798,24 @@ class SqlAlchemyEventRepository:
         e = t.events
         rows = self._conn.execute(sa.select(e).where(e.c.session_id == session_id).order_by(e.c.time, e.c.id))
         return [EventRecord(r.time, r.kind, r.message, r.symbol, r.details) for r in rows]
+
+
+class SqlAlchemyCheckpointRepository:
+    """One row per session, replaced by each save (delete and insert: the same statements on every backend)."""
+
+    def __init__(self, conn: Connection, tx: TransactionState | None = None) -> None:
+        self._conn = conn
+        self._tx = tx or TransactionState()
+
+    def save(self, session_id: int, checkpoint: Checkpoint) -> None:
+        self._tx.require_session(self._conn, session_id)
+        c = t.checkpoints
+        self._conn.execute(sa.delete(c).where(c.c.session_id == session_id))
+        self._conn.execute(
+            sa.insert(c).values(session_id=session_id, time=checkpoint.time_ms, state=dict(checkpoint.state))
+        )
+
+    def latest(self, session_id: int) -> Checkpoint | None:
+        c = t.checkpoints
+        row = self._conn.execute(sa.select(c.c.time, c.c.state).where(c.c.session_id == session_id)).first()
+        return None if row is None else Checkpoint(row.time, row.state)

@@ -199,3 +199,13 @@ events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
 )
+
+# Each session's latest engine checkpoint (``Checkpoint``: the engine's and the venue's snapshots, JSON), replaced
+# at every step in the transaction that writes the step's fills, orders and events (migration 0006).
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("trading_sessions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("time", UtcMillis, nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+)

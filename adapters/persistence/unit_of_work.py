@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine, RootTransaction
 from adapters.persistence.errors import translate
 from adapters.persistence.repositories import (
     SqlAlchemyAccountHistoryRepository,
+    SqlAlchemyCheckpointRepository,
     SqlAlchemyEventRepository,
     SqlAlchemyFillRepository,
     SqlAlchemyMetricsRepository,
@@ -48,6 +49,7 @@ class SqlAlchemyUnitOfWork:
         self.account = SqlAlchemyAccountHistoryRepository(conn, state)
         self.metrics = SqlAlchemyMetricsRepository(conn)
         self.events = SqlAlchemyEventRepository(conn, state)
+        self.checkpoints = SqlAlchemyCheckpointRepository(conn, state)
         return self
 
     def __exit__(

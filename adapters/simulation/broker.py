@@ -41,6 +41,17 @@ from application.order_ids import LIQUIDATION, STOP, derived_id, order_id, take_
 from application.ports.errors import BrokerError, InsufficientBalance, OrderRejected
 from application.ports.simulation import ReplayAccount, ReplayOutcome
 from application.ports.venue import Balance, FillCursor
+from application.snapshots import (
+    Snapshot,
+    check_schema,
+    dec,
+    position_from_json,
+    position_to_json,
+    request_from_json,
+    request_to_json,
+    symbol_of,
+    undec,
+)
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import DomainError
 from domain.model.market import MarketFrame
@@ -59,6 +70,7 @@ _MARKET, _STOP = OrderType.MARKET, OrderType.STOP
 _NEW, _PARTIAL, _FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
 _CANCELED, _REJECTED = OrderStatus.CANCELED, OrderStatus.REJECTED
 _VOLATILITY_WINDOW = 20
+VENUE_SNAPSHOT_SCHEMA = 1  # SimulatedBroker.snapshot's layout
 
 
 def _dec(x: float) -> Decimal:
@@ -419,6 +431,71 @@ class SimulatedBroker:
         for work in self._resting:  # usually one or two orders: a loop beats min() over a generator
             least = min(least, work.trigger_at)
         self._min_trigger = least
+
+    # -- snapshot and restore (a simulated venue's state between bars) ---------------------------------
+    def snapshot(self) -> Snapshot:
+        """The venue's state between bars, JSON-safe: the account, the open orders in submission order
+        (with what has filled of them), the liquidation stops, and the bar the next order can fill from.
+        Orders already closed are not kept (a restored venue does not know their ids)."""
+
+        def order(work: _Working) -> Snapshot:
+            return {
+                "request": request_to_json(work.request),
+                "status": work.status.value,
+                "filled": str(work.filled),
+                "average": dec(work.average),
+                "reason": work.reason,
+            }
+
+        return {
+            "kind": "simulated_venue",
+            "schema": VENUE_SNAPSHOT_SCHEMA,
+            "cash": str(self._cash),
+            "positions": {str(s): position_to_json(p) for s, p in self._positions.items()},
+            "open_orders": [order(w) for w in self._open.values()],
+            "rejections": [order(w) for w in self._rejections],
+            "liquidation": {str(s): oid for s, oid in self._liquidation.items()},
+            "seq": self._seq,
+            "next_bar": int(self._open_ms.item(self._next_bar)) if self._next_bar < self._n else None,
+        }
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Take the state of ``snapshot`` (from :meth:`snapshot`) into this venue, built over the same bars
+        and symbols and not used yet. Resting orders search their triggers again from the next bar."""
+        check_schema(snapshot, "simulated_venue", VENUE_SNAPSHOT_SCHEMA)
+        if self._orders or self._next_bar:
+            raise DomainError("a simulated venue restores a snapshot only before it is used")
+        symbols = {str(s): s for s in self._frame.symbols}
+        self._cash = Decimal(snapshot["cash"])
+        self._positions = {
+            symbol_of(symbols, name): position_from_json(symbol_of(symbols, name), data)
+            for name, data in snapshot["positions"].items()
+        }
+        next_time = snapshot["next_bar"]
+        self._next_bar = self._n if next_time is None else int(self._open_ms.searchsorted(next_time))
+
+        def work(data: Snapshot) -> _Working:
+            request = request_from_json(symbols, data["request"])
+            j = self._col[request.symbol]
+            w = _Working(request, j, self._low[j], self._high[j])
+            w.status = OrderStatus(data["status"])
+            w.filled = Decimal(data["filled"])
+            w.average = undec(data["average"])
+            w.reason = data["reason"]
+            return w
+
+        for data in snapshot["open_orders"]:
+            w = work(data)
+            self._orders[w.oid] = self._open[w.oid] = w
+            if w.is_market:
+                self._market.append(w)
+            else:
+                w.trigger_at = self._next_bar  # nothing fills before the next bar: search from there
+                self._resting.append(w)
+        self._refresh_min()
+        self._rejections = [work(data) for data in snapshot["rejections"]]
+        self._liquidation = {symbol_of(symbols, name): oid for name, oid in snapshot["liquidation"].items()}
+        self._seq = int(snapshot["seq"])
 
     # -- the SignalReplay capability: one symbol replayed event to event -------------------------------
     def can_replay(self, column: int) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -291,6 +291,28 @@ class EventRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A session's state after a step: ``time_ms`` the open time (UTC) of the last bar processed, ``state`` a
+    JSON-safe mapping (``{"engine": Engine.snapshot(), "venue": ...}``: what a restart restores)."""
+
+    time_ms: int
+    state: Mapping[str, Any]
+
+
+class CheckpointRepository(Protocol):
+    """Each session's latest checkpoint (one per session: a newer one replaces it)."""
+
+    def save(self, session_id: int, checkpoint: Checkpoint) -> None:
+        """Make ``checkpoint`` the session's latest, in this unit of work's transaction (with the step's fills,
+        orders and events: all or nothing); an unknown session raises ``SessionNotFound``."""
+        ...
+
+    def latest(self, session_id: int) -> Checkpoint | None:
+        """The session's latest checkpoint, None when it has none."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction across the repositories.
 
@@ -307,6 +329,7 @@ class UnitOfWork(Protocol):
     account: AccountHistoryRepository
     metrics: MetricsRepository
     events: EventRepository
+    checkpoints: CheckpointRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

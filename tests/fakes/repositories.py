@@ -7,6 +7,7 @@ invisible to other units of work, as in a database transaction.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from types import TracebackType
 from application.ports.repositories import (
     AccountSnapshot,
     AccountSummary,
+    Checkpoint,
     EventRecord,
     Floats,
     MetricsSnapshot,
@@ -41,6 +43,7 @@ class InMemoryStore:
     account: list[tuple[int, AccountSnapshot]] = field(default_factory=list)
     metrics: list[tuple[int, MetricsSnapshot]] = field(default_factory=list)
     events: list[tuple[int, EventRecord]] = field(default_factory=list)
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -117,6 +120,7 @@ class InMemorySessionRepository(_Repo):
         s.account = [x for x in s.account if x[0] != session_id]
         s.metrics = [x for x in s.metrics if x[0] != session_id]
         s.events = [x for x in s.events if x[0] != session_id]
+        s.checkpoints.pop(session_id, None)
 
 
 class InMemoryOrderRepository(_Repo):
@@ -265,6 +269,16 @@ class InMemoryEventRepository(_Repo):
         return sorted((e for sid, e in self.s.events if sid == session_id), key=lambda e: e.time_ms)
 
 
+class InMemoryCheckpointRepository(_Repo):
+    def save(self, session_id: int, checkpoint: Checkpoint) -> None:
+        self._check(session_id)
+        # Stored as a database stores JSON: a copy that later changes to the caller's mapping do not reach.
+        self.s.checkpoints[session_id] = Checkpoint(checkpoint.time_ms, json.loads(json.dumps(checkpoint.state)))
+
+    def latest(self, session_id: int) -> Checkpoint | None:
+        return self.s.checkpoints.get(session_id)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore | None = None) -> None:
         self.store = store if store is not None else InMemoryStore()
@@ -281,6 +295,7 @@ class InMemoryUnitOfWork:
         self.account = InMemoryAccountHistoryRepository(w)
         self.metrics = InMemoryMetricsRepository(w)
         self.events = InMemoryEventRepository(w)
+        self.checkpoints = InMemoryCheckpointRepository(w)
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self._open()
