@@ -1202,7 +1202,10 @@ class Engine:
             if order.request.tag in _STOP_TAGS:
                 self.broker.cancel(order.client_order_id)
         position = self.state.position(symbol)
-        level = Decimal(repr(cand))
+        # cand is on the tick grid up to float error (see _stop_candidates): the exact tick multiple, as a venue
+        # requires (a price off the grid is refused: PRICE_FILTER on Binance)
+        tick = self._instruments[j].tick_size
+        level = Decimal(round(cand / float(tick))) * tick
         self._send(
             OrderRequest(
                 self._order_id(j, first + int(moved[-1]), STOP, book.stop_revision), symbol,

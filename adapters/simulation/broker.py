@@ -455,7 +455,6 @@ class SimulatedBroker:
             "open_orders": [order(w) for w in self._open.values()],
             "rejections": [order(w) for w in self._rejections],
             "liquidation": {str(s): oid for s, oid in self._liquidation.items()},
-            "seq": self._seq,
             "next_bar": int(self._open_ms.item(self._next_bar)) if self._next_bar < self._n else None,
         }
 
@@ -495,7 +494,7 @@ class SimulatedBroker:
         self._refresh_min()
         self._rejections = [work(data) for data in snapshot["rejections"]]
         self._liquidation = {symbol_of(symbols, name): oid for name, oid in snapshot["liquidation"].items()}
-        self._seq = int(snapshot["seq"])
+        # the liquidation stop's count within a bar (_liquidation_bar) starts again at the next bar: not kept
 
     # -- the SignalReplay capability: one symbol replayed event to event -------------------------------
     def can_replay(self, column: int) -> bool:

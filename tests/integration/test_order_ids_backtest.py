@@ -152,6 +152,9 @@ def test_every_order_of_a_long_multi_symbol_backtest_has_a_venue_safe_decision_i
         assert all(b1 < b2 for (b1, r1), (b2, r2) in itertools.pairwise(moves) if r2 > r1)
     # Fills name the orders they fill.
     assert {f.client_order_id for f in report.fills} <= set(ids)
+    # Every price sits on its symbol's tick grid (a venue refuses any other): no trailing stop was refused
+    refused = [d.reason for d in report.denials if d.rule == "venue"]
+    assert not [r for r in refused if "not a multiple" in r], refused[:3]
 
 
 @pytest.mark.parametrize("name", ["ladder_long_short", "momentum_leverage_short"])
