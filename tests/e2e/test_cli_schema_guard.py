@@ -25,6 +25,13 @@ def _revisions() -> list[str]:
     return [r.revision for r in reversed(list(ScriptDirectory.from_config(cfg).walk_revisions()))]
 
 
+def _first_tables(data_dir: Path) -> str:
+    """The first three tables of the database by name, read with sqlite3 (not through atb)."""
+    with sqlite3.connect(data_dir / "atb.db") as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return ", ".join(names[:3])
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ATB_DATA_DIR", str(tmp_path / "data"))
@@ -45,7 +52,7 @@ def _prepare(state: str, capsys: pytest.CaptureFixture[str], data_dir: Path) -> 
     if state == "untracked":  # tables made by hand, or the version table dropped
         with sqlite3.connect(data_dir / "atb.db") as conn:
             conn.execute("DROP TABLE alembic_version")
-        return "the database has atb tables (account_history_chunks, events, fills, ...) but no alembic_version table"
+        return f"the database has atb tables ({_first_tables(data_dir)}, ...) but no alembic_version table"
     with sqlite3.connect(data_dir / "atb.db") as conn:  # as a newer atb would have left it
         conn.execute("UPDATE alembic_version SET version_num = ?", (UNKNOWN,))
     return f"the database is at an unknown revision {UNKNOWN} (newer atb?)"
@@ -81,7 +88,7 @@ def test_db_current_says_which(state: str, capsys: pytest.CaptureFixture[str], d
         "empty": f"no atb tables (newest revision {revisions[-1]}); run `atb db upgrade`",
         "behind": f"at revision {revisions[-2]}, newest is {revisions[-1]}; run `atb db upgrade`",
         "unknown": f"at revision {UNKNOWN}, unknown to this atb (newer atb?)",
-        "untracked": "has atb tables (account_history_chunks, events, fills, ...) but no alembic_version table: it "
+        "untracked": f"has atb tables ({_first_tables(data_dir)}, ...) but no alembic_version table: it "
         "was not created by `atb db upgrade`",
     }[state]
     assert said in out.out and "up to date" not in out.out
