@@ -1,0 +1,190 @@
+"""The tape (application/tape.py): rows appended one by one hold what a tape filled from the whole frame holds, and
+an engine stepped over appended rows trades exactly as the backtest over the filled tape (several symbols, gaps,
+holes, the Kelly sizer and risk limits). docs/adr/0023-one-engine.md, point 1."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from adapters.simulation import SimulatedBroker, SimulatedClock
+from application.engine import Engine, EngineResult
+from application.ports.errors import ConfigurationError
+from application.tape import Bar, DecisionRow, Tape
+from domain.model.candles import CandleSeries
+from domain.model.market import MarketFrame
+from domain.model.symbols import Instrument
+from domain.risk import KellyCapped, RiskLimits, RiskManager, merge, rolling_correlation, simple_returns
+from domain.strategies.base import ExitRules, Signals
+from tests.builders import random_walk
+
+CASH = Decimal(10_000)
+N = 900
+FIRST = 300  # rows the engine starts with; the rest are appended
+
+
+def _with_holes(candles: CandleSeries, keep: np.ndarray) -> CandleSeries:
+    return CandleSeries.from_arrays(
+        candles.symbol, candles.timeframe, candles.open_time[keep], candles.open[keep], candles.high[keep],
+        candles.low[keep], candles.close[keep], candles.volume[keep],
+    )  # fmt: skip
+
+
+def _market() -> list[CandleSeries]:
+    """Two symbols: BTC every hour, ETH from bar 40 with holes (rows where only BTC has a bar)."""
+    btc = random_walk(N, seed=3)
+    eth = random_walk(N, seed=5, start=20.0, symbol="ETHUSDT")
+    keep = np.arange(N) >= 40
+    keep[np.random.default_rng(1).choice(N, 60, replace=False)] = False
+    return [btc, _with_holes(eth, keep)]
+
+
+def _signals(candles: CandleSeries, seed: int) -> Signals:
+    rng = np.random.default_rng(seed)
+    n = len(candles)
+    entry = rng.random(n) < 0.04
+    exit_ = rng.random(n) < 0.03
+    short = rng.random(n) < 0.02
+    cover = rng.random(n) < 0.03
+    stop = candles.close * 0.02
+    atr = candles.close * 0.01
+    size = np.full(n, 0.45)
+    exits = ExitRules(trailing_pct=0.03, take_profits=((0.02, 0.5),))
+    return Signals(entry, exit_, short, cover, stop, size, 0, exits, atr=atr, confidence=rng.random(n))
+
+
+def _prefix(series: list[CandleSeries], signals: list[Signals], stop_time: int) -> tuple[MarketFrame, list[Signals]]:
+    """The frame and signals of the bars that opened before ``stop_time``."""
+    parts, sigs = [], []
+    for s, sig in zip(series, signals, strict=True):
+        m = int(np.searchsorted(s.open_time, stop_time))
+        parts.append(s.slice(0, m))
+        sigs.append(
+            Signals(
+                sig.long_entry[:m], sig.long_exit[:m], sig.short_entry[:m], sig.short_exit[:m],
+                sig.stop_distance[:m], sig.size[:m], sig.warmup, sig.exits,
+                None if sig.atr is None else sig.atr[:m], None if sig.confidence is None else sig.confidence[:m],
+            )
+        )  # fmt: skip
+    return MarketFrame.align(parts), sigs
+
+
+def _row(frame: MarketFrame, signals: list[Signals], i: int) -> tuple[int, list[Bar | None], list[DecisionRow | None]]:
+    """Row ``i`` of the whole frame as a live driver would append it."""
+    bars: list[Bar | None] = []
+    rows: list[DecisionRow | None] = []
+    for j in range(frame.width):
+        if not frame.present[i, j]:
+            bars.append(None)
+            rows.append(None)
+            continue
+        own = int(np.searchsorted(frame.rows[j], i))
+        bars.append(Bar(*(float(m[i, j]) for m in (frame.open, frame.high, frame.low, frame.close, frame.volume))))
+        rows.append(DecisionRow.of(signals[j], own))
+    return int(frame.open_time[i]), bars, rows
+
+
+def test_a_tape_grown_row_by_row_holds_what_the_filled_one_holds() -> None:
+    series = _market()
+    signals = [_signals(s, seed) for s, seed in zip(series, (11, 12), strict=True)]
+    frame = MarketFrame.align(series)
+    full = Tape(frame, signals)
+    first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
+    grown = Tape(first_frame, first_signals)
+    for i in range(FIRST, len(frame)):
+        assert grown.append(*_row(frame, signals, i)) == i
+    assert len(grown) == len(full) == len(frame)
+    np.testing.assert_array_equal(grown.times(), full.times())
+    for name in ("open", "high", "low", "close", "volume", "mark", "present"):
+        np.testing.assert_array_equal(grown.matrix(name), full.matrix(name), err_msg=name)
+    np.testing.assert_array_equal(grown.any_signal(), full.any_signal())
+    for j in range(frame.width):
+        np.testing.assert_array_equal(grown.rows(j), full.rows(j))
+        for a, b in zip(grown.decisions(j), full.decisions(j), strict=True):
+            np.testing.assert_array_equal(a, b)
+        for getter in (Tape.stop_distance, Tape.size, Tape.atr, Tape.confidence):
+            np.testing.assert_array_equal(getter(grown, j), getter(full, j))
+
+
+def test_rows_only_move_forward_on_the_timeframe_grid() -> None:
+    candles = random_walk(50)
+    tape = Tape(MarketFrame.align([candles]), [_signals(candles, 1)])
+    bar = Bar(1.0, 1.0, 1.0, 1.0, 1.0)
+    last = int(candles.open_time[-1])
+    with pytest.raises(ConfigurationError, match="does not follow"):
+        tape.append(last, [bar], [None])
+    with pytest.raises(ConfigurationError, match="grid"):
+        tape.append(last + 1, [bar], [None])
+    with pytest.raises(ConfigurationError, match="1 bars"):
+        tape.append(last + 3_600_000, [bar, bar], [None, None])
+    assert tape.append(last + 3_600_000, [bar], [None]) == 50
+
+
+def _engine(frame: MarketFrame, venue: MarketFrame, signals: list[Signals], correlation_window: int = 0) -> Engine:
+    clock = SimulatedClock(int(frame.open_time[0]))
+    broker = SimulatedBroker(
+        venue, [Instrument(s) for s in venue.symbols], CASH, clock, taker_fee_bps=Decimal(10),
+        slippage_bps=Decimal(2), allow_short=True,
+    )  # fmt: skip
+    limits = merge(
+        RiskLimits.unlimited(),
+        {"max_drawdown": 0.04, "max_drawdown_cooldown": 0.5, "daily_loss_limit": 0.01, "max_risk_per_trade": 0.02},
+    )
+    return Engine(
+        frame, signals, broker, clock, CASH, allow_short=True, sizer=KellyCapped(cap=0.9, min_trades=80, fallback=0.5),
+        risk=RiskManager(limits), correlation_window=correlation_window, signal_replay=frame is venue,
+    )  # fmt: skip
+
+
+def _same(a: EngineResult, b: EngineResult) -> None:
+    assert [repr(f) for f in a.fills] == [repr(f) for f in b.fills]
+    assert [repr(t) for t in a.trades] == [repr(t) for t in b.trades]
+    assert [repr(d) for d in a.denials] == [repr(d) for d in b.denials]
+    assert [repr(e) for e in a.risk_events] == [repr(e) for e in b.risk_events]
+    np.testing.assert_array_equal(a.equity, b.equity)
+    np.testing.assert_array_equal(a.exposure, b.exposure)
+    np.testing.assert_array_equal(a.cash, b.cash)
+    assert a.portfolio == b.portfolio
+
+
+def test_an_engine_stepped_over_appended_rows_trades_as_the_backtest() -> None:
+    series = _market()
+    signals = [_signals(s, seed) for s, seed in zip(series, (21, 22), strict=True)]
+    frame = MarketFrame.align(series)
+    backtest = _engine(frame, frame, signals).run()
+    assert len(backtest.trades) > 10 and backtest.risk_events
+    assert {"daily_loss_limit", "sizer", "max_drawdown"} <= {d.rule for d in backtest.denials}
+
+    first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
+    live = _engine(first_frame, frame, first_signals)
+    live.run()  # the history the session starts with, with event skipping
+    for i in range(FIRST, len(frame)):
+        live.append(*_row(frame, signals, i))
+        live.process_bar(i)
+    result = live.result()
+    assert sum(f.timestamp >= int(frame.open_time[FIRST]) for f in result.fills) > 10
+    _same(result, backtest)
+
+
+def test_appended_rows_get_correlations_from_their_trailing_window() -> None:
+    series = _market()
+    signals = [_signals(s, seed) for s, seed in zip(series, (31, 32), strict=True)]
+    frame = MarketFrame.align(series)
+    window = 48
+    first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
+    live = _engine(first_frame, frame, first_signals, correlation_window=window)
+    for i in range(FIRST, len(frame)):
+        live.append(*_row(frame, signals, i))
+    whole = rolling_correlation(simple_returns(frame.mark[:, 0]), simple_returns(frame.mark[:, 1]), window)
+    checked = 0
+    for i in range(FIRST, len(frame)):
+        got = live._correlation(0, 1, i)
+        if math.isnan(whole[i]):
+            assert math.isnan(got)
+            continue
+        assert got == pytest.approx(float(whole[i]), abs=1e-9)
+        checked += 1
+    assert checked > 400
