@@ -10,9 +10,9 @@ example ``docs/examples/donchian_breakout.py``, on the last bundled BTCUSDT 1h b
   gives at its close on the trailing ``history_bars`` window (``strategy.signals(candles.slice(t - H + 1, t +
   1), context.window(...))``, last row), and ``process_bar``.
 
-Decisions (the four events at every bar), fills, trades, denials and equity must be identical. The venue is a
-simulated one built over the whole slice (it fills bar ``t`` only when the engine steps it): paper and live
-venues get their bars from the driver, and the simulation's own append is left for later.
+Decisions (the four events at every bar), fills, trades, denials and equity must be identical. The live run's
+venue is a simulated one started over the same first bars, to which the driver appends each candle too (paper
+trading).
 """
 
 from __future__ import annotations
@@ -78,14 +78,12 @@ def _context(strategy: Any, candles: CandleSeries) -> Context:
     return Context(predictions=0.5 * past + noise, sentiment=sentiment)
 
 
-def _engine(frame: MarketFrame, venue_frame: MarketFrame, signals: Signals) -> Engine:
+def _engine(frame: MarketFrame, signals: Signals) -> Engine:
     clock = SimulatedClock(int(frame.open_time[0]))
     broker = SimulatedBroker(
-        venue_frame, [Instrument(s) for s in venue_frame.symbols], CASH, clock, taker_fee_bps=Decimal(10),
-        slippage_bps=Decimal(2),
-    )  # fmt: skip
-    # signal_replay off for the live engine: its venue holds bars the engine has not been given yet.
-    return Engine(frame, signals, broker, clock, CASH, signal_replay=frame is venue_frame)
+        frame, [Instrument(s) for s in frame.symbols], CASH, clock, taker_fee_bps=Decimal(10), slippage_bps=Decimal(2)
+    )
+    return Engine(frame, signals, broker, clock, CASH)
 
 
 def _texts(items: list[Any]) -> list[str]:
@@ -95,10 +93,11 @@ def _texts(items: list[Any]) -> list[str]:
 def _live(strategy: Any, candles: CandleSeries, context: Context, first: int) -> tuple[Engine, EngineResult]:
     """The live run: history ``[0, first)`` stepped at start, then each later candle appended and stepped."""
     h = int(strategy.history_bars)
-    venue_frame = MarketFrame.align([candles])
     start = candles.slice(0, first)
-    engine = _engine(MarketFrame.align([start]), venue_frame, strategy.signals(start, context.window(0, first)))
+    engine = _engine(MarketFrame.align([start]), strategy.signals(start, context.window(0, first)))
     engine.run()
+    venue = engine.broker
+    assert isinstance(venue, SimulatedBroker)
     for t in range(first, len(candles)):
         lo = max(0, t - h + 1)
         window = strategy.signals(candles.slice(lo, t + 1), context.window(lo, t + 1))
@@ -106,8 +105,9 @@ def _live(strategy: Any, candles: CandleSeries, context: Context, first: int) ->
             float(candles.open[t]), float(candles.high[t]), float(candles.low[t]), float(candles.close[t]),
             float(candles.volume[t]),
         )  # fmt: skip
-        row = engine.append(int(candles.open_time[t]), [bar], [DecisionRow.of(window, -1)])
-        assert row == t
+        time = int(candles.open_time[t])
+        assert venue.append(time, [bar]) == t  # the candle reaches the venue (paper trading) ...
+        assert engine.append(time, [bar], [DecisionRow.of(window, -1)]) == t  # ... and the engine, with the decision
         engine.process_bar(t)
     return engine, engine.result()
 
@@ -123,7 +123,7 @@ def test_stepping_live_on_an_appended_tape_trades_as_the_backtest(name: str) -> 
     context = _context(strategy, candles)
     signals = strategy.signals(candles, context)
     frame = MarketFrame.align([candles])
-    backtest = _engine(frame, frame, signals).run()
+    backtest = _engine(frame, signals).run()
 
     live_engine, live = _live(strategy, candles, context, h)
 

@@ -1,6 +1,7 @@
 """The tape (application/tape.py): rows appended one by one hold what a tape filled from the whole frame holds, and
-an engine stepped over appended rows trades exactly as the backtest over the filled tape (several symbols, gaps,
-holes, the Kelly sizer and risk limits). docs/adr/0023-one-engine.md, point 1."""
+an engine and a simulated venue both stepped over appended rows trade exactly as the backtest over the whole frame
+(several symbols, gaps, holes, shorts, a trailing stop and a take-profit, the Kelly sizer and risk limits binding,
+volatility slippage). docs/adr/0023-one-engine.md, point 1."""
 
 from __future__ import annotations
 
@@ -123,11 +124,11 @@ def test_rows_only_move_forward_on_the_timeframe_grid() -> None:
     assert tape.append(last + 3_600_000, [bar], [None]) == 50
 
 
-def _engine(frame: MarketFrame, venue: MarketFrame, signals: list[Signals], correlation_window: int = 0) -> Engine:
+def _engine(frame: MarketFrame, signals: list[Signals], correlation_window: int = 0, vol_k: float = 0.0) -> Engine:
     clock = SimulatedClock(int(frame.open_time[0]))
     broker = SimulatedBroker(
-        venue, [Instrument(s) for s in venue.symbols], CASH, clock, taker_fee_bps=Decimal(10),
-        slippage_bps=Decimal(2), allow_short=True,
+        frame, [Instrument(s) for s in frame.symbols], CASH, clock, taker_fee_bps=Decimal(10),
+        slippage_bps=Decimal(2), allow_short=True, volatility_slippage_k=vol_k,
     )  # fmt: skip
     limits = merge(
         RiskLimits.unlimited(),
@@ -135,7 +136,7 @@ def _engine(frame: MarketFrame, venue: MarketFrame, signals: list[Signals], corr
     )
     return Engine(
         frame, signals, broker, clock, CASH, allow_short=True, sizer=KellyCapped(cap=0.9, min_trades=80, fallback=0.5),
-        risk=RiskManager(limits), correlation_window=correlation_window, signal_replay=frame is venue,
+        risk=RiskManager(limits), correlation_window=correlation_window,
     )  # fmt: skip
 
 
@@ -150,19 +151,25 @@ def _same(a: EngineResult, b: EngineResult) -> None:
     assert a.portfolio == b.portfolio
 
 
-def test_an_engine_stepped_over_appended_rows_trades_as_the_backtest() -> None:
+@pytest.mark.parametrize("vol_k", [0.0, 0.5])
+def test_an_engine_and_venue_stepped_over_appended_rows_trade_as_the_backtest(vol_k: float) -> None:
     series = _market()
     signals = [_signals(s, seed) for s, seed in zip(series, (21, 22), strict=True)]
     frame = MarketFrame.align(series)
-    backtest = _engine(frame, frame, signals).run()
+    backtest = _engine(frame, signals, vol_k=vol_k).run()
     assert len(backtest.trades) > 10 and backtest.risk_events
-    assert {"daily_loss_limit", "sizer", "max_drawdown"} <= {d.rule for d in backtest.denials}
+    rules = {d.rule for d in backtest.denials}
+    assert {"daily_loss_limit", "max_drawdown"} <= rules and (vol_k or "sizer" in rules)
 
     first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
-    live = _engine(first_frame, frame, first_signals)
+    live = _engine(first_frame, first_signals, vol_k=vol_k)
     live.run()  # the history the session starts with, with event skipping
+    venue = live.broker
+    assert isinstance(venue, SimulatedBroker)
     for i in range(FIRST, len(frame)):
-        live.append(*_row(frame, signals, i))
+        time, bars, rows = _row(frame, signals, i)
+        assert venue.append(time, bars) == i  # a paper session's venue gets the candles too
+        live.append(time, bars, rows)
         live.process_bar(i)
     result = live.result()
     assert sum(f.timestamp >= int(frame.open_time[FIRST]) for f in result.fills) > 10
@@ -175,7 +182,7 @@ def test_appended_rows_get_correlations_from_their_trailing_window() -> None:
     frame = MarketFrame.align(series)
     window = 48
     first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
-    live = _engine(first_frame, frame, first_signals, correlation_window=window)
+    live = _engine(first_frame, first_signals, correlation_window=window)
     for i in range(FIRST, len(frame)):
         live.append(*_row(frame, signals, i))
     whole = rolling_correlation(simple_returns(frame.mark[:, 0]), simple_returns(frame.mark[:, 1]), window)
