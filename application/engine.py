@@ -90,6 +90,20 @@ class RegimeLookup(Protocol):
     def at(self, i: int) -> Regime | None: ...
 
 
+class _GrownRegimes:
+    """A symbol's regime lookup over the bars an engine was built with, and the regimes appended after them."""
+
+    __slots__ = ("appended", "base", "known")
+
+    def __init__(self, base: RegimeLookup, known: int) -> None:
+        self.base = base
+        self.known = known  # the symbol's own bars the base lookup covers
+        self.appended: list[Regime | None] = []
+
+    def at(self, i: int) -> Regime | None:
+        return self.base.at(i) if i < self.known else self.appended[i - self.known]
+
+
 _DAY_MS = 86_400_000
 # A closed trade's fields before its excursions (MFE, MAE), in Trade's order.
 _TradeFields = tuple[Symbol, Direction, int, int, float, float, float, float, float, str, float]
@@ -253,7 +267,7 @@ class Engine:
         # Risk: the sizer and the manager see the account through an AccountView at each entry decision.
         self._sizer = sizer
         self._risk = risk
-        self._regimes = list(regimes) if regimes is not None else [None] * k
+        self._regimes: list[RegimeLookup | None] = list(regimes) if regimes is not None else [None] * k
         self._initial_cash = float(initial_cash)
         # The cash balance after each fill and the bar of that fill (the cash curve is built from them).
         self._cash_rows: list[int] = []
@@ -310,16 +324,31 @@ class Engine:
         self._highs: list[FloatArray] = [tape.column("high", j) for j in range(k)]
         self._lows: list[FloatArray] = [tape.column("low", j) for j in range(k)]
 
-    def append(self, open_time: int, bars: Sequence[Bar | None], decisions: Sequence[DecisionRow | None]) -> int:
+    def append(
+        self,
+        open_time: int,
+        bars: Sequence[Bar | None],
+        decisions: Sequence[DecisionRow | None],
+        regimes: Sequence[Regime | None] | None = None,
+    ) -> int:
         """A live driver's step, before :meth:`process_bar`: the closed candle of each symbol that opened at
         ``open_time`` (None: no bar) and the strategy's decision at its close (computed on the trailing
         ``history_bars`` window); returns the new row. The venue gets its bars from the driver (a simulation
-        must already hold this one). Correlations of later rows come from their trailing window (see
-        :meth:`_correlation`); regime lookups are not extended (their rows past the ones given read as their
-        own ``at``)."""
+        must already hold this one). An engine built with regime lookups takes each symbol's regime at the new
+        bar too (``regimes``, in the symbols' order); correlations of later rows come from their trailing window
+        (see :meth:`_correlation`)."""
         if self._defer:
             raise ConfigurationError("bars are appended between steps, not during run()")
+        lookups = self._regimes
+        needs = [j for j, lookup in enumerate(lookups) if lookup is not None and j < len(bars) and bars[j] is not None]
+        if needs and (regimes is None or len(regimes) != len(lookups)):
+            raise ConfigurationError("this engine checks regimes: append each symbol's regime at the new bar")
         row = self.tape.append(open_time, bars, decisions)
+        for j in needs:
+            lookup = lookups[j]
+            if not isinstance(lookup, _GrownRegimes):
+                lookup = lookups[j] = _GrownRegimes(cast(RegimeLookup, lookup), self.tape.rows(j).shape[0] - 1)
+            lookup.appended.append(cast(Sequence[Regime | None], regimes)[j])
         self._identity = self.tape.identity
         capacity = self._equity_buf.shape[0]
         if row >= capacity:

@@ -18,6 +18,7 @@ from application.tape import Bar, DecisionRow, Tape
 from domain.model.candles import CandleSeries
 from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument
+from domain.regime.detector import RegimeSeries, detect
 from domain.risk import KellyCapped, RiskLimits, RiskManager, merge, rolling_correlation, simple_returns
 from domain.strategies.base import ExitRules, Signals
 from tests.builders import random_walk
@@ -195,3 +196,39 @@ def test_appended_rows_get_correlations_from_their_trailing_window() -> None:
         assert got == pytest.approx(float(whole[i]), abs=1e-9)
         checked += 1
     assert checked > 400
+
+
+def test_regimes_appended_with_the_bars_cap_exposure_as_in_the_backtest() -> None:
+    """With regime caps the engine takes each appended bar's regime from the driver (here ``detect`` on the candles
+    so far, what a session holding its history computes) and decides as the backtest over the whole lookup."""
+    n, first = 3_000, 2_400  # the regime detector's warm-up is 2,231 bars
+    candles = random_walk(n, seed=9)
+    signals = _signals(candles, 41)
+    limits = merge(RiskLimits.unlimited(), {"regime_caps": "sideways/*:0.1,*/high:0.2"})
+
+    def engine(frame: MarketFrame, sig: Signals, regimes: RegimeSeries) -> Engine:
+        clock = SimulatedClock(int(frame.open_time[0]))
+        broker = SimulatedBroker(frame, [Instrument(candles.symbol)], CASH, clock, allow_short=True)
+        return Engine(
+            frame, [sig], broker, clock, CASH, allow_short=True, risk=RiskManager(limits), regimes=[regimes]
+        )  # fmt: skip
+
+    backtest = engine(MarketFrame.align([candles]), signals, detect(candles)).run()
+    assert "regime_caps" in {d.rule for d in backtest.denials}
+
+    first_frame, (first_signals,) = _prefix([candles], [signals], int(candles.open_time[first]))
+    live = engine(first_frame, first_signals, detect(candles.slice(0, first)))
+    live.run()
+    venue = live.broker
+    assert isinstance(venue, SimulatedBroker)
+    frame = MarketFrame.align([candles])
+    for i in range(first, n):
+        time, bars, rows = _row(frame, [signals], i)
+        venue.append(time, bars)
+        with pytest.raises(ConfigurationError, match="regime"):
+            live.append(time, bars, rows)  # refused before anything is appended
+        live.append(time, bars, rows, [detect(candles.slice(0, i + 1)).at(-1)])
+        live.process_bar(i)
+    result = live.result()
+    assert "regime_caps" in {d.rule for d in result.denials if d.time_ms >= int(candles.open_time[first])}
+    _same(result, backtest)
