@@ -5,6 +5,7 @@ volatility slippage). docs/adr/0023-one-engine.md, point 1."""
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 
@@ -232,3 +233,48 @@ def test_regimes_appended_with_the_bars_cap_exposure_as_in_the_backtest() -> Non
     result = live.result()
     assert "regime_caps" in {d.rule for d in result.denials if d.time_ms >= int(candles.open_time[first])}
     _same(result, backtest)
+
+
+def test_a_session_restored_from_its_snapshot_carries_on_appending() -> None:
+    """A paper session stopped after a bar restarts with the history up to that bar (a new engine and venue over it,
+    restored from their snapshots through JSON) and carries on appending: it trades as the session that never
+    stopped (snapshots name bars by open time, rows are absolute)."""
+    series = _market()
+    signals = [_signals(s, seed) for s, seed in zip(series, (21, 22), strict=True)]
+    frame = MarketFrame.align(series)
+    whole = _engine(frame, signals).run()
+    cuts = [FIRST + 37, FIRST + 211, FIRST + 450, len(frame) - 2]
+    for cut in cuts:
+        first_frame, first_signals = _prefix(series, signals, int(frame.open_time[FIRST]))
+        session = _engine(first_frame, first_signals)
+        session.run()
+        venue = session.broker
+        assert isinstance(venue, SimulatedBroker)
+        for i in range(FIRST, cut + 1):
+            time, bars, rows = _row(frame, signals, i)
+            venue.append(time, bars)
+            session.append(time, bars, rows)
+            session.process_bar(i)
+        engine_state = json.loads(json.dumps(session.snapshot(), allow_nan=False))
+        venue_state = json.loads(json.dumps(venue.snapshot(), allow_nan=False))
+        done = (len(session.fills), len(session.trades), len(session.denials))
+
+        history_frame, history_signals = _prefix(series, signals, int(frame.open_time[cut + 1]))
+        restarted = _engine(history_frame, history_signals)
+        new_venue = restarted.broker
+        assert isinstance(new_venue, SimulatedBroker)
+        new_venue.restore(venue_state)
+        restarted.restore(engine_state)
+        for i in range(cut + 1, len(frame)):
+            time, bars, rows = _row(frame, signals, i)
+            new_venue.append(time, bars)
+            restarted.append(time, bars, rows)
+            restarted.process_bar(i)
+        rest = restarted.result()
+        assert [repr(f) for f in rest.fills] == [repr(f) for f in whole.fills[done[0] :]], cut
+        assert [repr(t) for t in rest.trades] == [repr(t) for t in whole.trades[done[1] :]], cut
+        assert rest.denials == whole.denials[done[2] :], cut
+        np.testing.assert_array_equal(rest.equity[cut + 1 :], whole.equity[cut + 1 :])
+        np.testing.assert_array_equal(rest.cash[cut:], whole.cash[cut:])
+        assert rest.portfolio == whole.portfolio
+        assert rest.fills or cut == cuts[-1]  # trading goes on after every cut but the last
