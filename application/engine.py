@@ -34,8 +34,9 @@ from application.snapshots import (
     symbol_of,
     unnum,
 )
+from application.tape import Bar, DecisionRow, Tape
 from domain.model.candles import BoolArray, CandleSeries, FloatArray, IntArray
-from domain.model.market import MarketFrame, reduce_spans, scatter
+from domain.model.market import MarketFrame, reduce_spans
 from domain.model.orders import Fill, OrderRequest, OrderType, Side
 from domain.model.portfolio import Portfolio
 from domain.model.positions import ZERO, Position
@@ -87,6 +88,20 @@ class RegimeLookup(Protocol):
     """A symbol's regime at each of its own bars (None during the detector's warm-up)."""
 
     def at(self, i: int) -> Regime | None: ...
+
+
+class _GrownRegimes:
+    """A symbol's regime lookup over the bars an engine was built with, and the regimes appended after them."""
+
+    __slots__ = ("appended", "base", "known")
+
+    def __init__(self, base: RegimeLookup, known: int) -> None:
+        self.base = base
+        self.known = known  # the symbol's own bars the base lookup covers
+        self.appended: list[Regime | None] = []
+
+    def at(self, i: int) -> Regime | None:
+        return self.base.at(i) if i < self.known else self.appended[i - self.known]
 
 
 _DAY_MS = 86_400_000
@@ -210,39 +225,14 @@ class Engine:
         self._column = {s: j for j, s in enumerate(frame.symbols)}
         self._instruments: list[Instrument] = [broker.instrument(s) for s in frame.symbols]
         self._exits: list[ExitRules] = [s.exits for s in sigs]
-        # Per symbol, signal arrays on the frame's rows (the same arrays when the frame is one symbol).
-        identity = k == 1 and frame.rows[0].shape[0] == n
-        self._identity = identity  # the symbol's own row i is the frame's row i
-        self._le: list[BoolArray] = []
-        self._lx: list[BoolArray] = []
-        self._se: list[BoolArray] = []
-        self._sx: list[BoolArray] = []
-        self._stop: list[FloatArray] = []
-        self._size: list[FloatArray] = []
-        self._atr: list[FloatArray | None] = []
-        self._confidence: list[FloatArray | None] = []
-        for j, s in enumerate(sigs):
-            rows = frame.rows[j]
-            if s.long_entry.shape[0] != rows.shape[0]:
-                raise ConfigurationError(f"signals of {frame.symbols[j]} do not match its candles")
-
-            def place(values: np.ndarray, fill: float | bool, rows: np.ndarray = rows) -> np.ndarray:
-                return values if identity else scatter(values, rows, n, fill)
-
-            self._le.append(place(s.long_entry, False))
-            self._lx.append(place(s.long_exit, False))
-            self._se.append(place(s.short_entry, False))
-            self._sx.append(place(s.short_exit, False))
-            self._stop.append(place(s.stop_distance, np.nan))
-            self._size.append(place(s.size, np.nan))
-            self._atr.append(None if s.atr is None else place(s.atr, np.nan))
-            self._confidence.append(None if s.confidence is None else place(s.confidence, np.nan))
-        any_signal = np.zeros(n, dtype=np.bool_)
-        for arrays in (self._le, self._lx, self._se, self._sx):
-            for a in arrays:
-                any_signal |= a
-        self._events = np.flatnonzero(any_signal)
-        self._any_signal = any_signal
+        # The bars and decision rows stepped over (application/tape.py): filled once here from the frame and the
+        # signals (their own arrays, or the signals scattered on the frame's rows), grown by append().
+        self.tape = Tape(frame, sigs)
+        self._identity = self.tape.identity  # the symbol's own row i is the frame's row i
+        self._n = 0
+        self._bind()
+        self._events = np.flatnonzero(self._any_signal)
+        self._events_n = n
         # Per-symbol constants read on every decision and visit, looked up once here.
         self._manages = [e.manages_stop for e in self._exits]
         self._min_notional = [float(ins.min_notional) for ins in self._instruments]
@@ -253,16 +243,14 @@ class Engine:
             if cfg.max_symbol_exposure is not None
             else cfg.max_gross_exposure / len(self._symbols)
         )
-        self._cols = [frame.close[:, j] for j in range(k)]
-        self._marks = [frame.mark[:, j] for j in range(k)]
-        self._highs = [frame.high[:, j] for j in range(k)]
-        self._lows = [frame.low[:, j] for j in range(k)]
         self.state = EngineState(frame.symbols[0].quote, initial_cash, {}, [PositionBook() for _ in range(k)])
         self._cash = float(initial_cash)
         self._qty = [0.0] * k
         self._held: list[int] = []
-        self.equity = np.full(n, np.nan)
-        self.exposure = np.full(n, np.nan)
+        self._equity_buf = np.full(n, np.nan)
+        self._exposure_buf = np.full(n, np.nan)
+        self.equity: FloatArray = self._equity_buf
+        self.exposure: FloatArray = self._exposure_buf
         # run() defers the marking of skipped bars: spans (first, stop, cash, quantity, column or -1 when
         # flat) written in one vectorised pass before anything reads the equity curve (see _flush_marks).
         self._defer = False
@@ -279,7 +267,7 @@ class Engine:
         # Risk: the sizer and the manager see the account through an AccountView at each entry decision.
         self._sizer = sizer
         self._risk = risk
-        self._regimes = list(regimes) if regimes is not None else [None] * k
+        self._regimes: list[RegimeLookup | None] = list(regimes) if regimes is not None else [None] * k
         self._initial_cash = float(initial_cash)
         # The cash balance after each fill and the bar of that fill (the cash curve is built from them).
         self._cash_rows: list[int] = []
@@ -288,7 +276,7 @@ class Engine:
         self._peak = float(initial_cash)  # highest equity marked so far (kept only with a sizer or risk)
         self._tracks_peak = sizer is not None or risk is not None
         self._day = self._first_of_day = -1
-        self._bar_ms = self.frame.timeframe.milliseconds
+        self._bar_ms = frame.timeframe.milliseconds
         self._equity_at: Callable[[int], float] | None = None  # during a venue's replay: its equity at a bar
         self._equity_max: Callable[[int, int], float] | None = None  # ... and its highest over bars a..b
         # The drawdown breaker (on with a risk manager whose max_drawdown > 0): its trips and resets, and the
@@ -305,12 +293,87 @@ class Engine:
         # waits through zero-volume bars, and signals on those bars must count it.
         self._waiting: dict[str, tuple[int, Side, float]] = {}
         self._signal_replay = signal_replay  # run() may hand the replay to the venue (see _replayable)
+        self._correlation_window = correlation_window if risk is not None and k > 1 else 0
+        self._correlated = n  # rows whose correlations were computed here (later rows: from their trailing window)
         if risk is not None and correlation_window > 1 and k > 1:
             returns = {j: simple_returns(self._marks[j]) for j in range(k)}
             for first in range(k):
                 for second in range(first + 1, k):
                     corr = rolling_correlation(returns[first], returns[second], correlation_window)
                     self._correlations[(first, second)] = self._correlations[(second, first)] = corr
+
+    # -- the tape: binding its rows, appending one -----------------------------------------------------
+    def _bind(self) -> None:
+        """Read the tape's first ``n`` rows through views (again after each append: a growth moves them)."""
+        tape = self.tape
+        self._n = tape.n
+        self._times: IntArray = tape.times()
+        k = tape.width
+        columns = [tape.decisions(j) for j in range(k)]
+        self._le: list[BoolArray] = [c[0] for c in columns]
+        self._lx: list[BoolArray] = [c[1] for c in columns]
+        self._se: list[BoolArray] = [c[2] for c in columns]
+        self._sx: list[BoolArray] = [c[3] for c in columns]
+        self._stop: list[FloatArray] = [tape.stop_distance(j) for j in range(k)]
+        self._size: list[FloatArray] = [tape.size(j) for j in range(k)]
+        self._atr: list[FloatArray | None] = [tape.atr(j) for j in range(k)]
+        self._confidence: list[FloatArray | None] = [tape.confidence(j) for j in range(k)]
+        self._any_signal: BoolArray = tape.any_signal()
+        self._cols: list[FloatArray] = [tape.column("close", j) for j in range(k)]
+        self._marks: list[FloatArray] = [tape.column("mark", j) for j in range(k)]
+        self._highs: list[FloatArray] = [tape.column("high", j) for j in range(k)]
+        self._lows: list[FloatArray] = [tape.column("low", j) for j in range(k)]
+
+    def append(
+        self,
+        open_time: int,
+        bars: Sequence[Bar | None],
+        decisions: Sequence[DecisionRow | None],
+        regimes: Sequence[Regime | None] | None = None,
+    ) -> int:
+        """A live driver's step, before :meth:`process_bar`: the closed candle of each symbol that opened at
+        ``open_time`` (None: no bar) and the strategy's decision at its close (computed on the trailing
+        ``history_bars`` window); returns the new row. The venue gets its bars from the driver (a simulation
+        must already hold this one). An engine built with regime lookups takes each symbol's regime at the new
+        bar too (``regimes``, in the symbols' order); correlations of later rows come from their trailing window
+        (see :meth:`_correlation`)."""
+        if self._defer:
+            raise ConfigurationError("bars are appended between steps, not during run()")
+        lookups = self._regimes
+        needs = [j for j, lookup in enumerate(lookups) if lookup is not None and j < len(bars) and bars[j] is not None]
+        if needs and (regimes is None or len(regimes) != len(lookups)):
+            raise ConfigurationError("this engine checks regimes: append each symbol's regime at the new bar")
+        row = self.tape.append(open_time, bars, decisions)
+        for j in needs:
+            lookup = lookups[j]
+            if not isinstance(lookup, _GrownRegimes):
+                lookup = lookups[j] = _GrownRegimes(cast(RegimeLookup, lookup), self.tape.rows(j).shape[0] - 1)
+            lookup.appended.append(cast(Sequence[Regime | None], regimes)[j])
+        self._identity = self.tape.identity
+        capacity = self._equity_buf.shape[0]
+        if row >= capacity:
+            grown = max(2 * capacity, 64)
+            for name in ("_equity_buf", "_exposure_buf"):
+                old = getattr(self, name)
+                buf = np.full(grown, np.nan)
+                buf[: old.shape[0]] = old
+                setattr(self, name, buf)
+        self._bind()
+        self.equity = self._equity_buf[: self._n]
+        self.exposure = self._exposure_buf[: self._n]
+        return row
+
+    def _correlation(self, j: int, h: int, i: int) -> float:
+        """The rolling correlation of symbols ``j`` and ``h``'s returns at row ``i``: computed once over the
+        rows the engine was built with, and from the trailing window for rows appended later (the same
+        formula; the last bits differ, as the whole-array one centres on the whole history's means)."""
+        if i < self._correlated:
+            return float(self._correlations[(j, h)][i])
+        window = self._correlation_window
+        first = max(i - window, 0)
+        a = simple_returns(self._marks[j][first : i + 1])
+        b = simple_returns(self._marks[h][first : i + 1])
+        return float(rolling_correlation(a, b, window)[-1]) if a.shape[0] > window else math.nan
 
     # -- the per-bar step, shared by every mode -------------------------------------------------------
     def process_bar(self, i: int) -> None:
@@ -339,11 +402,14 @@ class Engine:
 
     def run(self, start: int = 0, progress: ProgressCallback | None = None) -> EngineResult:
         """Replay bars ``start..end``, visiting only those where something can happen."""
-        n = len(self.frame)
+        n = self._n
         with collector_paused():
             if self._replayable(start):
                 self._replay_signals(start, progress)
             else:
+                if self._events_n != self._n:  # bars appended since the events were found
+                    self._events = np.flatnonzero(self._any_signal)
+                    self._events_n = self._n
                 events = self._events
                 report_every = max(n // 100, 50_000)
                 event_list = events.tolist()
@@ -396,8 +462,9 @@ class Engine:
         exits = self._exits[0]
         return (
             self._signal_replay
-            and self.frame.width == 1
+            and len(self._symbols) == 1
             and self._identity
+            and self._n == len(self.frame)  # nothing appended: the venue replays the frame it was built over
             and not self.config.allow_short
             and self.config.max_entries == 1
             and not exits.take_profits
@@ -500,7 +567,7 @@ class Engine:
         self._wins, self._losses, self._win_sum, self._loss_sum = wins, losses, win_sum, loss_sum
         if self._tracks_peak:
             self._peak = outcome.peak
-        state.last_index = len(self.frame) - 1
+        state.last_index = self._n - 1
         state.cash = outcome.cash
         self._cash = float(state.cash)
         if outcome.position is not None:
@@ -512,7 +579,7 @@ class Engine:
             last = fills[-1]
             book = state.books[0]
             self._open_book(book, last, rows[-1], last.fee, last.slippage)
-            book.stop_seen = len(self.frame) - 1
+            book.stop_seen = self._n - 1
 
     def result(self) -> EngineResult:
         self._flush_marks()
@@ -524,7 +591,7 @@ class Engine:
 
     def _cash_curve(self) -> FloatArray:
         """The cash balance at each bar's close: the balance after the bar's last fill, or the previous one."""
-        n = len(self.frame)
+        n = self._n
         curve = np.full(n, self._initial_cash)
         if self._cash_rows:
             rows = np.array(self._cash_rows, dtype=np.int64)
@@ -553,7 +620,7 @@ class Engine:
         self._flush_marks()
         self._settle_trades()
         state = self.state
-        times = self.frame.open_time
+        times = self._times
         last = state.last_index
         bar_ms = self._bar_ms
 
@@ -629,7 +696,7 @@ class Engine:
                 f"the snapshot is of {', '.join(snapshot['symbols'])} in {snapshot['quote']}, "
                 f"this engine trades {', '.join(self._names)} in {self.state.quote}"
             )
-        times = self.frame.open_time
+        times = self._times
         symbols = dict(zip(self._names, self._symbols, strict=True))
 
         def row(time: int | None) -> int:
@@ -864,7 +931,7 @@ class Engine:
 
     def _order_id(self, j: int, i: int, intent: str, revision: int = 0) -> str:
         """The id of the order for symbol ``j`` decided at bar ``i``'s close (application/order_ids.py)."""
-        return order_id(self._id_session, self._id_symbols[j], self.frame.open_time.item(i), intent, revision)
+        return order_id(self._id_session, self._id_symbols[j], self._times.item(i), intent, revision)
 
     def _submit_exit(self, j: int, i: int) -> None:
         position = self.state.position(self._symbols[j])
@@ -1012,7 +1079,7 @@ class Engine:
                 return
         limits = cast(RiskManager, self._risk).limits
         bar_ms = self._bar_ms
-        times = self.frame.open_time
+        times = self._times
         if state.tripped_ms is not None:
             due = reset_due_ms(state, limits.max_drawdown_cooldown)
             if due is None or times.item(i) + bar_ms < due:
@@ -1046,7 +1113,7 @@ class Engine:
         if state.tripped_ms is None or i < 0:
             return False
         equity = self._close_equity(i)
-        close = self.frame.open_time.item(i) + self._bar_ms
+        close = self._times.item(i) + self._bar_ms
         self.risk_events.append(
             RiskEvent(close, MAX_DRAWDOWN, RESET, equity, drawdown_from(equity, state.peak), state.peak)
         )
@@ -1077,12 +1144,12 @@ class Engine:
         equity_curve = self.equity
         if len(self._spans) > self._spans_folded:
             self._fold_spans()
-        now = self.frame.open_time.item(i)
+        now = self._times.item(i)
         day = now - now % _DAY_MS
         if day != self._day:  # the day's first row, found once per day
             self._day = day
             # Without a gap since midnight it is (now - midnight) // bar length rows back; else searched.
-            times = self.frame.open_time
+            times = self._times
             guess = i - (now - day) // self._bar_ms
             if guess >= 0 and times.item(guess) >= day and (guess == 0 or times.item(guess - 1) < day):
                 self._first_of_day = guess
@@ -1108,11 +1175,11 @@ class Engine:
                 value = abs(self._qty[h] * self._marks[h].item(i)) if h in held else 0.0
                 by_symbol[self._names[h]] = (value + committed.get(h, 0.0)) / equity
                 if h != j and (j, h) in self._correlations:
-                    correlations[self._names[h]] = float(self._correlations[(j, h)][i])
+                    correlations[self._names[h]] = self._correlation(j, h, i)
         regimes = self._regimes[j]
         regime = None
         if regimes is not None:
-            own = i if self._identity else int(self.frame.rows[j].searchsorted(i))
+            own = i if self._identity else int(self.tape.rows(j).searchsorted(i))
             regime = regimes.at(own)
         closed = self._wins + self._losses
         win_rate = self._wins / closed if closed else math.nan
@@ -1238,7 +1305,7 @@ class Engine:
         start = i + 1
         level = book.stop_level
         step = 256
-        last_bar = min(horizon, len(self.frame) - 1)
+        last_bar = min(horizon, self._n - 1)
         while start <= last_bar:
             end = min(last_bar + 1, start + step)
             cand = self._stop_candidates(j, start - 1, end - 1)  # set at bar r-1's close, in force at bar r

@@ -52,6 +52,7 @@ from application.snapshots import (
     symbol_of,
     undec,
 )
+from application.tape import Bar
 from domain.model.candles import CandleSeries, FloatArray
 from domain.model.errors import DomainError
 from domain.model.market import MarketFrame
@@ -213,7 +214,11 @@ class SimulatedBroker:
         if leverage < 1:
             raise DomainError("leverage must be at least 1")
         self._frame = frame
+        self._symbols = frame.symbols
         self._n = len(frame)
+        self._fill_on_zero_volume = fill_on_zero_volume
+        self._fixed_slip = float(slippage_bps * _BPS)
+        self._volatility_k = volatility_slippage_k
         self._instruments = by_symbol
         self._col = {s: j for j, s in enumerate(frame.symbols)}
         self._clock = clock
@@ -232,6 +237,9 @@ class SimulatedBroker:
         # Per symbol: contiguous columns, with untradable bars as NaN so trigger searches skip them.
         self._tradable = [np.ascontiguousarray(tradable[:, j]) for j in range(frame.width)]
         self._open_px = [frame.open[:, j] for j in range(frame.width)]
+        self._mark = [frame.mark[:, j] for j in range(frame.width)]
+        self._capacity = self._n
+        self._buffers: dict[str, list[np.ndarray]] = {}  # append()'s columns, with room for more rows
         # A column where every bar is tradable is searched as it is (no copy of a long history).
         self._low = [_masked(frame.low[:, j], self._tradable[j]) for j in range(frame.width)]
         self._high = [_masked(frame.high[:, j], self._tradable[j]) for j in range(frame.width)]
@@ -266,6 +274,64 @@ class SimulatedBroker:
         # and every full garbage collection walks it (a cost that grows with the run's length). A bar
         # closes one bar length after it opens.
         self._open_ms = frame.open_time
+
+    # -- growing: a paper or live driver appends each closed candle -----------------------------------
+    def append(self, open_time: int, bars: Sequence[Bar | None]) -> int:
+        """Add the candles of every symbol that opened at ``open_time`` (None: no bar there); returns their
+        bar number. Orders resting or waiting carry on: their trigger searches extend to the new bar."""
+        k = len(self._symbols)
+        if len(bars) != k:
+            raise DomainError(f"a bar row needs {k} bars, got {len(bars)}")
+        n = self._n
+        times = self._open_ms
+        if n and (open_time <= times.item(n - 1) or (open_time - times.item(0)) % self._bar_ms):
+            raise DomainError(f"bar {open_time} does not follow bar {times.item(n - 1)} on the timeframe grid")
+
+        if n == self._capacity or not self._buffers:  # room for more rows, doubling (amortised growth)
+            self._capacity = capacity = max(2 * n, 64)
+
+            def room(values: np.ndarray, fill: float | bool | int) -> np.ndarray:
+                out = np.full(capacity, fill, dtype=values.dtype)
+                out[:n] = values[:n]
+                return out
+
+            self._buffers = {
+                "times": [room(times, 0)],
+                "open": [room(a, math.nan) for a in self._open_px],
+                "mark": [room(a, math.nan) for a in self._mark],
+                "low": [room(a, math.nan) for a in self._low],  # masked: NaN where the bar cannot trade
+                "high": [room(a, math.nan) for a in self._high],
+                "tradable": [room(a, False) for a in self._tradable],
+            }
+        buffers = self._buffers
+        buffers["times"][0][n] = open_time
+        for j in range(k):
+            bar = bars[j]
+            tradable = bar is not None and (self._fill_on_zero_volume or bar.volume > 0)
+            buffers["open"][j][n] = bar.open if bar is not None else math.nan
+            buffers["mark"][j][n] = bar.close if bar is not None else (buffers["mark"][j][n - 1] if n else math.nan)
+            buffers["low"][j][n] = bar.low if bar is not None and tradable else math.nan
+            buffers["high"][j][n] = bar.high if bar is not None and tradable else math.nan
+            buffers["tradable"][j][n] = tradable
+        m = n + 1
+        self._open_ms = buffers["times"][0][:m]
+        self._open_px = [a[:m] for a in buffers["open"]]
+        self._mark = [a[:m] for a in buffers["mark"]]
+        self._low = [a[:m] for a in buffers["low"]]
+        self._high = [a[:m] for a in buffers["high"]]
+        self._tradable = [a[:m] for a in buffers["tradable"]]
+        for j in range(k):
+            if self._volatility_k > 0:  # the same whole-array computation as at construction (causal: O(n))
+                mark = self._mark[j]
+                self._slip[j] = self._fixed_slip + volatility_slippage(
+                    np.where(np.isnan(mark), 1.0, mark), self._volatility_k
+                )
+            else:
+                self._slip[j] = np.broadcast_to(np.float64(self._fixed_slip), (m,))
+        self._n = n + 1
+        for work in self._open.values():  # trigger searches read the new columns
+            work.prices = self._low[work.col] if work.below else self._high[work.col]
+        return n
 
     # -- the venue port -------------------------------------------------------------------------------
     def instrument(self, symbol: Symbol) -> Instrument:
@@ -361,7 +427,7 @@ class SimulatedBroker:
         """The latest close of column ``col`` processed (the first open before any), what a quantity-sized
         market buy is expected to cost: it locks that much until it fills at the next open."""
         bar = self._next_bar - 1
-        value = self._frame.mark[bar, col] if bar >= 0 else self._open_px[col].item(0)
+        value = self._mark[col].item(bar) if bar >= 0 else self._open_px[col].item(0)
         return _ZERO if math.isnan(value) else _dec(value)
 
     def fills_since(self, cursor: FillCursor) -> tuple[list[Fill], FillCursor]:
@@ -464,7 +530,7 @@ class SimulatedBroker:
         check_schema(snapshot, "simulated_venue", VENUE_SNAPSHOT_SCHEMA)
         if self._orders or self._next_bar:
             raise DomainError("a simulated venue restores a snapshot only before it is used")
-        symbols = {str(s): s for s in self._frame.symbols}
+        symbols = {str(s): s for s in self._symbols}
         self._cash = Decimal(snapshot["cash"])
         self._positions = {
             symbol_of(symbols, name): position_from_json(symbol_of(symbols, name), data)
@@ -516,11 +582,11 @@ class SimulatedBroker:
     ) -> ReplayOutcome:
         if not self.can_replay(column):
             raise DomainError("this simulation cannot be replayed signal to signal")
-        symbol = self._frame.symbols[column]
+        symbol = self._symbols[column]
         instrument = self._instruments[symbol]
         n = self._n
         replayer = rk.SignalReplayer(
-            self._open_px[column], self._low[column], self._frame.mark[:, column], self._slip[column],
+            self._open_px[column], self._low[column], self._mark[column], self._slip[column],
             self._open_ms, signals, equity, exposure, instrument=instrument, cash=self._cash,
             fee_rate=self._taker, slip_factors=self._slip_factors, slip_pair=self._slip_pair, peak=peak,
         )  # fmt: skip
@@ -575,8 +641,15 @@ class SimulatedBroker:
         if replayer.pending_entry:
             self._market.append(self._track(entries[replayer.pending_entry]))
         return ReplayOutcome(
-            replayer.fills, replayer.rows, replayer.cash_after, replayer.held_after, replayer.trade_pnl,
-            replayer.peak, replayer.seq, self._cash, self._positions.get(symbol),
+            replayer.fills,
+            replayer.rows,
+            replayer.cash_after,
+            replayer.held_after,
+            replayer.trade_pnl,
+            replayer.peak,
+            replayer.seq,
+            self._cash,
+            self._positions.get(symbol),
         )
 
     # -- matching -------------------------------------------------------------------------------------
@@ -699,7 +772,7 @@ class SimulatedBroker:
         marks = {}
         for s, p in self._positions.items():
             if p.quantity:
-                m = self._frame.mark[index, self._col[s]]
+                m = self._mark[self._col[s]].item(index)
                 marks[s] = _dec(m) if not math.isnan(m) else p.average_entry
         return marks
 
@@ -823,7 +896,8 @@ class SimulatedBroker:
         if index < self._n:
             price = work.prices.item(index)
             work.known = price <= work.level if work.below else price >= work.level  # False for NaN
-        work.trigger_at = index if work.known else index + 1
+        # Past the last bar held (a live venue between candles) the search starts at that bar once it comes.
+        work.trigger_at = index if work.known or index >= self._n else index + 1
         self._min_trigger = min(self._min_trigger, work.trigger_at)
         return work
 
