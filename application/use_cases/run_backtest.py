@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -205,23 +206,9 @@ class RunBacktest:
         self._gate(request, strategy, notes)
         models = assembler.models(request, strategy)
         request = self._model_range(request, models, notes)
-        fulls = [self._load(request, s) for s in request.symbols]
-        firsts = [self._first_row(request, h, strategy, notes) for h in fulls]
-        histories = [h.slice(first, len(h)) if first else h for h, first in zip(fulls, firsts, strict=True)]
-        frame = MarketFrame.align(histories)
-        start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
-        if len(frame) - start < 2:
-            raise MarketDataUnavailable("the range holds fewer than two bars; widen --start/--end")
-        period_gaps = {}
-        zero_volume = {}
-        for s in histories:
-            first = int(np.searchsorted(s.open_time, frame.open_time[start]))
-            part = s.slice(first, len(s))
-            period_gaps[str(s.symbol)] = part.gaps()
-            zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
-            self._check_gaps(request, part, period_gaps[str(s.symbol)])
+        market, period_gaps, zero_volume = self._market(request, strategy, notes)
+        fulls, histories, frame, start = market.fulls, market.histories, market.frame, market.start
         rules = self._rules(request, fulls, notes)
-        market = Market(fulls, firsts, histories, frame, start)
         run = assembler.assemble(request, strategy, market, models, notes, [r.instrument for r in rules] or None)
         instruments = _describe_rules(request, rules, [run.broker.instrument(s) for s in request.symbols])
         signals, sizer, limits, engine = run.signals, run.sizer, run.limits, run.engine
@@ -272,6 +259,28 @@ class RunBacktest:
             instruments=instruments,
         )
 
+    def _market(
+        self, request: BacktestRequest, strategy: Strategy, notes: list[str]
+    ) -> tuple[Market, dict[str, GapReport], dict[str, int]]:
+        """The candles of the run (each symbol's history, its warm-up kept before the range, aligned), and each
+        symbol's gaps and zero-volume bars over the range (refused by the ``refuse`` gap policy)."""
+        fulls = [self._load(request, s) for s in request.symbols]
+        firsts = [self._first_row(request, h, strategy, notes) for h in fulls]
+        histories = [h.slice(first, len(h)) if first else h for h, first in zip(fulls, firsts, strict=True)]
+        frame = MarketFrame.align(histories)
+        start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
+        if len(frame) - start < 2:
+            raise MarketDataUnavailable("the range holds fewer than two bars; widen --start/--end")
+        period_gaps = {}
+        zero_volume = {}
+        for s in histories:
+            first = int(np.searchsorted(s.open_time, frame.open_time[start]))
+            part = s.slice(first, len(s))
+            period_gaps[str(s.symbol)] = part.gaps()
+            zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
+            self._check_gaps(request, part, period_gaps[str(s.symbol)])
+        return Market(fulls, firsts, histories, frame, start), period_gaps, zero_volume
+
     def _gate(self, request: BacktestRequest, strategy: Strategy, notes: list[str]) -> None:
         """A user strategy passes the fast look-ahead checks first (LeakyStrategy if not), unless unchecked."""
         entry = self._strategies.entry(request.strategy)
@@ -283,7 +292,7 @@ class RunBacktest:
             self._checks.gate(entry, strategy.params)
 
     def _rules(
-        self, request: BacktestRequest, histories: list[CandleSeries], notes: list[str]
+        self, request: BacktestRequest, histories: Sequence[CandleSeries], notes: list[str]
     ) -> list[InstrumentRules]:
         """Each symbol's exchange rules: the venue's table, else inferred from its candles (said in a note),
         with the rules set by hand on top. Empty without an ``Instruments`` source (the simulator decides)."""
@@ -389,11 +398,11 @@ def _last_entry_before(strategy: Strategy, full: CandleSeries, range_start: int)
 
 def _why_no_trade(
     strategy: Strategy,
-    histories: list[CandleSeries],
+    histories: Sequence[CandleSeries],
     signals: list[Signals],
     range_start: int,
     denials: list[Denial],
-    fulls: list[CandleSeries] | None,
+    fulls: Sequence[CandleSeries] | None,
 ) -> str:
     """Why a run made no trade, from what it knows: warm-up against the bars, entry signals in the range (and
     before it, over the whole history when ``fulls`` is given), and the denials of the entries it tried."""
