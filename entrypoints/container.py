@@ -1,7 +1,7 @@
 """The composition root: the only module that imports adapters and dependency-injector.
 
-Adapters are chosen by mode (``backtest`` now; ``paper`` and ``live`` arrive with [M7]). TensorFlow loads
-only inside a training (``KerasTrainer.train``): a backtest never imports it.
+Adapters are chosen by mode (``backtest`` now; ``paper`` and ``live`` arrive with [M10]/[M11], as the
+assembler's venue). TensorFlow loads only inside a training (``KerasTrainer.train``): a backtest never imports it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from adapters.files.check_cache import JsonFileCheckCache
 from adapters.registry import FileModelRegistry, bundled_models_root
 from adapters.simulation import SimulatedBroker, SimulatedClock
 from adapters.training import KerasTrainer
+from application.assembler import Assembler
 from application.ports.clock import Clock
 from application.ports.errors import ConfigurationError
 from application.ports.market_data import MarketData
@@ -164,10 +165,6 @@ def atb_version() -> str:
         return "unknown"
 
 
-def _unavailable(mode: str) -> None:
-    raise ConfigurationError(f"mode {mode!r} is not available yet; use backtest")
-
-
 class Container(containers.DeclarativeContainer):
     """Wires ports to adapters. ``config`` takes the loaded settings (``config.from_dict``)."""
 
@@ -199,13 +196,6 @@ class Container(containers.DeclarativeContainer):
     simulator_factory = providers.Object(simulator)
     instruments = providers.Callable(bundled_instruments)  # [M10]: the exchange's own table in live modes
 
-    broker_factory = providers.Selector(
-        config.mode,
-        backtest=simulator_factory,
-        paper=providers.Callable(_unavailable, "paper"),
-        live=providers.Callable(_unavailable, "live"),
-    )
-
     # Models: the registry (user root + bundled), ONNX Runtime for inference, Fear & Greed for sentiment models,
     # and the Keras trainer (TensorFlow is imported inside its train method only).
     model_registry = providers.Singleton(model_registry, config.models_dir, config.data_dir)
@@ -224,6 +214,18 @@ class Container(containers.DeclarativeContainer):
     # (config.strategy_catalog, with any path.py:Class in it), other callers get one loaded here.
     user_strategies = providers.Singleton(user_strategy_source, config.strategies_dir, config.strategies_dir_required)
     strategies = providers.Singleton(strategy_catalog, config.strategy_catalog, user_strategies)
+
+    # What a run needs (strategy, model inputs, sizer, risk, venue, engine) for the mode: the simulated venue in
+    # backtests; paper and live say they are not available until their drivers and venues exist ([M10]/[M11]).
+    assembler = providers.Factory(
+        Assembler,
+        simulator_factory,
+        strategies=strategies,
+        models=model_registry,
+        predictors=predictor_factory,
+        sentiment=sentiment,
+        mode=config.mode,
+    )
 
     run_backtest = providers.Factory(
         RunBacktest,
@@ -267,6 +269,7 @@ def build_container(settings: dict[str, object]) -> Container:
     container = Container()
     container.config.from_dict(
         {
+            "mode": "backtest",
             "data_source": "bundled",
             "data_file": None,
             "data_files": [],

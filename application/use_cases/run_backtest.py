@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,21 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from application.assembler import Assembler, Market
 from application.batch import collector_paused
-from application.engine import Denial, Engine, EngineConfig, ProgressCallback, RegimeLookup
+from application.engine import Denial, EngineConfig, ProgressCallback
 from application.ml import (
     LoadedModel,
-    history_needed,
-    in_sample_note,
-    load_model,
-    predict_series,
     split_range,
-    unverified_note,
 )
 from application.ports.errors import ConfigurationError, MarketDataUnavailable
 from application.ports.instruments import INFERRED, OVERRIDDEN, InstrumentRules, Instruments
 from application.ports.market_data import MarketData
-from application.ports.models import ModelNotFound, ModelRegistry, PredictorFactory
+from application.ports.models import ModelRegistry, PredictorFactory
 from application.ports.sentiment import Sentiment
 from application.ports.simulation import SimulationSettings, SimulatorFactory
 from application.use_cases.check_strategy import UNCHECKED_NOTE, CheckStrategy
@@ -37,25 +34,16 @@ from domain.model.positions import Position
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 from domain.model.trades import Trade
-from domain.regime import detect
 from domain.risk import (
-    DEFAULT_SIZER,
-    PositionSizer,
     RiskEvent,
-    RiskLimits,
-    RiskManager,
-    create_sizer,
     describe_sizer,
-    merge_layers,
 )
 from domain.strategies.base import Signals
 from domain.strategies.registry import (
     BUILT_IN,
     Catalog,
     builtin_catalog,
-    create_strategy,
     describe_params,
-    strategy_names,
 )
 from domain.strategies.strategy import Context, Strategy
 
@@ -202,59 +190,28 @@ class RunBacktest:
         self._checks = checks
         self._strategies = strategies if strategies is not None else builtin_catalog()
         self._market_data = market_data
-        self._simulator = simulator
-        self._models = models
-        self._predictors = predictors
-        self._sentiment = sentiment
         self._instruments = instruments
+        self._assembler = Assembler(
+            simulator, strategies=self._strategies, models=models, predictors=predictors, sentiment=sentiment
+        )
 
     def __call__(self, request: BacktestRequest, progress: ProgressCallback | None = None) -> BacktestReport:
         with collector_paused():  # the whole run: candles, signals, the engine, trades and metrics
             return self._run(request, progress)
 
     def _run(self, request: BacktestRequest, progress: ProgressCallback | None) -> BacktestReport:
-        strategy = self._strategies.create(request.strategy, request.params)
+        assembler = self._assembler
+        strategy = assembler.strategy(request)
         notes: list[str] = []
         self._gate(request, strategy, notes)
-        models = self._models_for(request, strategy)
+        models = assembler.models(request, strategy)
         request = self._model_range(request, models, notes)
-        fulls = [self._load(request, s) for s in request.symbols]
-        firsts = [self._first_row(request, h, strategy, notes) for h in fulls]
-        histories = [h.slice(first, len(h)) if first else h for h, first in zip(fulls, firsts, strict=True)]
-        frame = MarketFrame.align(histories)
-        start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
-        if len(frame) - start < 2:
-            raise MarketDataUnavailable("the range holds fewer than two bars; widen --start/--end")
-        period_gaps = {}
-        zero_volume = {}
-        for s in histories:
-            first = int(np.searchsorted(s.open_time, frame.open_time[start]))
-            part = s.slice(first, len(s))
-            period_gaps[str(s.symbol)] = part.gaps()
-            zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
-            self._check_gaps(request, part, period_gaps[str(s.symbol)])
+        market, period_gaps, zero_volume = self._market(request, strategy, notes)
+        fulls, histories, frame, start = market.fulls, market.histories, market.frame, market.start
         rules = self._rules(request, fulls, notes)
-        broker, clock = self._simulator(
-            frame, request.initial_cash, request.simulation, [r.instrument for r in rules] if rules else None
-        )
-        instruments = _describe_rules(request, rules, [broker.instrument(s) for s in request.symbols])
-        self._check_balance(request, [broker.instrument(s).min_notional for s in request.symbols])
-        if models:
-            range_end = int(frame.open_time[-1]) + request.timeframe.milliseconds
-            signals = [
-                self._predicted_signals(strategy, full, first, models[str(full.symbol)], int(frame.open_time[start]),
-                                        range_end, notes)
-                for full, first in zip(fulls, firsts, strict=True)
-            ]  # fmt: skip
-        else:
-            signals = [strategy.signals(s, Context()) for s in histories]
-        sizer, limits = self._risk_setup(request, strategy)
-        engine = Engine(
-            frame, signals, broker, clock, request.initial_cash, config=request.engine,
-            sizer=sizer, risk=RiskManager(limits) if limits is not None else None,
-            regimes=self._regimes(histories, limits),
-            correlation_window=limits.correlation_window if limits is not None else 0,
-        )  # fmt: skip
+        run = assembler.assemble(request, strategy, market, models, notes, [r.instrument for r in rules] or None)
+        instruments = _describe_rules(request, rules, [run.broker.instrument(s) for s in request.symbols])
+        signals, sizer, limits, engine = run.signals, run.sizer, run.limits, run.engine
         result = engine.run(start=start, progress=progress)
         if not result.fills:
             notes.append(_why_no_trade(strategy, histories, signals, int(frame.open_time[start]), result.denials,
@@ -302,6 +259,28 @@ class RunBacktest:
             instruments=instruments,
         )
 
+    def _market(
+        self, request: BacktestRequest, strategy: Strategy, notes: list[str]
+    ) -> tuple[Market, dict[str, GapReport], dict[str, int]]:
+        """The candles of the run (each symbol's history, its warm-up kept before the range, aligned), and each
+        symbol's gaps and zero-volume bars over the range (refused by the ``refuse`` gap policy)."""
+        fulls = [self._load(request, s) for s in request.symbols]
+        firsts = [self._first_row(request, h, strategy, notes) for h in fulls]
+        histories = [h.slice(first, len(h)) if first else h for h, first in zip(fulls, firsts, strict=True)]
+        frame = MarketFrame.align(histories)
+        start = 0 if request.start_ms is None else frame.start_row(request.start_ms)
+        if len(frame) - start < 2:
+            raise MarketDataUnavailable("the range holds fewer than two bars; widen --start/--end")
+        period_gaps = {}
+        zero_volume = {}
+        for s in histories:
+            first = int(np.searchsorted(s.open_time, frame.open_time[start]))
+            part = s.slice(first, len(s))
+            period_gaps[str(s.symbol)] = part.gaps()
+            zero_volume[str(s.symbol)] = int(np.count_nonzero(part.volume == 0))
+            self._check_gaps(request, part, period_gaps[str(s.symbol)])
+        return Market(fulls, firsts, histories, frame, start), period_gaps, zero_volume
+
     def _gate(self, request: BacktestRequest, strategy: Strategy, notes: list[str]) -> None:
         """A user strategy passes the fast look-ahead checks first (LeakyStrategy if not), unless unchecked."""
         entry = self._strategies.entry(request.strategy)
@@ -313,7 +292,7 @@ class RunBacktest:
             self._checks.gate(entry, strategy.params)
 
     def _rules(
-        self, request: BacktestRequest, histories: list[CandleSeries], notes: list[str]
+        self, request: BacktestRequest, histories: Sequence[CandleSeries], notes: list[str]
     ) -> list[InstrumentRules]:
         """Each symbol's exchange rules: the venue's table, else inferred from its candles (said in a note),
         with the rules set by hand on top. Empty without an ``Instruments`` source (the simulator decides)."""
@@ -339,28 +318,6 @@ class RunBacktest:
             out.append(InstrumentRules(instrument, source, found.detail))
         return out
 
-    def _models_for(self, request: BacktestRequest, strategy: Strategy) -> dict[str, LoadedModel]:
-        """Each symbol's model, when the strategy trades on one (resolved, schema checked, loaded)."""
-        model_type = strategy.model_type
-        if model_type is None:
-            if request.model_version is not None or request.model_as_of_ms is not None:
-                raise ConfigurationError(f"{strategy.name} uses no model; --model-version and --model-as-of "
-                                         "apply to ML strategies")  # fmt: skip
-            return {}
-        if self._models is None or self._predictors is None:
-            raise ConfigurationError(f"{strategy.name} needs a model registry, and none is configured")
-        models: dict[str, LoadedModel] = {}
-        for s in request.symbols:
-            try:
-                models[str(s)] = load_model(self._models, self._predictors, str(s), model_type, request.timeframe,
-                                            request.model_version, request.model_as_of_ms,
-                                            request.allow_unverified_model)  # fmt: skip
-            except ModelNotFound:
-                if request.model_version is not None or request.model_as_of_ms is not None:
-                    raise  # a pinned version or date: the registry's message says what is there
-                raise ModelNotFound(_how_to_get_a_model(self._models, str(s), model_type, request.timeframe)) from None
-        return models
-
     @staticmethod
     def _model_range(request: BacktestRequest, models: dict[str, LoadedModel], notes: list[str]) -> BacktestRequest:
         """With no range given, an ML backtest covers its models' out-of-sample test period (the part all the
@@ -379,57 +336,6 @@ class RunBacktest:
             "(--start/--end for another)"
         )
         return dataclasses.replace(request, start_ms=start, end_ms=end)
-
-    def _predicted_signals(
-        self,
-        strategy: Strategy,
-        full: CandleSeries,
-        first: int,
-        model: LoadedModel,
-        range_start: int,
-        range_end: int,
-        notes: list[str],
-    ) -> Signals:
-        """The model's predictions over the symbol's whole history (one batch, the features warmed up on every
-        bar before), handed to the strategy for the kept bars."""
-        predictions = predict_series(model.predictor, full, self._sentiment, first, str(model.info.ref))[first:]
-        kept = full.slice(first, len(full)) if first else full
-        missing = int(np.count_nonzero(np.isnan(predictions[kept.open_time >= range_start])))
-        if missing:
-            schema = model.predictor.schema
-            notes.append(
-                f"{full.symbol}: no model prediction on {missing} bars of the range (the model needs "
-                f"{history_needed(schema)} bars of history" + (" and sentiment data" if schema.sentiment else "")
-                + "); no ML decision on them"
-            )  # fmt: skip
-        warning = in_sample_note(model.info, range_start, range_end)
-        if warning is not None and warning not in notes:
-            notes.insert(0, warning)
-        if model.unverified:
-            unverified = unverified_note(model.info, list(model.unverified))
-            if unverified not in notes:
-                notes.insert(0, unverified)
-        return strategy.signals(kept, Context(predictions=predictions))
-
-    @staticmethod
-    def _risk_setup(request: BacktestRequest, strategy: Strategy) -> tuple[PositionSizer | None, RiskLimits | None]:
-        """The sizer and the merged risk limits: defaults < settings < the strategy's overrides < the CLI's."""
-        if not request.risk_enabled:
-            return None, None
-        if request.sizer is not None:
-            sizer: PositionSizer = create_sizer(request.sizer, request.sizer_params)
-        else:
-            extras = strategy.extras()
-            sizer = create_sizer(extras.sizer or DEFAULT_SIZER, dict(extras.sizer_params))
-        limits = merge_layers(request.risk_global, dict(strategy.extras().risk) or None, request.risk)
-        return sizer, limits
-
-    @staticmethod
-    def _regimes(histories: list[CandleSeries], limits: RiskLimits | None) -> list[RegimeLookup | None] | None:
-        """Regimes per symbol, when the limits cap exposure by regime."""
-        if limits is None or not limits.regime_caps:
-            return None
-        return [detect(h) for h in histories]
 
     def _load(self, request: BacktestRequest, symbol: Symbol) -> CandleSeries:
         """The symbol's bars from the start of its data up to ``end``."""
@@ -465,15 +371,6 @@ class RunBacktest:
                 f"{gaps.largest_missing_bars} bars, after {where} UTC) and the gap policy is refuse"
             )
 
-    @staticmethod
-    def _check_balance(request: BacktestRequest, minimums: list[Decimal]) -> None:
-        minimum = min(minimums)
-        if request.initial_cash < minimum:
-            raise ConfigurationError(
-                f"starting balance {request.initial_cash} {request.symbols[0].quote} is below the exchange "
-                f"minimum order of {minimum}: no trade could ever be placed"
-            )
-
 
 def _denial_rule(denial: Denial) -> str:
     """The rule behind a denial, for grouping: the risk rule's name, or what the engine or venue refused."""
@@ -501,11 +398,11 @@ def _last_entry_before(strategy: Strategy, full: CandleSeries, range_start: int)
 
 def _why_no_trade(
     strategy: Strategy,
-    histories: list[CandleSeries],
+    histories: Sequence[CandleSeries],
     signals: list[Signals],
     range_start: int,
     denials: list[Denial],
-    fulls: list[CandleSeries] | None,
+    fulls: Sequence[CandleSeries] | None,
 ) -> str:
     """Why a run made no trade, from what it knows: warm-up against the bars, entry signals in the range (and
     before it, over the whole history when ``fulls`` is given), and the denials of the entries it tried."""
@@ -550,23 +447,6 @@ def _why_no_trade(
             else:
                 reasons.append(f"{symbol}: {name} gave no entry signal {where}")
     return "no trade: " + "; ".join(reasons)
-
-
-def _how_to_get_a_model(registry: ModelRegistry, symbol: str, model_type: str, timeframe: Timeframe) -> str:
-    """One line for an ML backtest on a symbol without a latest model: how to get one, and which strategies
-    need none."""
-    registered = [info.ref.version for info in registry.list(symbol, model_type)]  # none of them latest
-    how = (
-        f"promote a registered one ({', '.join(registered)}) with: atb models promote {symbol} {model_type} "
-        f"{registered[-1]}, or train one with: "
-        if registered
-        else "train one with: "
-    )
-    model_free = [name for name in strategy_names() if create_strategy(name).model_type is None]
-    return (
-        f"no {model_type} model for {symbol}; {how}atb train --symbol {symbol} --type {model_type} "
-        f"--timeframe {timeframe.value} (strategies that need no model: {', '.join(model_free)})"
-    )
 
 
 def _describe_rules(

@@ -356,6 +356,7 @@ def _files_symbols(container: Any, timeframe: str | None) -> tuple[tuple[Symbol,
 
 def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tuple[Any, BacktestRequest]:
     """The container and the request that ``atb backtest`` options describe."""
+    from application.assembler import account_leverage
     from application.engine import EngineConfig
     from application.ports.simulation import SimulationSettings
     from application.use_cases.run_backtest import BacktestRequest
@@ -406,9 +407,7 @@ def build_request(ctx: click.Context, strategy: str, opts: dict[str, Any]) -> tu
         syms = tuple(Symbol.parse(s) for s in (symbols or (settings.default_symbol,)))
         tf = Timeframe.parse(timeframe or settings.default_timeframe)
     allow_short = bool(opts["allow_short"])
-    leverage = opts["leverage"]
-    if leverage is None:
-        leverage = _strategy(strategy, parse_params(opts["params"])).extras().leverage or 1.0
+    leverage = account_leverage(_strategy(strategy, parse_params(opts["params"])), opts["leverage"])
     request = BacktestRequest(
         strategy=strategy,
         symbols=syms,
