@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from application.ports.repositories import Checkpoint, SessionNotFound, SessionRecord, UnitOfWork
-from tests.fakes.repositories import InMemoryStore, InMemoryUnitOfWork
-from tests.integration.persistence.fixtures import make_database, postgres_url, sqlite_template
+from tests.integration.persistence.fixtures import postgres_url, sqlite_template, units_of_work
 
 __all__ = ["postgres_url", "sqlite_template"]
 
@@ -26,13 +25,7 @@ STATE = {
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "memory":
-        store = InMemoryStore()
-        yield lambda: InMemoryUnitOfWork(store)
-        return
-    db = make_database(request.param, request, tmp_path)
-    yield db.unit_of_work
-    db.dispose()
+    yield from units_of_work(request, tmp_path)
 
 
 def _session(factory: Factory) -> int:

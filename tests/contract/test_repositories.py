@@ -28,8 +28,7 @@ from domain.model.orders import Fill, Order, OrderRequest, OrderStatus, OrderTyp
 from domain.model.positions import Position
 from domain.model.symbols import Symbol
 from domain.model.trades import Direction, Trade
-from tests.fakes.repositories import InMemoryStore, InMemoryUnitOfWork
-from tests.integration.persistence.fixtures import make_database, postgres_url, sqlite_template
+from tests.integration.persistence.fixtures import postgres_url, sqlite_template, units_of_work
 
 __all__ = ["postgres_url", "sqlite_template"]
 
@@ -44,13 +43,7 @@ Factory = Callable[[], UnitOfWork]
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "memory":
-        store = InMemoryStore()
-        yield lambda: InMemoryUnitOfWork(store)
-        return
-    db = make_database(request.param, request, tmp_path)
-    yield db.unit_of_work
-    db.dispose()
+    yield from units_of_work(request, tmp_path)
 
 
 def _session(**kw: object) -> SessionRecord:

@@ -36,9 +36,9 @@ from domain.model.market import MarketFrame
 from domain.model.symbols import Instrument, Symbol
 from domain.model.timeframe import Timeframe
 from domain.risk import KellyCapped, RiskLimits, RiskManager, merge
-from domain.strategies.api import Context
 from domain.strategies.base import Signals
 from domain.strategies.registry import create_strategy, strategy_names
+from tests.builders import stand_in_context
 from tests.integration.persistence.fixtures import make_database, postgres_url, sqlite_template
 
 __all__ = ["postgres_url", "sqlite_template"]
@@ -77,16 +77,6 @@ def _with_quiet_bars(candles: CandleSeries, after: np.ndarray) -> CandleSeries:
     )  # fmt: skip
 
 
-def _context(strategy: Any, candles: CandleSeries) -> Context:
-    if getattr(strategy, "model_type", None) is None:
-        return Context()
-    # A causal stand-in for a model: the last four bars' return, scaled, plus seeded noise.
-    close = candles.close
-    past = np.full(len(close), np.nan)
-    past[4:] = close[4:] / close[:-4] - 1.0
-    noise = np.random.default_rng(sum(map(ord, strategy.model_type))).normal(0.0, 0.004, len(close))
-    sentiment = 50.0 + 40.0 * np.sin(np.arange(len(close)) / 90.0)
-    return Context(predictions=0.5 * past + noise, sentiment=sentiment)
 
 
 @cache
@@ -95,10 +85,10 @@ def _setup(name: str, symbol: str = "BTCUSDT") -> tuple[CandleSeries, Signals]:
     a trailing stop and a take-profit ladder added to its exits."""
     strategy = create_strategy(name)
     real = _real(symbol)
-    first = strategy.signals(real, _context(strategy, real))
+    first = strategy.signals(real, stand_in_context(strategy, real))
     entries = np.flatnonzero(first.long_entry)[::3]
     candles = _with_quiet_bars(real, entries)
-    signals = strategy.signals(candles, _context(strategy, candles))
+    signals = strategy.signals(candles, stand_in_context(strategy, candles))
     exits = dataclasses.replace(signals.exits, take_profits=LADDER, trailing_pct=TRAILING)
     return candles, dataclasses.replace(signals, exits=exits)
 

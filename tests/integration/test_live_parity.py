@@ -42,6 +42,7 @@ from domain.strategies.api import Context
 from domain.strategies.base import Signals
 from domain.strategies.discovery import strategies_in
 from domain.strategies.registry import create_strategy, strategy_names
+from tests.builders import stand_in_context
 
 pytestmark = pytest.mark.slow
 
@@ -81,16 +82,6 @@ def _candles(bars: int) -> CandleSeries:
     return full.slice(len(full) - bars, len(full))
 
 
-def _context(strategy: Any, candles: CandleSeries) -> Context:
-    if getattr(strategy, "model_type", None) is None:
-        return Context()
-    # A causal stand-in for a model: the last four bars' return, scaled, plus seeded noise; a slow sentiment wave.
-    close = candles.close
-    past = np.full(len(close), np.nan)
-    past[4:] = close[4:] / close[:-4] - 1.0
-    noise = np.random.default_rng(sum(map(ord, strategy.model_type))).normal(0.0, 0.004, len(close))
-    sentiment = 50.0 + 40.0 * np.sin(np.arange(len(close)) / 90.0)
-    return Context(predictions=0.5 * past + noise, sentiment=sentiment)
 
 
 def _engine(frame: MarketFrame, signals: Signals, risk: bool) -> Engine:
@@ -140,7 +131,7 @@ def test_stepping_live_on_an_appended_tape_trades_as_the_backtest(name: str, ris
     strategy = _strategy(name)
     h = int(strategy.history_bars)
     candles = _candles(h + LIVE)
-    context = _context(strategy, candles)
+    context = stand_in_context(strategy, candles)
     signals = strategy.signals(candles, context)
     frame = MarketFrame.align([candles])
     backtest = _engine(frame, signals, risk).run()

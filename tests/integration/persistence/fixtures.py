@@ -106,6 +106,20 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 UowFactory = Callable[[], UnitOfWork]
 
 
+def units_of_work(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UowFactory]:
+    """For a fixture parametrised over ``memory``, ``sqlite`` and ``postgresql``: a unit-of-work factory on
+    the in-memory fake or on a migrated, empty database (disposed after the test)."""
+    if request.param == "memory":
+        from tests.fakes.repositories import InMemoryStore, InMemoryUnitOfWork
+
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    db = make_database(request.param, request, tmp_path)
+    yield db.unit_of_work
+    db.dispose()
+
+
 def empty_database(backend: str, tmp_path: Path, name: str) -> Iterator[Database]:
     """A database without tables on ``backend`` (``sqlite``: a file in ``tmp_path``; ``postgresql``: a throwaway
     database, dropped afterwards), for the tests that migrate it themselves. Yield from it in a fixture."""

@@ -21,8 +21,7 @@ from domain.model.timeframe import Timeframe
 from entrypoints.container import simulator
 from tests.builders import random_walk
 from tests.fakes.market_data import InMemoryMarketData
-from tests.fakes.repositories import InMemoryStore, InMemoryUnitOfWork
-from tests.integration.persistence.fixtures import make_database
+from tests.integration.persistence.fixtures import units_of_work
 
 Factory = Callable[[], UnitOfWork]
 
@@ -42,13 +41,7 @@ def report() -> BacktestReport:
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "memory":
-        store = InMemoryStore()
-        yield lambda: InMemoryUnitOfWork(store)
-        return
-    db = make_database(request.param, request, tmp_path)
-    yield db.unit_of_work
-    db.dispose()
+    yield from units_of_work(request, tmp_path)
 
 
 def test_a_saved_backtest_reads_back_as_it_ran(uow: Factory, report: BacktestReport) -> None:
