@@ -613,7 +613,8 @@ class Engine:
         Holds the account (cash, positions), each symbol's position book (entry time, entry price, open fees,
         stop in force and the bar up to which closes were folded into it), the account's peak equity, the
         drawdown breaker (brought up to the last bar), the sizer's win/loss statistics, entries sent and not
-        filled yet with their budgets and stops, the order sequence, the fee and slippage totals, and the
+        filled yet with their budgets and stops, each book's stop revision (order ids are derived from decisions,
+        no counter travels), the fee and slippage totals, and the
         equity at the closes a later decision may still read (the day's start, a breaker reset due already).
         Fills, trades, denials and the equity curve before it are the run's record, not its state.
         """

@@ -307,19 +307,28 @@ def _read(
     if store is None:
         raise MarketDataUnavailable(f"{path}: no candle rows")
     times, open_, high, low, close, volume = store.columns()
-    try:
-        inferred = infer_timeframe(times) if rows >= 2 else timeframe
-    except DomainError as e:
-        raise MarketDataUnavailable(f"{path}: {e}") from e
-    if inferred is None:
-        raise MarketDataUnavailable(f"{path}: one bar is not enough to tell the timeframe")
-    if timeframe is not None and inferred is not timeframe:
-        raise MarketDataUnavailable(f"{path} holds {inferred.value} bars, not {timeframe.value}")
+    inferred = checked_timeframe(times, timeframe, str(path), MarketDataUnavailable)
     for a in (times, open_, high, low, close, volume):
         a.setflags(write=False)
     # Every block passed validate_ohlcv, the first row of each together with the previous block's last: the
     # series is what CandleSeries.from_arrays would build, without its copy of every column.
     return CandleSeries(symbol, inferred, times, open_, high, low, close, volume)
+
+
+def checked_timeframe(
+    times: np.ndarray, timeframe: Timeframe | None, where: str, error: type[Exception]
+) -> Timeframe:
+    """The timeframe of bars opening at ``times``: inferred from their spacing, and equal to ``timeframe`` when
+    one is given (a single bar takes ``timeframe``); else ``error`` naming ``where``, one line."""
+    try:
+        inferred = infer_timeframe(times) if times.shape[0] >= 2 else timeframe
+    except DomainError as e:
+        raise error(f"{where}: {e}") from e
+    if inferred is None:
+        raise error(f"{where}: one bar is not enough to tell the timeframe")
+    if timeframe is not None and inferred is not timeframe:
+        raise error(f"{where} holds {inferred.value} bars, not {timeframe.value}")
+    return inferred
 
 
 def _capacity(path: Path, first_block: bytes, first_rows: int, max_bytes: int, max_rows: int) -> int:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adapters.files.csv_market_data import DEFAULT_MAX_ROWS, _info, _slice
+from adapters.files.csv_market_data import DEFAULT_MAX_ROWS, _info, _slice, checked_timeframe
 from application.ports.errors import MarketDataUnavailable, UnknownSymbolError
 from application.ports.market_data import DatasetInfo
-from domain.model.candles import CandleSeries, infer_timeframe
+from domain.model.candles import CandleSeries
 from domain.model.errors import DomainError, InvalidCandles
 from domain.model.symbols import Symbol
 from domain.model.timeframe import Timeframe
@@ -109,14 +109,7 @@ def frame_to_series(
         raise InvalidFrame(f"{where}, row {e.row} ({at} UTC): {e.rule}") from None
     except DomainError as e:
         raise InvalidFrame(f"{where}: {e}") from None
-    try:
-        inferred = infer_timeframe(series.open_time) if len(series) >= 2 else timeframe
-    except DomainError as e:
-        raise InvalidFrame(f"{where}: {e}") from None
-    if inferred is None:
-        raise InvalidFrame(f"{where}: one bar is not enough to tell the timeframe")
-    if timeframe is not None and inferred is not timeframe:
-        raise InvalidFrame(f"{where} holds {inferred.value} bars, not {timeframe.value}")
+    inferred = checked_timeframe(series.open_time, timeframe, where, InvalidFrame)
     if inferred is not series.timeframe:
         series = CandleSeries(symbol, inferred, series.open_time, series.open, series.high, series.low,
                               series.close, series.volume)  # fmt: skip
